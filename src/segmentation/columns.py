@@ -1,0 +1,114 @@
+"""Every column name the project uses, spelled once.
+
+Invoice lines use the UCI "Online Retail" names after loading, whatever the
+input file called them; customer features use the seed analysis's names.
+"""
+
+from __future__ import annotations
+
+import re
+
+# --- invoice lines: one row is one line of one invoice -------------------------
+INVOICE = "InvoiceNo"
+STOCK_CODE = "StockCode"
+DESCRIPTION = "Description"
+QUANTITY = "Quantity"
+INVOICE_DATE = "InvoiceDate"
+UNIT_PRICE = "UnitPrice"
+CUSTOMER_ID = "CustomerID"
+COUNTRY = "Country"
+
+#: The eight columns every input must have, in canonical order.
+INVOICE_COLUMNS: tuple[str, ...] = (
+    INVOICE,
+    STOCK_CODE,
+    DESCRIPTION,
+    QUANTITY,
+    INVOICE_DATE,
+    UNIT_PRICE,
+    CUSTOMER_ID,
+    COUNTRY,
+)
+
+#: The "Online Retail II" spelling of the columns whose names differ.
+ONLINE_RETAIL_II_NAMES: dict[str, str] = {
+    INVOICE: "Invoice",
+    UNIT_PRICE: "Price",
+    CUSTOMER_ID: "Customer ID",
+}
+
+#: Header spellings accepted for each canonical column, compared after
+#: :func:`normalise_header` (case, spaces, underscores and a BOM ignored).
+ALIASES: dict[str, str] = {
+    "invoiceno": INVOICE,
+    "invoice": INVOICE,
+    "stockcode": STOCK_CODE,
+    "description": DESCRIPTION,
+    "quantity": QUANTITY,
+    "invoicedate": INVOICE_DATE,
+    "unitprice": UNIT_PRICE,
+    "price": UNIT_PRICE,
+    "customerid": CUSTOMER_ID,
+    "country": COUNTRY,
+}
+
+TEXT_COLUMNS: tuple[str, ...] = (INVOICE, STOCK_CODE, DESCRIPTION, COUNTRY)
+
+
+def normalise_header(name: object) -> str:
+    """Lower-case ``name`` and drop a BOM, spaces, underscores and hyphens."""
+    return re.sub(r"[\s_\-]+", "", str(name).replace("\ufeff", "")).lower()
+
+
+# --- derived per line ------------------------------------------------------------
+AMOUNT = "Amount"  # Quantity x UnitPrice of one line
+
+# --- customers: one row is one customer with at least one purchase line ----------
+TOTAL_BILL_SIZE = "Total_Bill_Size"
+GROSS_SPEND = "Gross_Spend"
+RETURNED_AMOUNT = "Returned_Amount"
+UNMATCHED_RETURNS = "Unmatched_Returns"
+FIRST_PURCHASE = "First_Purchase"
+LAST_PURCHASE = "Last_Purchase"
+PURCHASE_INTERVAL_DAYS = "Purchase_Interval_Days"
+FREQUENCY = "Frequency"
+RECENCY_DAYS = "Recency_Days"
+MOST_COMMON_LOCATION = "Most_Common_Location"
+TOP_ITEM = "Top_Item"
+TOP_ITEM_CODE = "Top_Item_Code"
+
+#: Columns of the customer feature table, in order (index: CustomerID).
+FEATURES: tuple[str, ...] = (
+    TOTAL_BILL_SIZE,
+    GROSS_SPEND,
+    RETURNED_AMOUNT,
+    UNMATCHED_RETURNS,
+    FIRST_PURCHASE,
+    LAST_PURCHASE,
+    PURCHASE_INTERVAL_DAYS,
+    FREQUENCY,
+    RECENCY_DAYS,
+    MOST_COMMON_LOCATION,
+    TOP_ITEM,
+    TOP_ITEM_CODE,
+)
+
+MONEY_FEATURES: tuple[str, ...] = (
+    TOTAL_BILL_SIZE,
+    GROSS_SPEND,
+    RETURNED_AMOUNT,
+    UNMATCHED_RETURNS,
+)
+
+# --- clusters --------------------------------------------------------------------
+CLUSTER = "Cluster"
+SEGMENT = "Segment"
+
+#: Features the seed analysis clusters on.
+SEED_CLUSTER_FEATURES: tuple[str, ...] = (TOTAL_BILL_SIZE,)
+
+# --- the cleaning ledger: one row is one step of the cleaning --------------------
+LEDGER_STEP = "step"
+LEDGER_ROWS = "rows"
+LEDGER_AMOUNT = "amount"
+LEDGER_MEANING = "meaning"

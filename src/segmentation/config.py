@@ -1,0 +1,24 @@
+"""Paths and fixed settings, resolved from the package, never from the cwd."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DATA_DIR = PROJECT_ROOT / "data"
+RAW_DIR = DATA_DIR / "raw"
+PROCESSED_DIR = DATA_DIR / "processed"
+FIGURES_DIR = PROJECT_ROOT / "figures"
+
+#: The bundled synthetic sample that ``make run`` uses by default.
+SAMPLE_PATH = DATA_DIR / "sample_invoices.csv"
+#: Seed and size the bundled sample was generated with.
+SAMPLE_SEED = 42
+SAMPLE_CUSTOMERS = 1_000
+
+#: Seed for every random step of the analysis (KMeans initialisation).
+RANDOM_STATE = 0
+#: Number of clusters of the seed analysis.
+N_CLUSTERS = 3
+#: KMeans restarts; explicit so results do not depend on library defaults.
+N_INIT = 10

@@ -1,0 +1,42 @@
+"""Shared fixtures: tiny invoice tables written inline, and the real file if present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from segmentation import columns as c
+from segmentation import config
+
+REAL_FILE = config.PROJECT_ROOT.parent / "shared" / "data" / "online_retail_II_2009_2010.parquet"
+
+needs_real_data = pytest.mark.skipif(
+    not REAL_FILE.exists(), reason=f"real data not present at {REAL_FILE.name}"
+)
+
+
+def invoice_lines(rows: list[tuple]) -> pd.DataFrame:
+    """Canonical invoice lines from tuples in ``columns.INVOICE_COLUMNS`` order.
+
+    InvoiceDate may be given as text; CustomerID as an int or None.
+    """
+    frame = pd.DataFrame(rows, columns=list(c.INVOICE_COLUMNS))
+    return frame.assign(
+        **{
+            c.INVOICE: frame[c.INVOICE].astype("str"),
+            c.STOCK_CODE: frame[c.STOCK_CODE].astype("str"),
+            c.DESCRIPTION: frame[c.DESCRIPTION].astype("str"),
+            c.QUANTITY: frame[c.QUANTITY].astype("Int64"),
+            c.INVOICE_DATE: pd.to_datetime(frame[c.INVOICE_DATE]).astype("datetime64[ns]"),
+            c.UNIT_PRICE: frame[c.UNIT_PRICE].astype("float64"),
+            c.CUSTOMER_ID: frame[c.CUSTOMER_ID].astype("Int64"),
+            c.COUNTRY: frame[c.COUNTRY].astype("str"),
+        }
+    )
+
+
+@pytest.fixture
+def real_file() -> Path:
+    return REAL_FILE

@@ -1,0 +1,212 @@
+"""Loading the copies of Online Retail people have, in both schemas and every format."""
+
+from __future__ import annotations
+
+import gzip
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from segmentation import columns as c
+from segmentation.errors import InvoiceDataError
+from segmentation.load import load_invoices, parse_invoice_dates
+
+ONLINE_RETAIL_HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+ONLINE_RETAIL_II_HEADER = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country"
+
+# The widely shared Online Retail CSV: latin-1, "£" in text, unpadded month-first dates.
+LATIN1_CSV = (
+    ONLINE_RETAIL_HEADER + "\n"
+    "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 8:26,2.55,17850,United Kingdom\n"
+    "536370,POST,POSTAGE £ CHARGE,3,12/1/2010 8:45,18,12583,France\n"
+    "C536379,D,Discount,-1,12/13/2010 9:41,27.5,14527,United Kingdom\n"
+    "536381,22139,RETROSPOT TEA SET CERAMIC 11 PC ,23,1/4/2011 16:00,4.25,,Côte d'Ivoire\n"
+)
+
+ONLINE_RETAIL_II_CSV = (
+    ONLINE_RETAIL_II_HEADER + "\n"
+    "489434,85048,15CM CHRISTMAS GLASS BALL 20 LIGHTS,12,2009-12-01 07:45:00,6.95,13085.0,United Kingdom\n"
+    "C489449,22087,PAPER BUNTING WHITE LACE,-12,2009-12-01 10:33:00,2.95,16321.0,Australia\n"
+    "489436,21755,LOVE BUILDING BLOCK WORD,18,2009-12-01 09:06:00,5.45,,United Kingdom\n"
+)
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_latin1_csv_with_pound_sign_and_month_first_dates(tmp_path):
+    invoices = load_invoices(write(tmp_path / "Online_Retail.csv", LATIN1_CSV, "latin-1"))
+    assert list(invoices.columns) == list(c.INVOICE_COLUMNS)
+    assert invoices.loc[1, c.DESCRIPTION] == "POSTAGE £ CHARGE"
+    assert invoices.loc[3, c.COUNTRY] == "Côte d'Ivoire"
+    assert invoices.loc[3, c.DESCRIPTION] == "RETROSPOT TEA SET CERAMIC 11 PC"  # trailing space gone
+    assert list(invoices[c.INVOICE_DATE]) == list(
+        pd.to_datetime(["2010-12-01 08:26", "2010-12-01 08:45", "2010-12-13 09:41", "2011-01-04 16:00"])
+    )
+    assert invoices.loc[2, c.INVOICE] == "C536379"
+
+
+def test_online_retail_ii_csv_maps_to_canonical_names(tmp_path):
+    invoices = load_invoices(write(tmp_path / "online_retail_II.csv", ONLINE_RETAIL_II_CSV))
+    assert list(invoices.columns) == list(c.INVOICE_COLUMNS)
+    assert invoices[c.CUSTOMER_ID].dtype == "Int64"
+    assert invoices[c.CUSTOMER_ID].tolist()[:2] == [13085, 16321]
+    assert invoices[c.CUSTOMER_ID].isna().tolist() == [False, False, True]
+    assert invoices[c.UNIT_PRICE].tolist() == [6.95, 2.95, 5.45]
+    assert invoices[c.QUANTITY].dtype == "Int64"
+    assert invoices.loc[0, c.INVOICE_DATE] == pd.Timestamp("2009-12-01 07:45:00")
+
+
+def test_headers_match_ignoring_case_spaces_and_bom(tmp_path):
+    header = "\ufeff invoice , STOCKCODE,description,QUANTITY, Invoice Date ,price,customer_id,COUNTRY"
+    body = "\n489434,85048,BALL,12,2009-12-01 07:45:00,6.95,13085,United Kingdom\n"
+    invoices = load_invoices(write(tmp_path / "odd_headers.csv", header + body))
+    assert list(invoices.columns) == list(c.INVOICE_COLUMNS)
+    assert invoices.loc[0, c.CUSTOMER_ID] == 13085
+
+
+def test_utf8_with_bom_is_read_as_utf8(tmp_path):
+    text = ONLINE_RETAIL_HEADER + "\n1,85123A,CAFÉ £ MUG,1,2010-12-01 08:26,2.5,1,España\n"
+    invoices = load_invoices(write(tmp_path / "bom.csv", "\ufeff" + text))
+    assert invoices.loc[0, c.DESCRIPTION] == "CAFÉ £ MUG"
+    assert invoices.loc[0, c.COUNTRY] == "España"
+
+
+def test_extra_columns_are_kept_after_the_canonical_ones(tmp_path):
+    text = ONLINE_RETAIL_HEADER + ",Channel\n1,85123A,MUG,1,2010-12-01 08:26,2.5,1,Spain,web\n"
+    invoices = load_invoices(write(tmp_path / "extra.csv", text))
+    assert list(invoices.columns) == [*c.INVOICE_COLUMNS, "Channel"]
+
+
+def test_missing_column_is_named_with_the_columns_found(tmp_path):
+    text = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,CustomerID,Country\n"
+    with pytest.raises(InvoiceDataError, match=r"missing column\(s\) UnitPrice .*found: InvoiceNo"):
+        load_invoices(write(tmp_path / "no_price.csv", text))
+
+
+def test_compressed_csv_and_zip_load_like_the_plain_file(tmp_path):
+    plain = load_invoices(write(tmp_path / "retail.csv", ONLINE_RETAIL_II_CSV))
+    gz = tmp_path / "retail.csv.gz"
+    gz.write_bytes(gzip.compress(ONLINE_RETAIL_II_CSV.encode()))
+    zipped = tmp_path / "retail.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("retail.csv", ONLINE_RETAIL_II_CSV)
+    pd.testing.assert_frame_equal(load_invoices(gz), plain)
+    pd.testing.assert_frame_equal(load_invoices(zipped), plain)
+
+
+def test_parquet_of_online_retail_ii_loads(tmp_path):
+    raw = pd.read_csv(write(tmp_path / "r.csv", ONLINE_RETAIL_II_CSV))
+    raw.to_parquet(tmp_path / "retail.parquet")
+    invoices = load_invoices(tmp_path / "retail.parquet")
+    assert invoices[c.CUSTOMER_ID].tolist()[:2] == [13085, 16321]
+    assert invoices.loc[1, c.INVOICE] == "C489449"
+    assert invoices.loc[0, c.STOCK_CODE] == "85048"
+
+
+def _workbook(path: Path) -> Path:
+    """Two sheets like the Online Retail II workbook, numeric invoice numbers and codes."""
+    first = pd.DataFrame(
+        {
+            "Invoice": [489434, 489434, "C489449"],
+            "StockCode": [85048, "79323P", 22087],
+            "Description": ["BALL", "LIGHTS", "BUNTING"],
+            "Quantity": [12, 12, -12],
+            "InvoiceDate": pd.to_datetime(["2009-12-01 07:45", "2009-12-01 07:45", "2009-12-01 10:33"]),
+            "Price": [6.95, 6.75, 2.95],
+            "Customer ID": [13085.0, 13085.0, 16321.0],
+            "Country": ["United Kingdom", "United Kingdom", "Australia"],
+        }
+    )
+    second = first.assign(Invoice=[536365, 536365, "C536379"])
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        first.to_excel(writer, sheet_name="Year 2009-2010", index=False)
+        second.to_excel(writer, sheet_name="Year 2010-2011", index=False)
+    return path
+
+
+def test_xlsx_reads_every_sheet_with_numeric_codes_as_text(tmp_path):
+    invoices = load_invoices(_workbook(tmp_path / "online_retail_II.xlsx"))
+    assert len(invoices) == 6
+    assert invoices[c.INVOICE].tolist() == ["489434", "489434", "C489449", "536365", "536365", "C536379"]
+    assert invoices[c.STOCK_CODE].tolist()[:3] == ["85048", "79323P", "22087"]
+    assert invoices[c.CUSTOMER_ID].tolist()[:3] == [13085, 13085, 16321]
+    assert invoices.loc[2, c.INVOICE_DATE] == pd.Timestamp("2009-12-01 10:33")
+    assert invoices[c.INVOICE_DATE].dtype == "datetime64[ns]"
+
+
+def test_xlsx_sheet_option_reads_one_sheet(tmp_path):
+    invoices = load_invoices(_workbook(tmp_path / "wb.xlsx"), sheet="Year 2010-2011")
+    assert invoices[c.INVOICE].tolist() == ["536365", "536365", "C536379"]
+
+
+def test_xlsx_unknown_sheet_is_a_clear_error(tmp_path):
+    with pytest.raises(InvoiceDataError, match="no sheet named 'Year 2012'"):
+        load_invoices(_workbook(tmp_path / "wb.xlsx"), sheet="Year 2012")
+
+
+def test_day_first_dates_are_never_guessed(tmp_path):
+    text = ONLINE_RETAIL_HEADER + "\n1,85123A,MUG,1,13/1/2011 08:26,2.5,1,Spain\n2,85123A,MUG,1,1/2/2011 08:26,2.5,1,Spain\n"
+    with pytest.raises(InvoiceDataError, match=r"InvoiceDate.*day-first.*date_format"):
+        load_invoices(write(tmp_path / "dayfirst.csv", text))
+
+
+def test_ambiguous_dates_ask_for_a_format(tmp_path):
+    text = ONLINE_RETAIL_HEADER + "\n1,85123A,MUG,1,1/2/2011 08:26,2.5,1,Spain\n2,85123A,MUG,1,3/4/2011 08:26,2.5,1,Spain\n"
+    with pytest.raises(InvoiceDataError, match=r"month-first or day-first; pass date_format"):
+        load_invoices(write(tmp_path / "ambiguous.csv", text))
+
+
+def test_date_format_option_reads_day_first_dates(tmp_path):
+    text = ONLINE_RETAIL_HEADER + "\n1,85123A,MUG,1,13/1/2011 08:26,2.5,1,Spain\n2,85123A,MUG,1,1/2/2011 08:26,2.5,1,Spain\n"
+    invoices = load_invoices(write(tmp_path / "dayfirst.csv", text), date_format="%d/%m/%Y %H:%M")
+    assert list(invoices[c.INVOICE_DATE]) == list(pd.to_datetime(["2011-01-13 08:26", "2011-02-01 08:26"]))
+
+
+def test_unparseable_dates_are_counted_with_their_rows(tmp_path):
+    text = ONLINE_RETAIL_HEADER + "\n1,85123A,MUG,1,2011-01-13 08:26,2.5,1,Spain\n2,85123A,MUG,1,yesterday,2.5,1,Spain\n"
+    with pytest.raises(InvoiceDataError, match=r"InvoiceDate has 1 value\(s\) that are not dates \('yesterday'\) at data row\(s\) 3"):
+        load_invoices(write(tmp_path / "bad_dates.csv", text))
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (["12/1/2010 8:26", "12/31/2010 23:59"], ["2010-12-01 08:26", "2010-12-31 23:59"]),
+        (["12/1/10 8:26", "1/13/11 9:00"], ["2010-12-01 08:26", "2011-01-13 09:00"]),
+        (["2010-12-01T08:26:00", "2010-12-31 23:59:59"], ["2010-12-01 08:26", "2010-12-31 23:59:59"]),
+    ],
+)
+def test_recognised_date_text(raw, expected):
+    parsed = parse_invoice_dates(pd.Series(raw, dtype="str"), source="f.csv")
+    assert list(parsed) == list(pd.to_datetime(expected, format="ISO8601"))
+
+
+def test_customer_id_written_as_float_text_or_with_spaces(tmp_path):
+    text = ONLINE_RETAIL_HEADER + "\n1,85123A,MUG,1,2010-12-01 08:26,2.5,17850.0,Spain\n2,85123A,MUG,1,2010-12-01 08:26,2.5, 17851 ,Spain\n"
+    invoices = load_invoices(write(tmp_path / "ids.csv", text))
+    assert invoices[c.CUSTOMER_ID].tolist() == [17850, 17851]
+
+
+def test_text_in_a_number_column_names_column_value_and_row(tmp_path):
+    text = ONLINE_RETAIL_HEADER + "\n1,85123A,MUG,1,2010-12-01 08:26,2.5,1,Spain\n2,85123A,MUG,six,2010-12-01 08:26,2.5,1,Spain\n"
+    with pytest.raises(InvoiceDataError, match=r"bad_qty.csv: column Quantity has 1 value\(s\) that are not numbers \('six'\) at data row\(s\) 3"):
+        load_invoices(write(tmp_path / "bad_qty.csv", text))
+
+
+def test_missing_file_and_unknown_type_are_clear_errors(tmp_path):
+    with pytest.raises(InvoiceDataError, match="no such file"):
+        load_invoices(tmp_path / "absent.csv")
+    with pytest.raises(InvoiceDataError, match="unknown file type .json"):
+        load_invoices(write(tmp_path / "invoices.json", "{}"))
+
+
+def test_loading_does_not_modify_the_file(tmp_path):
+    path = write(tmp_path / "retail.csv", LATIN1_CSV, "latin-1")
+    before = path.read_bytes()
+    load_invoices(path)
+    assert path.read_bytes() == before
