@@ -1,0 +1,128 @@
+"""Cleaning rules for invoice lines, applied in order, each counted in a ledger.
+
+One row of the input and of the output is one invoice line in canonical columns
+(see :mod:`segmentation.load`). Each rule is a small function that returns a
+boolean mask of the lines it removes; :data:`RULES` fixes their order. A line
+is counted against the first rule that removes it, so the ledger's removed rows
+add up exactly: rows in = rows kept + sum of rows removed.
+
+After cleaning, a line with Quantity > 0 is a purchase and one with
+Quantity < 0 a return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from segmentation import columns as c
+
+
+@dataclass(frozen=True)
+class CleanResult:
+    """Clean invoice lines and the ledger that accounts for every removed line.
+
+    Attributes
+    ----------
+    invoices
+        The kept lines, in input order, with a fresh ``RangeIndex``.
+    ledger
+        One row per step, index ``step``: ``input`` (lines read), one row per
+        rule of :data:`RULES` (lines that rule removed), ``kept`` (lines left).
+        Columns: ``rows``; ``amount``, the sum of ``|Quantity x UnitPrice|`` of
+        those lines; ``meaning``, the rule in words.
+    """
+
+    invoices: pd.DataFrame
+    ledger: pd.DataFrame
+
+    @property
+    def rows_in(self) -> int:
+        return int(self.ledger.loc["input", c.LEDGER_ROWS])
+
+    @property
+    def rows_out(self) -> int:
+        return int(self.ledger.loc["kept", c.LEDGER_ROWS])
+
+    @property
+    def rows_removed(self) -> int:
+        return self.rows_in - self.rows_out
+
+
+def missing_customer(invoices: pd.DataFrame) -> pd.Series:
+    """Lines with no CustomerID: they cannot be attributed to a customer."""
+    return invoices[c.CUSTOMER_ID].isna()
+
+
+def duplicate(invoices: pd.DataFrame) -> pd.Series:
+    """Exact repeats of an earlier line (every input column equal); the first is kept."""
+    return invoices.duplicated(keep="first")
+
+
+def non_positive_price(invoices: pd.DataFrame) -> pd.Series:
+    """Lines with UnitPrice <= 0: free samples, write-offs and bad-debt adjustments."""
+    return invoices[c.UNIT_PRICE] <= 0
+
+
+def zero_quantity(invoices: pd.DataFrame) -> pd.Series:
+    """Lines with Quantity = 0: neither a purchase nor a return."""
+    return invoices[c.QUANTITY] == 0
+
+
+def inconsistent_cancellation(invoices: pd.DataFrame) -> pd.Series:
+    """Lines on a cancellation invoice ("C...") whose Quantity is positive."""
+    cancelled = invoices[c.INVOICE].str.upper().str.startswith("C").fillna(False)
+    return cancelled & (invoices[c.QUANTITY] > 0)
+
+
+Rule = Callable[[pd.DataFrame], pd.Series]
+
+#: The default rules, in the order they are applied.
+RULES: tuple[tuple[str, Rule, str], ...] = (
+    ("missing_customer", missing_customer, "CustomerID missing"),
+    ("duplicate", duplicate, "exact duplicate of an earlier line"),
+    ("non_positive_price", non_positive_price, "UnitPrice <= 0"),
+    ("zero_quantity", zero_quantity, "Quantity = 0"),
+    ("inconsistent_cancellation", inconsistent_cancellation, 'invoice starts with "C" but Quantity > 0'),
+)
+
+
+def line_amounts(invoices: pd.DataFrame) -> pd.Series:
+    """Quantity x UnitPrice of each line (negative for returns)."""
+    return invoices[c.QUANTITY].astype("float64") * invoices[c.UNIT_PRICE]
+
+
+def clean_invoices(invoices: pd.DataFrame) -> CleanResult:
+    """Apply :data:`RULES` in order and count what each one removes.
+
+    Parameters
+    ----------
+    invoices
+        Invoice lines in canonical columns, as returned by ``load_invoices``.
+        The input is not modified.
+
+    Returns
+    -------
+    CleanResult
+        The kept lines and the ledger; see :class:`CleanResult`.
+    """
+    steps = [_ledger_row("input", invoices, "lines read")]
+    kept = invoices
+    for name, rule, meaning in RULES:
+        removed = rule(kept).to_numpy(dtype=bool)
+        steps.append(_ledger_row(name, kept[removed], f"removed: {meaning}"))
+        kept = kept[~removed]
+    steps.append(_ledger_row("kept", kept, "lines kept for the analysis"))
+    ledger = pd.DataFrame(steps).set_index(c.LEDGER_STEP)
+    return CleanResult(invoices=kept.reset_index(drop=True), ledger=ledger)
+
+
+def _ledger_row(step: str, lines: pd.DataFrame, meaning: str) -> dict[str, object]:
+    return {
+        c.LEDGER_STEP: step,
+        c.LEDGER_ROWS: len(lines),
+        c.LEDGER_AMOUNT: float(line_amounts(lines).abs().sum()),
+        c.LEDGER_MEANING: meaning,
+    }
