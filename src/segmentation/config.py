@@ -14,7 +14,7 @@ FIGURES_DIR = PROJECT_ROOT / "figures"
 SAMPLE_PATH = DATA_DIR / "sample_invoices.csv"
 #: Seed and size the bundled sample was generated with.
 SAMPLE_SEED = 42
-SAMPLE_CUSTOMERS = 1_000
+SAMPLE_CUSTOMERS = 400
 
 #: Seed for every random step of the analysis (KMeans initialisation).
 RANDOM_STATE = 0
