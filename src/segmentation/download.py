@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 import zipfile
 import zlib
@@ -97,6 +98,8 @@ def download_online_retail(
             archive.close()
             return _extract_spreadsheet(archive_path, dest_dir)
     except _FAILURES as exc:
+        if isinstance(exc, urllib.error.HTTPError):
+            exc.close()  # its response holds the socket open until closed
         raise DownloadError(_message(url, _describe(exc), dest_dir)) from exc
 
 

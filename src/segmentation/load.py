@@ -112,7 +112,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
             )
         except UnicodeDecodeError:
             continue
-        log.info("%s: read as %s", path, encoding)
+        log.info("%s: text decoded as %s", path.name, encoding)
         return frame
     raise AssertionError("latin-1 decodes every byte")  # pragma: no cover
 
@@ -144,7 +144,7 @@ def _read_excel(path: Path, *, sheet: str | None) -> pd.DataFrame:
         frames.append(frame.rename(columns=_canonical_names(frame.columns)))
     if not frames:
         raise InvoiceDataError(f"{path}: every sheet is empty; give a workbook with invoice lines.")
-    log.info("%s: read %d sheet(s)", path, len(frames))
+    log.info("%s: read %d sheet(s)", path.name, len(frames))
     return pd.concat(frames, ignore_index=True)
 
 

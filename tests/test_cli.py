@@ -1,0 +1,101 @@
+"""The headless main job, end to end, on the bundled sample and on bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from segmentation import columns as c
+from segmentation import config
+from segmentation.__main__ import default_output_dir, main
+
+OUTPUTS = ("customers.csv", "ledger.csv", "clusters.csv")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "segmentation", *args], capture_output=True, text=True, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    out = tmp_path_factory.mktemp("sample_out")
+    return run_cli(str(config.SAMPLE_PATH), "--out", str(out)), out
+
+
+def test_sample_run_succeeds_and_writes_the_three_tables(sample_run):
+    result, out = sample_run
+    assert result.returncode == 0, result.stderr
+    assert all((out / name).is_file() for name in OUTPUTS)
+    assert "lines read" in result.stdout and "High spend" in result.stdout
+
+
+def test_customers_csv_has_every_feature_cluster_and_segment(sample_run):
+    _, out = sample_run
+    customers = pd.read_csv(out / "customers.csv")
+    assert list(customers.columns) == [c.CUSTOMER_ID, *c.FEATURES, c.CLUSTER, c.SEGMENT]
+    assert customers[c.CUSTOMER_ID].is_unique
+    clustered = customers.dropna(subset=[c.CLUSTER])
+    assert set(clustered[c.CLUSTER].astype(int)) == {0, 1, 2}
+    assert (customers.loc[customers[c.CLUSTER].isna(), c.TOTAL_BILL_SIZE] <= 0).all()
+    # clusters are ordered by spend: every Low spend customer spends less than any Mid spend one
+    by_cluster = clustered.groupby(c.CLUSTER)[c.TOTAL_BILL_SIZE]
+    assert (by_cluster.max().iloc[:-1].to_numpy() < by_cluster.min().iloc[1:].to_numpy()).all()
+
+
+def test_ledger_csv_balances(sample_run):
+    _, out = sample_run
+    ledger = pd.read_csv(out / "ledger.csv", index_col=c.LEDGER_STEP)
+    removed = ledger.drop(index=["input", "kept"])[c.LEDGER_ROWS].sum()
+    assert ledger.loc["input", c.LEDGER_ROWS] == ledger.loc["kept", c.LEDGER_ROWS] + removed
+    assert ledger.loc["input", c.LEDGER_ROWS] == len(pd.read_csv(config.SAMPLE_PATH))
+
+
+def test_clusters_csv_counts_every_clustered_customer(sample_run):
+    _, out = sample_run
+    clusters = pd.read_csv(out / "clusters.csv", index_col=c.CLUSTER)
+    customers = pd.read_csv(out / "customers.csv")
+    assert clusters["customers"].sum() == customers[c.CLUSTER].notna().sum()
+    assert list(clusters[c.SEGMENT]) == ["Low spend", "Mid spend", "High spend"]
+
+
+def test_two_runs_write_identical_bytes(sample_run, tmp_path):
+    _, first = sample_run
+    assert main([str(config.SAMPLE_PATH), "--out", str(tmp_path)]) == 0
+    for name in OUTPUTS:
+        assert (tmp_path / name).read_bytes() == (first / name).read_bytes(), name
+
+
+def test_bad_input_gives_one_line_exit_2_and_no_traceback(tmp_path):
+    bad = tmp_path / "export.csv"
+    bad.write_text("InvoiceNo,StockCode,Quantity\n1,85123A,6\n", encoding="utf-8")
+    result = run_cli(str(bad), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "export.csv" in lines[0] and "Description" in lines[0] and "UnitPrice" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_too_few_customers_for_k_is_exit_2(tmp_path):
+    path = tmp_path / "two_customers.csv"
+    path.write_text(
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "1,85123A,HEART,6,2010-12-01 08:26:00,2.55,100,United Kingdom\n"
+        "2,85123A,HEART,2,2010-12-02 08:26:00,2.55,200,United Kingdom\n",
+        encoding="utf-8",
+    )
+    result = run_cli(str(path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "only 2 customer(s)" in result.stderr and "--k" in result.stderr
+
+
+def test_default_output_folder_is_named_after_the_input():
+    assert default_output_dir(Path("x/Online Retail.xlsx")) == config.PROCESSED_DIR / "Online Retail"
+    assert default_output_dir(Path("retail_II.csv.gz")) == config.PROCESSED_DIR / "retail_II"
