@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 #: Encodings tried in order for text files; latin-1 decodes any byte.
 CSV_ENCODINGS: tuple[str, ...] = ("utf-8-sig", "cp1252", "latin-1")
+_ENCODING_NAMES = {"utf-8-sig": "UTF-8", "cp1252": "cp1252 (Windows-1252)", "latin-1": "latin-1 (ISO-8859-1)"}
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 CSV_SUFFIXES = (".csv", ".txt", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip", ".zip", ".gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -112,7 +113,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
             )
         except UnicodeDecodeError:
             continue
-        log.info("%s: text decoded as %s", path.name, encoding)
+        log.info("%s: text decoded as %s", path.name, _ENCODING_NAMES[encoding])
         return frame
     raise AssertionError("latin-1 decodes every byte")  # pragma: no cover
 
