@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from segmentation import columns as c
-from segmentation import config
-from segmentation.__main__ import default_output_dir, main
+from segmentation import config, plots
+from segmentation.__main__ import main
 
-OUTPUTS = ("customers.csv", "ledger.csv", "clusters.csv")
+OUTPUTS = ("customers.csv", "ledger.csv", "clusters.csv", *plots.FIGURE_FILES)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -28,7 +28,7 @@ def sample_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     return run_cli(str(config.SAMPLE_PATH), "--out", str(out)), out
 
 
-def test_sample_run_succeeds_and_writes_the_three_tables(sample_run):
+def test_sample_run_succeeds_and_writes_the_tables_and_figures(sample_run):
     result, out = sample_run
     assert result.returncode == 0, result.stderr
     assert all((out / name).is_file() for name in OUTPUTS)
@@ -97,5 +97,5 @@ def test_too_few_customers_for_k_is_exit_2(tmp_path):
 
 
 def test_default_output_folder_is_named_after_the_input():
-    assert default_output_dir(Path("x/Online Retail.xlsx")) == config.PROCESSED_DIR / "Online Retail"
-    assert default_output_dir(Path("retail_II.csv.gz")) == config.PROCESSED_DIR / "retail_II"
+    assert config.output_dir_for(Path("x/Online Retail.xlsx")) == config.PROCESSED_DIR / "Online Retail"
+    assert config.output_dir_for(Path("retail_II.csv.gz")) == config.PROCESSED_DIR / "retail_II"

@@ -1,7 +1,7 @@
 """Command line: ``python -m segmentation INPUT [--out DIR] [--k 3] ...``.
 
-Writes ``customers.csv``, ``ledger.csv`` and ``clusters.csv`` into the output
-folder and prints a short summary. Input the project cannot use gives one line
+Writes ``customers.csv``, ``ledger.csv``, ``clusters.csv`` and the three
+figures into the output folder and prints a short summary. Input the project cannot use gives one line
 on stderr and exit code 2.
 """
 
@@ -14,25 +14,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+
 from segmentation import columns as c
+from segmentation import plots
 from segmentation import config
 from segmentation.errors import InvoiceDataError
 from segmentation.export import write_csv
 from segmentation.pipeline import describe_run, segment_file
 
 EXIT_BAD_INPUT = 2
-_INPUT_SUFFIXES = (".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip", ".csv", ".zip", ".gz",
-                   ".xlsx", ".xlsm", ".xls", ".parquet", ".pq", ".txt")
-
-
-def default_output_dir(input_path: Path) -> Path:
-    """``data/processed/<input file name without its extensions>/``."""
-    name = input_path.name
-    for suffix in _INPUT_SUFFIXES:
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    return config.PROCESSED_DIR / name
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    out_dir = args.out if args.out is not None else default_output_dir(args.input)
+    out_dir = args.out if args.out is not None else config.output_dir_for(args.input)
     try:
         run = segment_file(
             args.input, k=args.k, spend=args.spend, sheet=args.sheet, date_format=args.date_format
@@ -66,8 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_csv(customers, out_dir / "customers.csv")
     write_csv(run.cleaning.ledger.round({c.LEDGER_AMOUNT: 2}), out_dir / "ledger.csv")
     write_csv(run.clusters.round(4), out_dir / "clusters.csv")
+    for name, figure in plots.draw_figures(run.customers, run.clustering).items():
+        plots.save_figure(figure, out_dir / name)
+        plt.close(figure)
     print(describe_run(run))
-    print(f"wrote customers.csv, ledger.csv, clusters.csv to {out_dir}")
+    print(f"wrote customers.csv, ledger.csv, clusters.csv and {len(plots.FIGURE_FILES)} figures to {out_dir}")
     return 0
 
 

@@ -100,6 +100,16 @@ MONEY_FEATURES: tuple[str, ...] = (
     UNMATCHED_RETURNS,
 )
 
+#: Numeric features whose rank correlations the heatmap shows.
+CORRELATION_FEATURES: tuple[str, ...] = (
+    TOTAL_BILL_SIZE,
+    GROSS_SPEND,
+    RETURNED_AMOUNT,
+    PURCHASE_INTERVAL_DAYS,
+    FREQUENCY,
+    RECENCY_DAYS,
+)
+
 # --- clusters --------------------------------------------------------------------
 CLUSTER = "Cluster"
 SEGMENT = "Segment"

@@ -10,6 +10,12 @@ RAW_DIR = DATA_DIR / "raw"
 PROCESSED_DIR = DATA_DIR / "processed"
 FIGURES_DIR = PROJECT_ROOT / "figures"
 
+NOTEBOOK_PATH = PROJECT_ROOT / "notebooks" / "Project_on_clustering_customer_invoice_data.ipynb"
+
+#: Extensions stripped from an input's name to name its output folder.
+INPUT_SUFFIXES = (".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip", ".csv", ".zip", ".gz",
+                  ".xlsx", ".xlsm", ".xls", ".parquet", ".pq", ".txt")
+
 #: The bundled synthetic sample that ``make run`` uses by default.
 SAMPLE_PATH = DATA_DIR / "sample_invoices.csv"
 #: Seed and size the bundled sample was generated with.
@@ -22,3 +28,12 @@ RANDOM_STATE = 0
 N_CLUSTERS = 3
 #: KMeans restarts; explicit so results do not depend on library defaults.
 N_INIT = 10
+
+
+def output_dir_for(input_path: str | Path) -> Path:
+    """``data/processed/<input file name without its extensions>/``."""
+    name = Path(input_path).name
+    for suffix in INPUT_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return PROCESSED_DIR / name[: -len(suffix)]
+    return PROCESSED_DIR / name
