@@ -4,10 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DATA ?= data/sample_invoices.csv
+SAMPLE := data/sample_invoices.csv
+NOTEBOOK := notebooks/Project_on_clustering_customer_invoice_data.ipynb
+# DATA=path/to/file runs on your own file instead of the bundled sample
+DATA ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test data sample clean
+.PHONY: help setup run report test data sample clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
@@ -21,10 +24,23 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP) ## create .venv with the pinned packages and the project (editable)
 
-run: $(STAMP) ## segment the bundled sample (or DATA=path/to/file) into data/processed/<name>/
-	$(BIN)/python -m segmentation $(DATA)
+ifeq ($(strip $(DATA)),)
+run: $(STAMP) ## run the notebook on the sample (or DATA=file: copy, tables, figures in data/processed/<name>/)
+	$(BIN)/python -m segmentation $(SAMPLE)
+	$(BIN)/python -m segmentation.notebook
 
-test: $(STAMP) ## run every test
+report: $(STAMP) ## render the executed notebook as one HTML page under data/processed/
+	$(BIN)/python -m segmentation.notebook --no-execute --report
+else
+run: $(STAMP)
+	$(BIN)/python -m segmentation "$(DATA)"
+	$(BIN)/python -m segmentation.notebook --data "$(DATA)"
+
+report: $(STAMP)
+	$(BIN)/python -m segmentation.notebook --data "$(DATA)" --no-execute --report
+endif
+
+test: $(STAMP) ## run every test, the notebook (nbval) included
 	$(BIN)/python -m pytest
 
 data: $(STAMP) ## download the real UCI Online Retail workbook into data/raw/
