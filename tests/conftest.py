@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +18,15 @@ REAL_FILE = config.PROJECT_ROOT.parent / "shared" / "data" / "online_retail_II_2
 needs_real_data = pytest.mark.skipif(
     not REAL_FILE.exists(), reason=f"real data not present at {REAL_FILE.name}"
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Send the figures of notebook runs under nbval to a scratch folder, not to figures/."""
+    os.environ["SEGMENTATION_FIGURES_DIR"] = tempfile.mkdtemp(prefix="segmentation-figures-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(os.environ.pop("SEGMENTATION_FIGURES_DIR", ""), ignore_errors=True)
 
 
 def invoice_lines(rows: list[tuple]) -> pd.DataFrame:

@@ -31,7 +31,7 @@ def sample_figures():
 @pytest.mark.parametrize("name", plots.FIGURE_FILES)
 def test_committed_figure_matches_a_fresh_drawing(sample_figures, tmp_path, name):
     fresh = plots.save_figure(sample_figures[name], tmp_path / name)
-    committed = config.FIGURES_DIR / name
+    committed = config.COMMITTED_FIGURES_DIR / name
     assert committed.is_file(), f"{name} is not committed; run `make run`"
     assert fresh.read_bytes() == committed.read_bytes(), (
         f"figures/{name} is stale: run `make run` and commit the result"
