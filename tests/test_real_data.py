@@ -12,6 +12,7 @@ import pytest
 from segmentation import columns as c
 from segmentation.clean import clean_invoices, line_amounts
 from segmentation.cluster import cluster_customers
+from segmentation.diagnostics import scan_k
 from segmentation.features import build_customer_features, match_returns
 from segmentation.load import load_invoices
 
@@ -101,3 +102,18 @@ def test_seed_clustering_puts_almost_everyone_in_the_lowest_cluster(cleaning):
     assert sizes.loc[0] > 0.95 * sizes.sum()
     assert result.centroids[c.TOTAL_BILL_SIZE].is_monotonic_increasing
     assert line_amounts(cleaning.invoices).abs().sum() > 0
+
+
+def test_log_spend_splits_real_customers_far_more_evenly_than_raw_spend(cleaning):
+    customers = build_customer_features(cleaning.invoices)
+    raw = cluster_customers(customers).labels.value_counts()
+    log = cluster_customers(customers, log=True).labels.value_counts()
+    assert raw.min() < 10  # a handful of very large buyers
+    assert log.min() > 0.15 * log.sum()
+
+
+def test_rfm_scan_on_real_customers_runs_and_inertia_falls(cleaning):
+    customers = build_customer_features(cleaning.invoices)
+    scan = scan_k(customers, features=c.RFM_FEATURES, log=True)
+    assert scan.index.tolist() == list(range(2, 11))
+    assert scan[c.INERTIA].is_monotonic_decreasing

@@ -5,6 +5,11 @@ The seed analysis standardises Total_Bill_Size (StandardScaler) and runs
 ``KMeans(n_clusters=3, n_init=10, random_state=0)``. Customers whose
 Total_Bill_Size is zero or negative (they returned as much as they bought) are
 kept in the table but not clustered.
+
+Beyond the seed, any numeric features can be clustered (``columns.RFM_FEATURES``:
+recency, frequency, spend), and ``log=True`` takes ``log1p`` of each feature
+before standardising, which turns heavy-tailed spend into a roughly
+bell-shaped distribution.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from sklearn.preprocessing import StandardScaler
 from segmentation import columns as c
 from segmentation import config
 from segmentation.errors import InvoiceDataError
+from segmentation.profiles import name_rfm_segments
 
 _SPEND_NAMES: dict[int, tuple[str, ...]] = {
     1: ("All customers",),
@@ -50,6 +56,8 @@ class ClusterResult:
         The columns clustered on.
     n_not_clustered
         Customers left out because Total_Bill_Size <= 0.
+    log
+        Whether ``log1p`` was taken of the features before standardising.
     """
 
     labels: pd.Series
@@ -59,6 +67,19 @@ class ClusterResult:
     model: KMeans
     features: tuple[str, ...]
     n_not_clustered: int
+    log: bool = False
+
+    @property
+    def scaled_centroids(self) -> pd.DataFrame:
+        """The centroids in the space KMeans saw (standard units), one row per cluster, ascending."""
+        centres = self.scaler.transform(_transform(self.centroids[list(self.features)], self.log).to_numpy())
+        return pd.DataFrame(centres, index=self.centroids.index, columns=list(self.features))
+
+    def scale(self, customers: pd.DataFrame) -> pd.DataFrame:
+        """``customers``' features in the space KMeans saw (log1p if ``log``, then the fitted scaler)."""
+        values = _transform(customers[list(self.features)].astype("float64"), self.log)
+        return pd.DataFrame(self.scaler.transform(values.to_numpy()), index=customers.index,
+                            columns=list(self.features))
 
 
 def segment_names(k: int) -> tuple[str, ...]:
@@ -72,6 +93,7 @@ def cluster_customers(
     k: int = config.N_CLUSTERS,
     random_state: int = config.RANDOM_STATE,
     features: tuple[str, ...] = c.SEED_CLUSTER_FEATURES,
+    log: bool = False,
 ) -> ClusterResult:
     """Standardise ``features`` and cluster customers with KMeans, labels ordered by centroid.
 
@@ -85,31 +107,34 @@ def cluster_customers(
         Seed of KMeans's initialisation; ``n_init`` is ``config.N_INIT``.
     features
         Columns to cluster on; the seed analysis uses Total_Bill_Size alone.
-        Clusters are ordered by the centroid of the first feature.
+    log
+        Take ``log1p`` of every feature before standardising (features must be >= 0).
+
+    Clusters are numbered by ascending centroid of Total_Bill_Size (0 = the
+    lowest-spending cluster); ties, and feature sets without Total_Bill_Size,
+    go by the centroids of the other features in the order given. Segments are
+    named Low / Mid / High spend (:func:`segment_names`), except when the
+    features include the three of ``columns.RFM_FEATURES``: then by the RFM
+    rule of :func:`segmentation.profiles.name_rfm_segments`.
 
     Raises
     ------
     InvoiceDataError
         Fewer customers, or fewer distinct feature values, than ``k``.
     """
-    missing = [name for name in features if name not in customers.columns]
-    if missing:
-        raise ValueError(f"customer table has no column(s) {', '.join(missing)}")
     if k < 1:
         raise ValueError(f"k must be at least 1, not {k}")
-    eligible = customers[c.TOTAL_BILL_SIZE] > 0
-    values = customers.loc[eligible, list(features)].astype("float64")
-    _check_enough(values, k)
-    scaler = StandardScaler()
-    scaled = scaler.fit_transform(values.to_numpy())
+    eligible, scaled, scaler = scale_features(customers, features=features, log=log)
+    _check_enough(customers.loc[eligible, list(features)], k)
     model = KMeans(n_clusters=k, n_init=config.N_INIT, random_state=random_state).fit(scaled)
-    centres = scaler.inverse_transform(model.cluster_centers_)
-    order = np.lexsort(centres.T[::-1])  # ascending by first feature, then the next ...
+    centres = _untransform(scaler.inverse_transform(model.cluster_centers_), log)
+    order = _centroid_order(pd.DataFrame(centres, columns=list(features)))
     relabel = np.empty(k, dtype="int64")
     relabel[order] = np.arange(k)
-    names = segment_names(k)
     labels = pd.Series(pd.NA, index=customers.index, dtype="Int64", name=c.CLUSTER)
     labels.loc[eligible] = relabel[model.labels_]
+    scaled_centres = pd.DataFrame(model.cluster_centers_[order], columns=list(features))
+    names = _names_for(scaled_centres)
     segments = labels.map(dict(enumerate(names))).astype("str").where(labels.notna()).rename(c.SEGMENT)
     centroids = pd.DataFrame(centres[order], columns=list(features)).rename_axis(c.CLUSTER)
     centroids[c.SEGMENT] = names
@@ -121,7 +146,51 @@ def cluster_customers(
         model=model,
         features=tuple(features),
         n_not_clustered=int((~eligible).sum()),
+        log=log,
     )
+
+
+def scale_features(
+    customers: pd.DataFrame, *, features: tuple[str, ...], log: bool = False
+) -> tuple[pd.Series, np.ndarray, StandardScaler]:
+    """The clustered customers' ``features`` as KMeans sees them.
+
+    Returns the mask of customers that are clustered (Total_Bill_Size > 0),
+    their features after ``log1p`` (if ``log``) and StandardScaler, one row per
+    clustered customer in table order, and the fitted scaler.
+    """
+    missing = [name for name in features if name not in customers.columns]
+    if missing:
+        raise ValueError(f"customer table has no column(s) {', '.join(missing)}")
+    eligible = customers[c.TOTAL_BILL_SIZE] > 0
+    values = customers.loc[eligible, list(features)].astype("float64")
+    if log and (values < 0).to_numpy().any():
+        negative = [name for name in features if (values[name] < 0).any()]
+        raise ValueError(f"log scaling needs features >= 0; {', '.join(negative)} has negative values")
+    scaler = StandardScaler()
+    scaled = scaler.fit_transform(_transform(values, log).to_numpy())
+    return eligible, scaled, scaler
+
+
+def _transform(values: pd.DataFrame, log: bool) -> pd.DataFrame:
+    return np.log1p(values) if log else values
+
+
+def _untransform(values: np.ndarray, log: bool) -> np.ndarray:
+    return np.expm1(values) if log else values
+
+
+def _centroid_order(centres: pd.DataFrame) -> np.ndarray:
+    """Cluster positions sorted by Total_Bill_Size, then the other features in order."""
+    keys = [name for name in centres.columns if name == c.TOTAL_BILL_SIZE]
+    keys += [name for name in centres.columns if name != c.TOTAL_BILL_SIZE]
+    return np.lexsort(centres[keys].to_numpy().T[::-1])
+
+
+def _names_for(scaled_centres: pd.DataFrame) -> tuple[str, ...]:
+    if set(c.RFM_FEATURES) <= set(scaled_centres.columns):
+        return name_rfm_segments(scaled_centres)
+    return segment_names(len(scaled_centres))
 
 
 def _check_enough(values: pd.DataFrame, k: int) -> None:

@@ -116,6 +116,41 @@ SEGMENT = "Segment"
 
 #: Features the seed analysis clusters on.
 SEED_CLUSTER_FEATURES: tuple[str, ...] = (TOTAL_BILL_SIZE,)
+#: Recency, frequency, monetary: the features of the RFM segmentation, in that order.
+RFM_FEATURES: tuple[str, ...] = (RECENCY_DAYS, FREQUENCY, TOTAL_BILL_SIZE)
+
+#: The feature sets the command line offers (``--features``), by name.
+SPEND_FEATURE_SET = "spend"
+RFM_FEATURE_SET = "rfm"
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    SPEND_FEATURE_SET: SEED_CLUSTER_FEATURES,
+    RFM_FEATURE_SET: RFM_FEATURES,
+}
+
+# --- choosing k: one row is one k of a k scan -------------------------------------
+K = "k"
+INERTIA = "inertia"
+SILHOUETTE = "silhouette"
+
+# --- segment profiles: one row is one cluster -------------------------------------
+CUSTOMERS = "customers"
+SHARE_OF_CUSTOMERS = "share_of_customers"
+SHARE_OF_REVENUE = "share_of_revenue"
+TOP_COUNTRIES = "top_countries"
+TOP_ITEMS = "top_items"
+#: Prefix of the per-cluster median of a feature ("median_Recency_Days").
+MEDIAN_PREFIX = "median_"
+
+#: Columns of ``customer_segments.csv``, after CustomerID: what a marketing team acts on.
+SEGMENT_EXPORT_COLUMNS: tuple[str, ...] = (
+    SEGMENT,
+    CLUSTER,
+    RECENCY_DAYS,
+    FREQUENCY,
+    TOTAL_BILL_SIZE,
+    MOST_COMMON_LOCATION,
+    TOP_ITEM,
+)
 
 # --- the cleaning ledger: one row is one step of the cleaning --------------------
 LEDGER_STEP = "step"

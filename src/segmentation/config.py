@@ -35,6 +35,20 @@ N_CLUSTERS = 3
 #: KMeans restarts; explicit so results do not depend on library defaults.
 N_INIT = 10
 
+#: The k values the diagnostics scan (inertia and silhouette for each).
+K_RANGE = range(2, 11)
+#: Silhouette on every clustered customer up to this many; above it, on a
+#: sample of this size drawn with RANDOM_STATE (silhouette costs n squared).
+SILHOUETTE_SAMPLE_SIZE = 5000
+#: Seeds compared by the stability check (adjusted Rand index between runs).
+STABILITY_SEEDS = range(10)
+#: Bootstrap resamples of customers for the stability check.
+BOOTSTRAP_RESAMPLES = 10
+#: How the RFM segmentation picks k from its scan (see diagnostics.choose_k):
+#: the inertia elbow, because the silhouette peaks at k = 2 (active vs lapsed
+#: customers) and is nearly flat beyond it.
+RFM_K_RULE = "elbow"
+
 
 def output_dir_for(input_path: str | Path) -> Path:
     """``data/processed/<input file name without its extensions>/``."""

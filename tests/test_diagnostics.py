@@ -1,0 +1,102 @@
+"""Choosing k, log scaling and stability, on small tables whose answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segmentation import columns as c
+from segmentation import diagnostics
+from segmentation.cluster import cluster_customers
+
+from test_cluster import customers_with_spend
+
+
+def heavy_tailed_customers(n: int = 300, seed: int = 5) -> pd.DataFrame:
+    """Lognormal spend with a few customers a hundred times the rest: the shape of real spend."""
+    rng = np.random.default_rng(seed)
+    spend = list(rng.lognormal(6, 1.2, size=n - 3)) + [60_000.0, 80_000.0, 120_000.0]
+    return customers_with_spend(spend)
+
+
+def test_scan_has_a_row_per_k_and_inertia_falls():
+    scan = diagnostics.scan_k(heavy_tailed_customers(), log=True)
+    assert scan.index.tolist() == list(range(2, 11))
+    assert list(scan.columns) == [c.INERTIA, c.SILHOUETTE]
+    assert scan[c.INERTIA].is_monotonic_decreasing
+    assert scan[c.SILHOUETTE].between(-1, 1).all()
+
+
+def test_silhouette_uses_a_seeded_sample_above_the_stated_size():
+    rng = np.random.default_rng(0)
+    scaled = rng.normal(size=(60, 2))
+    labels = (scaled[:, 0] > 0).astype(int)
+    full = diagnostics.silhouette(scaled, labels, sample_size=100)
+    assert diagnostics.silhouette(scaled, labels, sample_size=60) == full  # not above: every row
+    sampled = diagnostics.silhouette(scaled, labels, sample_size=30, random_state=1)
+    assert sampled == diagnostics.silhouette(scaled, labels, sample_size=30, random_state=1)
+    assert sampled != full
+
+
+def test_elbow_of_a_hand_made_curve():
+    # inertia halves twice, then barely moves: the elbow is k = 4
+    scan = pd.DataFrame({c.INERTIA: [1000, 500, 250, 220, 200, 185, 175, 168, 163],
+                         c.SILHOUETTE: [0.3, 0.5, 0.7, 0.6, 0.5, 0.4, 0.4, 0.3, 0.3]},
+                        index=pd.Index(range(2, 11), name=c.K))
+    assert diagnostics.elbow_k(scan) == 4
+    assert diagnostics.best_silhouette_k(scan) == 4
+
+
+def test_straight_line_has_no_elbow_and_the_rule_falls_back_to_the_silhouette():
+    scan = pd.DataFrame({c.INERTIA: [900, 800, 700, 600, 500, 400, 300, 200, 100],
+                         c.SILHOUETTE: [0.2, 0.6, 0.5, 0.4, 0.4, 0.3, 0.3, 0.3, 0.2]},
+                        index=pd.Index(range(2, 11), name=c.K))
+    assert diagnostics.elbow_k(scan) is None
+    choice = diagnostics.choose_k(scan, rule="elbow")
+    assert (choice.k, choice.elbow) == (3, None)
+    assert "no elbow" in choice.reason
+
+
+def test_choice_reports_both_suggestions_and_applies_only_the_rule_asked():
+    scan = pd.DataFrame({c.INERTIA: [1000, 500, 250, 220, 200, 185, 175, 168, 163],
+                         c.SILHOUETTE: [0.9, 0.5, 0.7, 0.6, 0.5, 0.4, 0.4, 0.3, 0.3]},
+                        index=pd.Index(range(2, 11), name=c.K))
+    auto = diagnostics.choose_k(scan)
+    assert (auto.k, auto.best_silhouette, auto.elbow) == (2, 2, 4)
+    assert "silhouette (0.900)" in auto.reason and "elbow (kneed) is at k = 4" in auto.reason
+    assert diagnostics.choose_k(scan, rule="elbow").k == 4
+    with pytest.raises(ValueError, match="rule"):
+        diagnostics.choose_k(scan, rule="guess")
+
+
+def test_log_scaling_splits_heavy_tailed_spend_more_evenly():
+    customers = heavy_tailed_customers()
+    raw = cluster_customers(customers).labels.value_counts()
+    log = cluster_customers(customers, log=True).labels.value_counts()
+    assert raw.min() <= 3  # raw spend isolates the three giants
+    assert log.min() > 30
+
+
+def test_identical_runs_have_an_adjusted_rand_index_of_one():
+    customers = customers_with_spend([10.0, 11.0, 12.0, 500.0, 510.0, 520.0, 5000.0, 5100.0, 5200.0])
+    seeds = diagnostics.seed_stability(customers, k=3, seeds=range(4))
+    assert len(seeds) == 6  # every pair of four seeds
+    assert (seeds == 1.0).all()
+    bootstrap = diagnostics.bootstrap_stability(customers, k=3, n_resamples=5)
+    assert len(bootstrap) == 5 and bootstrap.between(-1, 1).all()
+
+
+def test_stability_summary_has_a_row_per_check():
+    summary = diagnostics.summarise_stability(pd.Series([1.0, 0.5]), pd.Series([0.8, 0.9, 1.0]))
+    assert summary.loc["seeds (every pair)", "comparisons"] == 2
+    assert summary.loc["bootstrap resamples", "min"] == 0.8
+    assert summary.loc["seeds (every pair)", "mean"] == 0.75
+
+
+def test_scaling_comparison_counts_every_clustered_customer():
+    customers = heavy_tailed_customers()
+    results = {"raw": cluster_customers(customers), "log": cluster_customers(customers, log=True)}
+    table = diagnostics.compare_scalings(customers, results)
+    assert table.loc["raw", c.CUSTOMERS].sum() == table.loc["log", c.CUSTOMERS].sum() == len(customers)
+    assert table.loc["log", "max_" + c.TOTAL_BILL_SIZE].iloc[-1] == 120_000.0
