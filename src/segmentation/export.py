@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from segmentation import columns as c
+
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: First characters that make a spreadsheet read a cell as a formula (or, tab
+#: and carriage return, start a cell it may re-parse).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+#: What is put in front of such a text cell so that it stays text.
+FORMULA_ESCAPE = "'"
 
 
 @contextmanager
@@ -46,3 +53,41 @@ def write_csv(table: pd.DataFrame, path: str | Path, *, index: bool = True) -> P
         table.to_csv(temporary, index=index, date_format=DATE_FORMAT, lineterminator="\n",
                      encoding="utf-8")
     return Path(path)
+
+
+def neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` whose text cells cannot be read as spreadsheet formulas.
+
+    A text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return gets a leading ``'`` (``=HYPERLINK(...)`` → ``'=HYPERLINK(...)``).
+    Only text columns (object or string dtype) are touched: numbers, dates
+    and missing cells keep their values, a negative number stays a number.
+    """
+    text_columns = [name for name in table.columns
+                    if pd.api.types.is_object_dtype(table[name]) or pd.api.types.is_string_dtype(table[name])]
+    return table.assign(**{name: table[name].map(_neutralise_cell) for name in text_columns})
+
+
+def _neutralise_cell(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return FORMULA_ESCAPE + value
+    return value
+
+
+def customer_segments_table(customers: pd.DataFrame, labels: pd.Series, segments: pd.Series) -> pd.DataFrame:
+    """One row per clustered customer (index CustomerID): ``columns.SEGMENT_EXPORT_COLUMNS``, safe to open.
+
+    ``labels`` and ``segments`` are a clustering's ``labels`` and ``segments``
+    (same index as ``customers``); customers without a label are left out.
+    Rows are sorted by Cluster, then CustomerID; text cells pass through
+    :func:`neutralise_formulas`.
+    """
+    table = customers.assign(**{c.CLUSTER: labels, c.SEGMENT: segments}).dropna(subset=[c.CLUSTER])
+    table = table.sort_values([c.CLUSTER, c.CUSTOMER_ID], kind="stable")[list(c.SEGMENT_EXPORT_COLUMNS)]
+    return neutralise_formulas(table)
+
+
+def write_customer_segments(customers: pd.DataFrame, labels: pd.Series, segments: pd.Series,
+                            path: str | Path) -> Path:
+    """Write :func:`customer_segments_table` as ``customer_segments.csv``-style CSV to ``path``."""
+    return write_csv(customer_segments_table(customers, labels, segments), path)
