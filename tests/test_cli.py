@@ -13,7 +13,7 @@ from segmentation import columns as c
 from segmentation import config, plots
 from segmentation.__main__ import main
 
-OUTPUTS = ("customers.csv", "ledger.csv", "clusters.csv", *plots.FIGURE_FILES)
+OUTPUTS = ("customers.csv", "ledger.csv", "clusters.csv", "customer_segments.csv", *plots.FIGURE_FILES)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -99,3 +99,28 @@ def test_too_few_customers_for_k_is_exit_2(tmp_path):
 def test_default_output_folder_is_named_after_the_input():
     assert config.output_dir_for(Path("x/Online Retail.xlsx")) == config.PROCESSED_DIR / "Online Retail"
     assert config.output_dir_for(Path("retail_II.csv.gz")) == config.PROCESSED_DIR / "retail_II"
+
+
+def test_rfm_log_auto_prints_the_chosen_k_and_the_elbow_and_names_segments(tmp_path):
+    result = run_cli(str(config.SAMPLE_PATH), "--out", str(tmp_path), "--features", "rfm", "--log", "--k", "auto")
+    assert result.returncode == 0, result.stderr
+    assert "the best silhouette" in result.stdout and "elbow (kneed)" in result.stdout
+    segments = pd.read_csv(tmp_path / "customer_segments.csv")
+    assert list(segments.columns) == [c.CUSTOMER_ID, *c.SEGMENT_EXPORT_COLUMNS]
+    assert set(segments[c.SEGMENT]) <= {"Champions", "Loyal", "Promising", "At risk", "Lost"} | {
+        f"{name} {n}" for name in ("Loyal", "Promising", "At risk", "Lost") for n in range(2, 10)}
+    assert (tmp_path / plots.K_DIAGNOSTICS).is_file() and (tmp_path / plots.SEGMENT_PROFILES).is_file()
+
+
+def test_log_spend_with_a_fixed_k_splits_the_sample_evenly(tmp_path):
+    assert main([str(config.SAMPLE_PATH), "--out", str(tmp_path), "--log", "--k", "3"]) == 0
+    clusters = pd.read_csv(tmp_path / "clusters.csv", index_col=c.CLUSTER)
+    assert clusters["customers"].min() > 40  # raw spend leaves one customer in each of two clusters
+    assert list(clusters[c.SEGMENT]) == ["Low spend", "Mid spend", "High spend"]
+
+
+@pytest.mark.parametrize("k", ["0", "three"])
+def test_bad_k_is_a_usage_error(tmp_path, k):
+    result = run_cli(str(config.SAMPLE_PATH), "--out", str(tmp_path), "--k", k)
+    assert result.returncode == 2
+    assert "--k" in result.stderr and "Traceback" not in result.stderr

@@ -14,7 +14,7 @@ from segmentation import columns as c
 from segmentation import config, plots
 from segmentation.cluster import ClusterResult
 from segmentation.notebook import render_html
-from segmentation.pipeline import segment_file
+from segmentation.pipeline import analyse_beyond_seed, segment_file
 
 from test_cluster import customers_with_spend
 
@@ -23,12 +23,13 @@ from test_cluster import customers_with_spend
 def sample_figures():
     run = segment_file(config.SAMPLE_PATH)
     figures = plots.draw_figures(run.customers, run.clustering)
+    figures |= plots.draw_beyond_seed_figures(run.customers, analyse_beyond_seed(run.customers))
     yield figures
     for figure in figures.values():
         plt.close(figure)
 
 
-@pytest.mark.parametrize("name", plots.FIGURE_FILES)
+@pytest.mark.parametrize("name", plots.ALL_FIGURE_FILES)
 def test_committed_figure_matches_a_fresh_drawing(sample_figures, tmp_path, name):
     fresh = plots.save_figure(sample_figures[name], tmp_path / name)
     committed = config.COMMITTED_FIGURES_DIR / name
@@ -48,9 +49,11 @@ def test_saving_twice_gives_identical_bytes(sample_figures, tmp_path):
 
 def test_figures_have_titles_and_labelled_axes(sample_figures):
     for name, figure in sample_figures.items():
-        ax = figure.axes[0]
-        assert ax.get_title(), name
-        assert ax.get_xlabel() and ax.get_ylabel() or name == plots.FEATURE_CORRELATIONS, name
+        panels = [ax for ax in figure.axes if ax.get_label() != "<colorbar>"]
+        for ax in panels:
+            assert ax.get_title(), name
+            assert ax.get_xlabel() or name == plots.FEATURE_CORRELATIONS, name
+        assert panels[0].get_ylabel() or name == plots.FEATURE_CORRELATIONS, name
     distribution = sample_figures[plots.BILL_SIZE_DISTRIBUTION].axes[0]
     assert distribution.get_xscale() == "log"
     assert "£" in distribution.get_xlabel()
@@ -104,13 +107,30 @@ def test_notebook_shows_the_committed_figures():
     shown = [base64.b64decode(output["data"]["image/png"])
              for cell in _notebook()["cells"] for output in cell.get("outputs", [])
              if "image/png" in output.get("data", {})]
-    assert len(shown) == len(plots.FIGURE_FILES)
+    assert len(shown) == len(plots.ALL_FIGURE_FILES)
 
 
-def test_report_page_embeds_three_figures_and_no_error(tmp_path):
+def test_report_page_embeds_every_figure_and_no_error(tmp_path):
     page = render_html(config.NOTEBOOK_PATH, tmp_path / "report.html").read_text(encoding="utf-8")
-    assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', page)) == len(plots.FIGURE_FILES)
+    assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', page)) == len(plots.ALL_FIGURE_FILES)
     body = page.split("<body", 1)[1]
     assert "Traceback" not in body
     assert 'data-mime-type="application/vnd.jupyter.stderr"' not in body
     assert 'src="http' not in body  # nothing fetched from elsewhere
+
+
+def test_raw_vs_log_panels_count_every_clustered_customer_in_their_legends(sample_figures):
+    run = segment_file(config.SAMPLE_PATH)
+    for ax in sample_figures[plots.RAW_VS_LOG_CLUSTERS].axes:
+        counts = [int(re.search(r"n=([\d,]+)", t.get_text()).group(1).replace(",", ""))
+                  for t in ax.get_legend().get_texts() if "n=" in t.get_text()]
+        assert sum(counts) == run.clustering.labels.notna().sum()
+        assert ax.get_xscale() == "log"
+
+
+def test_log_boundaries_are_midpoints_in_log_space():
+    from segmentation.cluster import cluster_customers
+
+    result = cluster_customers(customers_with_spend([9.0, 99.0, 999.0, 9999.0]), k=2, log=True)
+    low, high = np.log1p(result.centroids[c.TOTAL_BILL_SIZE])
+    assert plots.cluster_boundaries(result) == pytest.approx([np.expm1((low + high) / 2)])

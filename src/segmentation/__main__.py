@@ -1,7 +1,8 @@
-"""Command line: ``python -m segmentation INPUT [--out DIR] [--k 3] ...``.
+"""Command line: ``python -m segmentation INPUT [--out DIR] [--k 3|auto|elbow] [--features spend|rfm] [--log] ...``.
 
-Writes ``customers.csv``, ``ledger.csv``, ``clusters.csv`` and the three
-figures into the output folder and prints a short summary. Input the project cannot use gives one line
+Writes ``customers.csv``, ``ledger.csv``, ``clusters.csv``,
+``customer_segments.csv`` (safe to open in a spreadsheet) and the figures
+into the output folder and prints a short summary. Input the project cannot use gives one line
 on stderr and exit code 2.
 """
 
@@ -19,21 +20,42 @@ import matplotlib.pyplot as plt
 from segmentation import columns as c
 from segmentation import plots
 from segmentation import config
+from segmentation.diagnostics import K_RULES
 from segmentation.errors import InvoiceDataError
-from segmentation.export import write_csv
+from segmentation.export import write_csv, write_customer_segments
 from segmentation.pipeline import describe_run, segment_file
 
 EXIT_BAD_INPUT = 2
+CUSTOMER_SEGMENTS_CSV = "customer_segments.csv"
+
+
+def _k_value(text: str) -> int | str:
+    """``--k``: a whole number of clusters >= 1, or a rule of diagnostics.choose_k."""
+    if text in K_RULES:
+        return text
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or one of {', '.join(K_RULES)}, not {text!r}") from None
+    if k < 1:
+        raise argparse.ArgumentTypeError(f"k must be at least 1, not {k}")
+    return k
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m segmentation",
-        description="Segment customers from an invoice-line file (KMeans on Total_Bill_Size).",
+        description="Segment customers from an invoice-line file (KMeans on Total_Bill_Size, or on RFM).",
     )
     parser.add_argument("input", type=Path, help="invoice lines: .csv, .csv.gz, .zip, .xlsx or .parquet")
     parser.add_argument("--out", type=Path, help="output folder (default: data/processed/<input name>/)")
-    parser.add_argument("--k", type=int, default=config.N_CLUSTERS, help="number of clusters (default: 3)")
+    parser.add_argument("--k", type=_k_value, default=config.N_CLUSTERS,
+                        help="number of clusters (default: 3); 'auto': the best silhouette of k = 2..10, "
+                             "'elbow': the inertia elbow (kneed)")
+    parser.add_argument("--features", choices=tuple(c.FEATURE_SETS), default=c.SPEND_FEATURE_SET,
+                        help="cluster on Total_Bill_Size ('spend', default) or on Recency_Days, Frequency "
+                             "and Total_Bill_Size ('rfm')")
+    parser.add_argument("--log", action="store_true", help="take log1p of the features before standardising")
     parser.add_argument("--spend", choices=("net", "gross"), default="net",
                         help="Total_Bill_Size net of matched returns (default) or gross")
     parser.add_argument("--sheet", help="Excel: read only this sheet (default: every sheet)")
@@ -47,7 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_dir = args.out if args.out is not None else config.output_dir_for(args.input)
     try:
         run = segment_file(
-            args.input, k=args.k, spend=args.spend, sheet=args.sheet, date_format=args.date_format
+            args.input, k=args.k, spend=args.spend, sheet=args.sheet, date_format=args.date_format,
+            features=args.features, log=args.log,
         )
     except InvoiceDataError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -57,11 +80,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_csv(customers, out_dir / "customers.csv")
     write_csv(run.cleaning.ledger.round({c.LEDGER_AMOUNT: 2}), out_dir / "ledger.csv")
     write_csv(run.clusters.round(4), out_dir / "clusters.csv")
-    for name, figure in plots.draw_figures(run.customers, run.clustering).items():
+    write_customer_segments(run.customers, run.clustering.labels, run.clustering.segments,
+                            out_dir / CUSTOMER_SEGMENTS_CSV)
+    figures = plots.draw_figures(run.customers, run.clustering, scan=run.scan)
+    for name, figure in figures.items():
         plots.save_figure(figure, out_dir / name)
         plt.close(figure)
     print(describe_run(run))
-    print(f"wrote customers.csv, ledger.csv, clusters.csv and {len(plots.FIGURE_FILES)} figures to {out_dir}")
+    print(f"wrote customers.csv, ledger.csv, clusters.csv, {CUSTOMER_SEGMENTS_CSV} and {len(figures)} figures "
+          f"to {out_dir}")
     return 0
 
 

@@ -11,9 +11,12 @@ import pandas as pd
 from segmentation import columns as c
 from segmentation import config
 from segmentation.clean import CleanResult, clean_invoices
+from segmentation import diagnostics
 from segmentation.cluster import ClusterResult, cluster_customers, summarise_clusters
+from segmentation.diagnostics import KChoice
 from segmentation.features import build_customer_features, match_returns
 from segmentation.load import load_invoices
+from segmentation.profiles import profile_segments
 
 
 @dataclass(frozen=True)
@@ -31,21 +34,38 @@ class SegmentationRun:
     clustering: ClusterResult
     clusters: pd.DataFrame
     returns: pd.DataFrame
+    scan: pd.DataFrame | None = None
+    k_choice: KChoice | None = None
 
 
 def segment_file(
     path: str | Path,
     *,
-    k: int = config.N_CLUSTERS,
+    k: int | str = config.N_CLUSTERS,
     spend: Literal["net", "gross"] = "net",
     sheet: str | None = None,
     date_format: str | None = None,
+    features: str = c.SPEND_FEATURE_SET,
+    log: bool = False,
 ) -> SegmentationRun:
-    """Load, clean, build customer features and cluster them, with the seed method."""
+    """Load, clean, build customer features and cluster them.
+
+    The defaults are the seed method. ``features`` names a set of
+    ``columns.FEATURE_SETS`` ("spend" or "rfm"); ``log`` takes log1p before
+    standardising; ``k`` is a number, or a rule of
+    :func:`segmentation.diagnostics.choose_k` ("auto": the silhouette's best
+    k, "elbow") applied to a scan of ``config.K_RANGE``.
+    """
     invoices = load_invoices(path, sheet=sheet, date_format=date_format)
     cleaning = clean_invoices(invoices)
     customers = build_customer_features(cleaning.invoices, spend=spend)
-    clustering = cluster_customers(customers, k=k, random_state=config.RANDOM_STATE)
+    columns = c.FEATURE_SETS[features]
+    scan = choice = None
+    if isinstance(k, str):
+        scan = diagnostics.scan_k(customers, features=columns, log=log)
+        choice = diagnostics.choose_k(scan, rule=k)
+        k = choice.k
+    clustering = cluster_customers(customers, k=k, random_state=config.RANDOM_STATE, features=columns, log=log)
     labelled = customers.assign(
         **{c.CLUSTER: clustering.labels, c.SEGMENT: clustering.segments}
     )
@@ -56,6 +76,54 @@ def segment_file(
         clustering=clustering,
         clusters=summarise_clusters(customers, clustering),
         returns=match_returns(cleaning.invoices),
+        scan=scan,
+        k_choice=choice,
+    )
+
+
+@dataclass(frozen=True)
+class BeyondSeed:
+    """The analyses beyond the seed method, on one customer table.
+
+    ``scans``: a k scan per feature set and scaling (``diagnostics.SCALINGS``);
+    ``rfm_choice``: the RFM k and why; ``raw``/``log``: k = 3 on raw and on
+    log1p spend, compared in ``scalings``; ``rfm``: the RFM clustering,
+    profiled in ``profile``; ``stability``: ARI between seeds and bootstrap
+    resamples of the RFM clustering.
+    """
+
+    scans: dict[str, pd.DataFrame]
+    rfm_choice: KChoice | None
+    raw: ClusterResult
+    log: ClusterResult
+    scalings: pd.DataFrame
+    rfm: ClusterResult
+    profile: pd.DataFrame
+    stability: pd.DataFrame
+
+
+def analyse_beyond_seed(customers: pd.DataFrame, *, rfm_k: int | str = config.RFM_K_RULE) -> BeyondSeed:
+    """Scan k, compare raw and log spend at the seed's k, and cluster, profile and test RFM segments."""
+    scans = {name: diagnostics.scan_k(customers, features=columns, log=log)
+             for name, (columns, log) in diagnostics.SCALINGS.items()}
+    rfm_choice = diagnostics.choose_k(scans[diagnostics.RFM_LOG], rule=rfm_k) if isinstance(rfm_k, str) else None
+    k = rfm_choice.k if rfm_choice is not None else rfm_k
+    raw = cluster_customers(customers)
+    log = cluster_customers(customers, log=True)
+    rfm = cluster_customers(customers, k=k, features=c.RFM_FEATURES, log=True)
+    stability = diagnostics.summarise_stability(
+        diagnostics.seed_stability(customers, k=k, features=c.RFM_FEATURES, log=True),
+        diagnostics.bootstrap_stability(customers, k=k, features=c.RFM_FEATURES, log=True),
+    )
+    return BeyondSeed(
+        scans=scans,
+        rfm_choice=rfm_choice,
+        raw=raw,
+        log=log,
+        scalings=diagnostics.compare_scalings(customers, {"raw": raw, "log": log}),
+        rfm=rfm,
+        profile=profile_segments(customers, rfm),
+        stability=stability,
     )
 
 
@@ -75,11 +143,14 @@ def describe_run(run: SegmentationRun) -> str:
         f"returns: £{run.returns['counted'].sum():,.2f} matched to purchases, "
         f"£{run.returns[c.UNMATCHED_RETURNS].sum():,.2f} unmatched "
         "(bought before the data starts, discounts)",
-        "clusters (Total_Bill_Size in £):",
     ]
+    if run.k_choice is not None:
+        lines.append(f"chosen {run.k_choice.reason}")
+    scaling = "log1p, standardised" if run.clustering.log else "standardised"
+    lines.append(f"clusters of {scaling} {', '.join(run.clustering.features)} (Total_Bill_Size in £):")
     for cluster, row in run.clusters.iterrows():
         lines.append(
-            f"  {cluster} {row[c.SEGMENT]:<10} {int(row['customers']):>6,} customers  "
+            f"  {cluster} {row[c.SEGMENT]:<10} {int(row[c.CUSTOMERS]):>6,} customers  "
             f"median {row['median_' + c.TOTAL_BILL_SIZE]:>12,.2f}  "
             f"range {row['min_' + c.TOTAL_BILL_SIZE]:,.2f} to {row['max_' + c.TOTAL_BILL_SIZE]:,.2f}"
         )
