@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation.clean import line_amounts
+from segmentation.clean import line_amount_micros, pounds
 
 #: A product is a StockCode that starts with five digits ("85123A", "22423");
 #: POST, DOT, M, C2, BANK CHARGES, gift vouchers ... are not products.
@@ -60,13 +60,14 @@ def match_returns(invoices: pd.DataFrame) -> pd.DataFrame:
     quantity), and ``Unmatched_Returns`` = returned value - counted: returns of
     items bought before the data starts, discounts and other non-purchases.
     """
-    quantity = invoices[c.QUANTITY].astype("float64")
+    quantity = invoices[c.QUANTITY].astype("int64")
     lines = invoices[[c.CUSTOMER_ID, c.STOCK_CODE]].assign(
         **{_PURCHASED_QUANTITY: quantity.clip(lower=0), _RETURNED_QUANTITY: (-quantity).clip(lower=0)},
-        **{_RETURNED_VALUE: (-line_amounts(invoices)).clip(lower=0)},
+        **{_RETURNED_VALUE: (-line_amount_micros(invoices)).clip(lower=0)},
     )
     pairs = lines.groupby([c.CUSTOMER_ID, c.STOCK_CODE], observed=True, sort=True).sum()
     pairs = pairs[pairs[_RETURNED_QUANTITY] > 0]
+    pairs = pairs.assign(**{_RETURNED_VALUE: pounds(pairs[_RETURNED_VALUE])})
     share = np.minimum(1.0, pairs[_PURCHASED_QUANTITY] / pairs[_RETURNED_QUANTITY])
     counted = pairs[_RETURNED_VALUE] * share
     return pairs.assign(
@@ -133,7 +134,7 @@ def _snapshot(invoices: pd.DataFrame, snapshot_date: pd.Timestamp | str | None) 
 def _purchase_summary(purchases: pd.DataFrame, snapshot: pd.Timestamp) -> pd.DataFrame:
     """Spend, first/last purchase, interval, frequency and recency per customer."""
     lines = purchases[[c.CUSTOMER_ID, c.INVOICE, c.INVOICE_DATE]].assign(
-        **{c.AMOUNT: line_amounts(purchases)}
+        **{c.AMOUNT: line_amount_micros(purchases)}
     )
     summary = lines.groupby(c.CUSTOMER_ID, sort=True).agg(
         **{
@@ -147,6 +148,7 @@ def _purchase_summary(purchases: pd.DataFrame, snapshot: pd.Timestamp) -> pd.Dat
     last_day = summary[c.LAST_PURCHASE].dt.normalize()
     return summary.assign(
         **{
+            c.GROSS_SPEND: pounds(summary[c.GROSS_SPEND]),
             c.PURCHASE_INTERVAL_DAYS: (last_day - first_day).dt.days.astype("int64"),
             c.RECENCY_DAYS: (snapshot - last_day).dt.days.astype("int64"),
             c.FREQUENCY: summary[c.FREQUENCY].astype("int64"),
