@@ -13,6 +13,7 @@ from segmentation import config
 from segmentation.clean import CleanResult, clean_invoices
 from segmentation.cluster import ClusterResult, cluster_customers, summarise_clusters
 from segmentation.features import build_customer_features, match_returns
+from segmentation.errors import InvoiceDataError
 from segmentation.load import load_invoices
 
 
@@ -44,6 +45,7 @@ def segment_file(
     """Load, clean, build customer features and cluster them, with the seed method."""
     invoices = load_invoices(path, sheet=sheet, date_format=date_format)
     cleaning = clean_invoices(invoices)
+    _require_purchases(cleaning, source=Path(path))
     customers = build_customer_features(cleaning.invoices, spend=spend)
     clustering = cluster_customers(customers, k=k, random_state=config.RANDOM_STATE)
     labelled = customers.assign(
@@ -57,6 +59,17 @@ def segment_file(
         clusters=summarise_clusters(customers, clustering),
         returns=match_returns(cleaning.invoices),
     )
+
+
+def _require_purchases(cleaning: CleanResult, *, source: Path) -> None:
+    """Refuse a file with no purchase line left after cleaning (only returns, say)."""
+    kept = cleaning.invoices
+    if not (kept[c.QUANTITY] > 0).any():
+        raise InvoiceDataError(
+            f"{source}: no purchase lines after cleaning ({cleaning.rows_in:,} lines read, "
+            f"{len(kept):,} kept, all returns or cancellations); a segmentation needs customers "
+            "who bought something — check that the file holds sales, not only refunds."
+        )
 
 
 def describe_run(run: SegmentationRun) -> str:
