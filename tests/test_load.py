@@ -213,3 +213,25 @@ def test_loading_does_not_modify_the_file(tmp_path):
     before = path.read_bytes()
     load_invoices(path)
     assert path.read_bytes() == before
+
+
+def test_xlsx_is_parsed_once_then_read_from_its_cache(tmp_path, monkeypatch):
+    path = _workbook(tmp_path / "online_retail_II.xlsx")
+    first = load_invoices(path)
+
+    def no_excel(*args, **kwargs):
+        raise AssertionError("the workbook was parsed again")
+
+    monkeypatch.setattr(pd, "read_excel", no_excel)
+    pd.testing.assert_frame_equal(load_invoices(path), first)
+    with pytest.raises(InvoiceDataError, match="parsed again"):
+        load_invoices(path, sheet="Year 2010-2011")  # other options: another cache entry
+
+
+def test_changed_xlsx_is_parsed_again(tmp_path):
+    path = _workbook(tmp_path / "book.xlsx")
+    load_invoices(path)
+    pd.DataFrame({"InvoiceNo": [1], "StockCode": ["22111"], "Description": ["BOTTLE"], "Quantity": [3],
+                  "InvoiceDate": [pd.Timestamp("2011-01-05 10:00")], "UnitPrice": [4.95],
+                  "CustomerID": [12346], "Country": ["Spain"]}).to_excel(path, index=False)
+    assert load_invoices(path)[c.COUNTRY].tolist() == ["Spain"]

@@ -29,9 +29,11 @@ from __future__ import annotations
 import bz2
 import csv
 import gzip
+import hashlib
 import io
 import logging
 import lzma
+import os
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -41,9 +43,11 @@ from typing import IO
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from segmentation import columns as c
+from segmentation import config
 from segmentation.errors import InvoiceDataError
 
 log = logging.getLogger(__name__)
@@ -57,6 +61,8 @@ EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".txt", ".tsv", ".csv.gz", ".gz", ".zip", ".csv.bz2", ".csv.xz")
 
+#: Version of the cached Excel parse; a change of the parsed layout bumps it.
+CACHE_FORMAT = 1
 #: Rows searched for the header line (title rows above it are skipped).
 HEADER_SEARCH_ROWS = 20
 _SAMPLE_BYTES = 1 << 16
@@ -122,12 +128,48 @@ def load_invoices(
     """
     path = Path(path)
     _check_is_a_file(path)
+    cached = _excel_cache_path(path, sheet=sheet, date_format=date_format)
+    if cached is not None and cached.exists():
+        log.info("%s: read from its cached copy %s", path.name, cached.name)
+        return pd.read_parquet(cached)
     raw = _read_raw(path, sheet=sheet)
     if raw.empty:
         raise InvoiceDataError(
             f"{path}: the header is there but there are no invoice lines; give a file with data rows."
         )
-    return _to_canonical(raw, source=path, date_format=date_format)
+    invoices = to_canonical(raw, source=path, date_format=date_format)
+    if cached is not None:
+        _write_cache(invoices, cached)
+    return invoices
+
+
+def _excel_cache_path(path: Path, *, sheet: str | None, date_format: str | None) -> Path | None:
+    """Where the parsed lines of an Excel file are kept, keyed by the file's content.
+
+    Parsing a workbook is the slowest step of a run; the canonical lines are
+    saved as Parquet under ``data/processed/cache/`` and found again by the
+    SHA-256 of the file's bytes (and the options and the cache format), so a
+    changed file is parsed again and a renamed or moved one is not.
+    """
+    if not path.name.lower().endswith(EXCEL_SUFFIXES):
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    digest.update(f"|{sheet}|{date_format}|{CACHE_FORMAT}".encode())
+    return config.CACHE_DIR / f"{digest.hexdigest()[:32]}.parquet"
+
+
+def _write_cache(invoices: pd.DataFrame, cached: Path) -> None:
+    """Save the parsed lines; a cache that cannot be written only costs speed next time."""
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+        invoices.to_parquet(temporary, index=False)
+        os.replace(temporary, cached)
+    except OSError as error:
+        log.info("cache not written (%s)", error)
 
 
 def _check_is_a_file(path: Path) -> None:
@@ -216,14 +258,22 @@ def _select(frame: pd.DataFrame, *, where: str) -> pd.DataFrame:
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
-        names = pq.read_schema(path).names
+        schema = pq.read_schema(path)
     except Exception as error:  # pyarrow raises several types for a non-parquet file
         raise InvoiceDataError(
             f"{path}: cannot be read as Parquet ({_first_line(error)}); check the file is a Parquet export."
         ) from None
+    names = schema.names
     _require_columns(names, where=str(path))
     _log_unused(names, where=path.name)
-    frame = pd.read_parquet(path, columns=list(_canonical_names(names)))
+    renames = _canonical_names(names)
+    text_columns = [  # read as dictionary codes: memory follows the distinct values
+        name for name, canonical in renames.items()
+        if canonical in c.TEXT_COLUMNS
+        and (pa.types.is_string(schema.field(name).type) or pa.types.is_large_string(schema.field(name).type))
+    ]
+    table = pq.read_table(path, columns=list(renames), read_dictionary=text_columns)
+    frame = table.to_pandas()
     frame.index = pd.RangeIndex(1, len(frame) + 1)
     return _select(frame, where=path.name)
 
@@ -418,19 +468,27 @@ def _parse_csv(
 # --- values --------------------------------------------------------------------
 
 
-def _to_canonical(raw: pd.DataFrame, *, source: Path, date_format: str | None) -> pd.DataFrame:
+def to_canonical(
+    raw: pd.DataFrame, *, source: Path, date_format: str | None, categorical: bool = True
+) -> pd.DataFrame:
+    """Typed canonical columns from ``raw`` (already renamed to canonical names).
+
+    With ``categorical=False`` text stays plain text: the Dask engine converts
+    each partition on its own, and partitions' categories would not agree.
+    """
+    text = _text if categorical else _plain_text
     out = pd.DataFrame(
         {
-            c.INVOICE: _code_text(raw[c.INVOICE]),
-            c.STOCK_CODE: _code_text(raw[c.STOCK_CODE]),
-            c.DESCRIPTION: _text(raw[c.DESCRIPTION]),
+            c.INVOICE: text(_code_values(raw[c.INVOICE])),
+            c.STOCK_CODE: text(_code_values(raw[c.STOCK_CODE])),
+            c.DESCRIPTION: text(raw[c.DESCRIPTION]),
             c.QUANTITY: _whole_numbers(raw[c.QUANTITY], source=source, column=c.QUANTITY),
             c.INVOICE_DATE: parse_invoice_dates(raw[c.INVOICE_DATE], source=source, date_format=date_format),
             c.UNIT_PRICE: _numbers(raw[c.UNIT_PRICE], source=source, column=c.UNIT_PRICE),
             c.CUSTOMER_ID: _whole_numbers(
                 raw[c.CUSTOMER_ID], source=source, column=c.CUSTOMER_ID, allow_missing=True
             ),
-            c.COUNTRY: _text(raw[c.COUNTRY]),
+            c.COUNTRY: text(raw[c.COUNTRY]),
         },
         index=raw.index,
     )
@@ -443,16 +501,33 @@ def _first_line(error: BaseException) -> str:
 
 
 def _text(values: pd.Series) -> pd.Series:
+    """Text as a categorical with sorted categories; surrounding spaces removed, empty -> missing.
+
+    Only the distinct values are stripped and compared, so the cost follows the
+    number of distinct texts, not of lines; sorted categories make code order
+    alphabetical order.
+    """
+    categorical = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
+    stripped = pd.Series(categorical.cat.categories.astype("str"), dtype="str").str.strip()
+    stripped = stripped.mask(stripped == "")
+    categories = pd.Index(np.sort(stripped.dropna().unique().astype(object)), dtype="str")
+    new_code_of_old = categories.get_indexer(stripped)
+    codes = categorical.cat.codes.to_numpy()
+    new_codes = np.where(codes >= 0, new_code_of_old[codes], -1)
+    return pd.Series(pd.Categorical.from_codes(new_codes, categories=categories), index=values.index)
+
+
+def _plain_text(values: pd.Series) -> pd.Series:
     """Text with surrounding spaces removed; empty text becomes missing."""
     text = values.astype("str").str.strip()
     return text.mask(values.isna() | (text == ""))
 
 
-def _code_text(values: pd.Series) -> pd.Series:
-    """Codes as text; whole numbers read from Excel (536365.0) lose the ``.0``."""
+def _code_values(values: pd.Series) -> pd.Series:
+    """Codes ready to become text; whole numbers read from Excel (536365.0) lose the ``.0``."""
     if values.dtype == object or pd.api.types.is_numeric_dtype(values):
-        values = values.map(_whole_number_text, na_action="ignore")
-    return _text(values)
+        return values.map(_whole_number_text, na_action="ignore")
+    return values
 
 
 def _whole_number_text(value: object) -> object:
@@ -502,8 +577,10 @@ def _numbers(
     else:
         text = values.astype("str").str.strip().mask(values.isna())
         text = text.mask(text == "")
-        text = _numeric_text(text, source=source, column=column)
         numbers = pd.to_numeric(text, errors="coerce").astype("float64")
+        if (numbers.isna() & text.notna()).any():  # not plain numbers: currency, separators, typos
+            text = _numeric_text(text, source=source, column=column)
+            numbers = pd.to_numeric(text, errors="coerce").astype("float64")
         bad = numbers.isna() & text.notna()
         if bad.any():
             examples = ", ".join(repr(v) for v in values[bad].astype("str").unique()[:3])
@@ -560,6 +637,11 @@ def parse_invoice_dates(
     if date_format is not None:
         dates = dates.fillna(pd.to_datetime(text, format=date_format, errors="coerce"))
         return _require_all_dates(dates, values, source=source, date_format=date_format)
+    if not is_stamp.any():
+        dates = pd.to_datetime(text, format="ISO8601", errors="coerce")
+        if dates.notna().sum() == text.notna().sum():  # every cell ISO 8601: done
+            return _require_all_dates(dates, values, source=source)
+        dates = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     iso = text.str.match(_ISO_DATE).fillna(False).astype(bool)
     if iso.any():
         dates[iso] = pd.to_datetime(text[iso], format="ISO8601", errors="coerce")
