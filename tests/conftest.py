@@ -29,6 +29,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(os.environ.pop("SEGMENTATION_FIGURES_DIR", ""), ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def _scratch_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test caches parsed Excel files in a folder of its own."""
+    monkeypatch.setattr(config, "CACHE_DIR", tmp_path_factory.mktemp("cache"))
+
+
 def invoice_lines(rows: list[tuple]) -> pd.DataFrame:
     """Canonical invoice lines from tuples in ``columns.INVOICE_COLUMNS`` order.
 

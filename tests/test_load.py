@@ -76,10 +76,13 @@ def test_utf8_with_bom_is_read_as_utf8(tmp_path):
     assert invoices.loc[0, c.COUNTRY] == "España"
 
 
-def test_extra_columns_are_kept_after_the_canonical_ones(tmp_path):
-    text = ONLINE_RETAIL_HEADER + ",Channel\n1,85123A,MUG,1,2010-12-01 08:26,2.5,1,Spain,web\n"
-    invoices = load_invoices(write(tmp_path / "extra.csv", text))
-    assert list(invoices.columns) == [*c.INVOICE_COLUMNS, "Channel"]
+def test_extra_columns_are_not_read(tmp_path, caplog):
+    text = "Channel," + ONLINE_RETAIL_HEADER + ",Notes\nweb,1,85123A,MUG,1,2010-12-01 08:26,2.5,1,Spain,gift\n"
+    with caplog.at_level("INFO"):
+        invoices = load_invoices(write(tmp_path / "extra.csv", text))
+    assert list(invoices.columns) == list(c.INVOICE_COLUMNS)
+    assert invoices.loc[0, c.STOCK_CODE] == "85123A"
+    assert "columns not used: Channel, Notes" in caplog.text
 
 
 def test_missing_column_is_named_with_the_columns_found(tmp_path):
@@ -169,7 +172,7 @@ def test_date_format_option_reads_day_first_dates(tmp_path):
 
 def test_unparseable_dates_are_counted_with_their_rows(tmp_path):
     text = ONLINE_RETAIL_HEADER + "\n1,85123A,MUG,1,2011-01-13 08:26,2.5,1,Spain\n2,85123A,MUG,1,yesterday,2.5,1,Spain\n"
-    with pytest.raises(InvoiceDataError, match=r"InvoiceDate has 1 value\(s\) that are not dates \('yesterday'\) at data row\(s\) 3"):
+    with pytest.raises(InvoiceDataError, match=r"InvoiceDate has 1 value\(s\) that are not dates \('yesterday'\) at row\(s\) 3"):
         load_invoices(write(tmp_path / "bad_dates.csv", text))
 
 
@@ -194,7 +197,7 @@ def test_customer_id_written_as_float_text_or_with_spaces(tmp_path):
 
 def test_text_in_a_number_column_names_column_value_and_row(tmp_path):
     text = ONLINE_RETAIL_HEADER + "\n1,85123A,MUG,1,2010-12-01 08:26,2.5,1,Spain\n2,85123A,MUG,six,2010-12-01 08:26,2.5,1,Spain\n"
-    with pytest.raises(InvoiceDataError, match=r"bad_qty.csv: column Quantity has 1 value\(s\) that are not numbers \('six'\) at data row\(s\) 3"):
+    with pytest.raises(InvoiceDataError, match=r"bad_qty.csv: column Quantity has 1 value\(s\) that are not numbers \('six'\) at row\(s\) 3"):
         load_invoices(write(tmp_path / "bad_qty.csv", text))
 
 
@@ -210,3 +213,25 @@ def test_loading_does_not_modify_the_file(tmp_path):
     before = path.read_bytes()
     load_invoices(path)
     assert path.read_bytes() == before
+
+
+def test_xlsx_is_parsed_once_then_read_from_its_cache(tmp_path, monkeypatch):
+    path = _workbook(tmp_path / "online_retail_II.xlsx")
+    first = load_invoices(path)
+
+    def no_excel(*args, **kwargs):
+        raise AssertionError("the workbook was parsed again")
+
+    monkeypatch.setattr(pd, "read_excel", no_excel)
+    pd.testing.assert_frame_equal(load_invoices(path), first)
+    with pytest.raises(InvoiceDataError, match="parsed again"):
+        load_invoices(path, sheet="Year 2010-2011")  # other options: another cache entry
+
+
+def test_changed_xlsx_is_parsed_again(tmp_path):
+    path = _workbook(tmp_path / "book.xlsx")
+    load_invoices(path)
+    pd.DataFrame({"InvoiceNo": [1], "StockCode": ["22111"], "Description": ["BOTTLE"], "Quantity": [3],
+                  "InvoiceDate": [pd.Timestamp("2011-01-05 10:00")], "UnitPrice": [4.95],
+                  "CustomerID": [12346], "Country": ["Spain"]}).to_excel(path, index=False)
+    assert load_invoices(path)[c.COUNTRY].tolist() == ["Spain"]

@@ -42,6 +42,26 @@ def _k_value(text: str) -> int | str:
     return k
 
 
+OUTPUT_FILES = ("customers.csv", "ledger.csv", "clusters.csv", *plots.FIGURE_FILES)
+
+
+def check_output_dir(out_dir: Path, *, input_path: Path) -> None:
+    """Refuse an output folder that would overwrite the input or sit beside the committed sample."""
+    out_dir = out_dir.resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InvoiceDataError(f"{out_dir}: --out is a file, not a folder; give a folder for the results.")
+    if input_path.exists() and input_path.resolve() in {out_dir / name for name in OUTPUT_FILES}:
+        raise InvoiceDataError(
+            f"{input_path}: writing the results into {out_dir} would overwrite the input file; "
+            "choose another --out folder."
+        )
+    if out_dir in {config.DATA_DIR.resolve(), config.PROJECT_ROOT.resolve()}:
+        raise InvoiceDataError(
+            f"{out_dir}: results are not written beside the committed sample and project files; "
+            "leave out --out (results go to data/processed/<input name>/) or choose another folder."
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m segmentation",
@@ -68,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     out_dir = args.out if args.out is not None else config.output_dir_for(args.input)
     try:
+        check_output_dir(out_dir, input_path=args.input)
         run = segment_file(
             args.input, k=args.k, spend=args.spend, sheet=args.sheet, date_format=args.date_format,
             features=args.features, log=args.log,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from segmentation import columns as c
@@ -89,9 +90,24 @@ RULES: tuple[tuple[str, Rule, str], ...] = (
 )
 
 
+#: Money is added up in whole micro-pounds (10^-6 £): integer sums are exact, so
+#: no total depends on the order of the lines.
+MICROS_PER_POUND = 1_000_000
+
+
 def line_amounts(invoices: pd.DataFrame) -> pd.Series:
     """Quantity x UnitPrice of each line (negative for returns)."""
     return invoices[c.QUANTITY].astype("float64") * invoices[c.UNIT_PRICE]
+
+
+def line_amount_micros(invoices: pd.DataFrame) -> pd.Series:
+    """Quantity x UnitPrice of each line in whole micro-pounds (int64), for exact sums."""
+    return np.round(line_amounts(invoices) * MICROS_PER_POUND).astype("int64")
+
+
+def pounds(micros: pd.Series | int) -> pd.Series | float:
+    """Micro-pounds back to pounds."""
+    return micros / MICROS_PER_POUND
 
 
 def clean_invoices(invoices: pd.DataFrame) -> CleanResult:
@@ -123,6 +139,6 @@ def _ledger_row(step: str, lines: pd.DataFrame, meaning: str) -> dict[str, objec
     return {
         c.LEDGER_STEP: step,
         c.LEDGER_ROWS: len(lines),
-        c.LEDGER_AMOUNT: float(line_amounts(lines).abs().sum()),
+        c.LEDGER_AMOUNT: float(pounds(int(line_amount_micros(lines).abs().sum()))),
         c.LEDGER_MEANING: meaning,
     }

@@ -9,6 +9,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = PROJECT_ROOT / "data"
 RAW_DIR = DATA_DIR / "raw"
 PROCESSED_DIR = DATA_DIR / "processed"
+#: Parsed copies of Excel inputs, keyed by content (see ``load.load_invoices``).
+CACHE_DIR = Path(os.environ.get("SEGMENTATION_CACHE_DIR") or PROCESSED_DIR / "cache")
 #: The committed figures of the analysis on the bundled sample.
 COMMITTED_FIGURES_DIR = PROJECT_ROOT / "figures"
 #: Where the notebook saves figures by default; the environment variable

@@ -3,54 +3,142 @@
 Input: clean invoice lines (see :func:`segmentation.clean.clean_invoices`), one
 row per line, where Quantity > 0 is a purchase and Quantity < 0 a return.
 Output: one row per customer with at least one purchase line, index CustomerID,
-columns :data:`columns.FEATURES`. Every rule is vectorised (no Python function
-per customer) and every tie is broken by a stated rule, never by file order.
+columns :data:`columns.FEATURES`.
+
+The work has two steps. :func:`summarise_lines` reduces the lines to four small
+tables of sums and counts (per customer, per customer and country, per customer
+and StockCode, per StockCode and description) — the only step whose cost grows
+with the number of lines, and the one the Dask engine
+(:mod:`segmentation.distributed`) computes out of core. :func:`features_from_summaries`
+turns those tables into features; both engines share it, so they share every
+rule and tie-break. Nothing runs a Python function per group, and no tie is
+broken by file order.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation.clean import line_amounts
+from segmentation.clean import line_amount_micros, pounds
 
 #: A product is a StockCode that starts with five digits ("85123A", "22423");
 #: POST, DOT, M, C2, BANK CHARGES, gift vouchers ... are not products.
 PRODUCT_CODE_PATTERN = r"^\d{5}"
 
-_RETURNED_VALUE = "returned_value"
-_COUNTED = "counted"
-_PURCHASED_QUANTITY = "purchased_quantity"
-_RETURNED_QUANTITY = "returned_quantity"
-_LINES = "lines"
+# Columns of the summary tables.
+LINES = "lines"
+GROSS_MICROS = "gross_micros"
+PURCHASED_QUANTITY = "purchased_quantity"
+RETURNED_QUANTITY = "returned_quantity"
+RETURNED_MICROS = "returned_micros"
+RETURNED_VALUE = "returned_value"
+COUNTED = "counted"
+
+
+@dataclass(frozen=True)
+class LineSummaries:
+    """Invoice lines reduced to what every feature is computed from.
+
+    Attributes
+    ----------
+    customers
+        One row per customer with a purchase line, index CustomerID:
+        ``gross_micros`` (sum of purchase amounts in micro-pounds),
+        First_Purchase, Last_Purchase, Frequency (distinct purchase invoices).
+    countries
+        One row per (CustomerID, Country) with purchase lines: ``lines``.
+    items
+        One row per (CustomerID, StockCode) with any line: purchase ``lines``,
+        ``purchased_quantity``, ``returned_quantity`` (positive) and
+        ``returned_micros`` (returned value, positive, in micro-pounds).
+    descriptions
+        One row per (StockCode, Description) over all lines: ``lines``.
+    last_invoice_date
+        The latest InvoiceDate of any line.
+    """
+
+    customers: pd.DataFrame
+    countries: pd.DataFrame
+    items: pd.DataFrame
+    descriptions: pd.DataFrame
+    last_invoice_date: pd.Timestamp
 
 
 def is_product(stock_codes: pd.Series) -> pd.Series:
     """True where the StockCode names a product (starts with five digits)."""
-    return stock_codes.str.match(PRODUCT_CODE_PATTERN).fillna(False).astype(bool)
+    if isinstance(stock_codes.dtype, pd.CategoricalDtype):  # test each distinct code once
+        codes = stock_codes.cat.codes.to_numpy()
+        product_categories = is_product(pd.Series(stock_codes.cat.categories, dtype="str")).to_numpy()
+        return pd.Series((codes >= 0) & product_categories[codes], index=stock_codes.index)
+    return stock_codes.astype("str").str.match(PRODUCT_CODE_PATTERN).fillna(False).astype(bool)
 
 
-def describe_stock_codes(invoices: pd.DataFrame) -> pd.Series:
+def summarise_lines(invoices: pd.DataFrame) -> LineSummaries:
+    """Reduce clean invoice lines to the tables of :class:`LineSummaries` (pandas engine)."""
+    if invoices.empty:
+        raise ValueError("no invoice lines: nothing to summarise")
+    quantity = invoices[c.QUANTITY].to_numpy(dtype="int64")
+    micros = line_amount_micros(invoices).to_numpy()
+    bought = quantity > 0
+    lines = pd.DataFrame(
+        {
+            c.CUSTOMER_ID: invoices[c.CUSTOMER_ID],
+            c.STOCK_CODE: invoices[c.STOCK_CODE],
+            LINES: bought.astype("int64"),
+            PURCHASED_QUANTITY: np.where(bought, quantity, 0),
+            RETURNED_QUANTITY: np.where(bought, 0, -quantity),
+            RETURNED_MICROS: np.where(bought, 0, -micros),
+        }
+    )
+    purchases = invoices[bought]
+    customer_lines = pd.DataFrame(
+        {
+            c.CUSTOMER_ID: purchases[c.CUSTOMER_ID],
+            GROSS_MICROS: micros[bought],
+            c.INVOICE_DATE: purchases[c.INVOICE_DATE],
+        }
+    )
+    customers = customer_lines.groupby(c.CUSTOMER_ID, sort=True).agg(
+        **{
+            GROSS_MICROS: (GROSS_MICROS, "sum"),
+            c.FIRST_PURCHASE: (c.INVOICE_DATE, "min"),
+            c.LAST_PURCHASE: (c.INVOICE_DATE, "max"),
+        }
+    )
+    customers[c.FREQUENCY] = purchases.groupby(c.CUSTOMER_ID, sort=True, observed=True)[c.INVOICE].nunique()
+    return LineSummaries(
+        customers=customers,
+        countries=_count(purchases, [c.CUSTOMER_ID, c.COUNTRY]),
+        items=lines.groupby([c.CUSTOMER_ID, c.STOCK_CODE], observed=True, sort=True).sum(),
+        descriptions=_count(invoices.dropna(subset=[c.DESCRIPTION]), [c.STOCK_CODE, c.DESCRIPTION]),
+        last_invoice_date=invoices[c.INVOICE_DATE].max(),
+    )
+
+
+def _count(lines: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return lines.groupby(keys, observed=True, sort=True).size().rename(LINES).to_frame()
+
+
+def describe_stock_codes(descriptions: pd.DataFrame) -> pd.Series:
     """The description of each StockCode: its most frequent Description.
 
-    One code can be spelt several ways; ties go to the alphabetically first
-    spelling. Returns a Series indexed by StockCode.
+    ``descriptions`` is :attr:`LineSummaries.descriptions` (or invoice lines,
+    which are counted first). One code can be spelt several ways; ties go to
+    the alphabetically first spelling. Returns a Series indexed by StockCode.
     """
-    counts = (
-        invoices.dropna(subset=[c.DESCRIPTION])
-        .groupby([c.STOCK_CODE, c.DESCRIPTION], observed=True)
-        .size()
-        .rename(_LINES)
-        .reset_index()
-        .sort_values([c.STOCK_CODE, _LINES, c.DESCRIPTION], ascending=[True, False, True])
-    )
-    return counts.drop_duplicates(c.STOCK_CODE).set_index(c.STOCK_CODE)[c.DESCRIPTION]
+    if LINES not in descriptions.columns:
+        descriptions = _count(descriptions.dropna(subset=[c.DESCRIPTION]), [c.STOCK_CODE, c.DESCRIPTION])
+    return _first_per_group(
+        descriptions.reset_index(), c.STOCK_CODE, [LINES, c.DESCRIPTION], [False, True]
+    )[c.DESCRIPTION]
 
 
-def match_returns(invoices: pd.DataFrame) -> pd.DataFrame:
+def match_returns(invoices_or_items: pd.DataFrame | LineSummaries) -> pd.DataFrame:
     """Match each customer's returns of a StockCode against that customer's purchases of it.
 
     One row per (CustomerID, StockCode) with at least one return line.
@@ -60,18 +148,28 @@ def match_returns(invoices: pd.DataFrame) -> pd.DataFrame:
     quantity), and ``Unmatched_Returns`` = returned value - counted: returns of
     items bought before the data starts, discounts and other non-purchases.
     """
-    quantity = invoices[c.QUANTITY].astype("float64")
-    lines = invoices[[c.CUSTOMER_ID, c.STOCK_CODE]].assign(
-        **{_PURCHASED_QUANTITY: quantity.clip(lower=0), _RETURNED_QUANTITY: (-quantity).clip(lower=0)},
-        **{_RETURNED_VALUE: (-line_amounts(invoices)).clip(lower=0)},
+    if isinstance(invoices_or_items, LineSummaries):
+        items = invoices_or_items.items
+    else:
+        items = summarise_lines(invoices_or_items).items
+    return match_returns_of_items(items)
+
+
+def match_returns_of_items(items: pd.DataFrame) -> pd.DataFrame:
+    """:func:`match_returns` from :attr:`LineSummaries.items` (or any subset of its customers)."""
+    pairs = items[items[RETURNED_QUANTITY] > 0]
+    value = pounds(pairs[RETURNED_MICROS])
+    share = np.minimum(1.0, pairs[PURCHASED_QUANTITY] / pairs[RETURNED_QUANTITY])
+    counted = value * share
+    return pd.DataFrame(
+        {
+            RETURNED_QUANTITY: pairs[RETURNED_QUANTITY],
+            RETURNED_VALUE: value,
+            PURCHASED_QUANTITY: pairs[PURCHASED_QUANTITY],
+            COUNTED: counted,
+            c.UNMATCHED_RETURNS: value - counted,
+        }
     )
-    pairs = lines.groupby([c.CUSTOMER_ID, c.STOCK_CODE], observed=True, sort=True).sum()
-    pairs = pairs[pairs[_RETURNED_QUANTITY] > 0]
-    share = np.minimum(1.0, pairs[_PURCHASED_QUANTITY] / pairs[_RETURNED_QUANTITY])
-    counted = pairs[_RETURNED_VALUE] * share
-    return pairs.assign(
-        **{_COUNTED: counted, c.UNMATCHED_RETURNS: pairs[_RETURNED_VALUE] - counted}
-    )[[_RETURNED_QUANTITY, _RETURNED_VALUE, _PURCHASED_QUANTITY, _COUNTED, c.UNMATCHED_RETURNS]]
 
 
 def build_customer_features(
@@ -100,90 +198,132 @@ def build_customer_features(
         Index CustomerID (sorted); money columns rounded to pence. The rule for
         each column is in the README's data dictionary.
     """
+    _check_spend(spend)
+    return features_from_summaries(summarise_lines(invoices), spend=spend, snapshot_date=snapshot_date)
+
+
+def _check_spend(spend: str) -> None:
     if spend not in ("net", "gross"):
         raise ValueError(f"spend must be 'net' or 'gross', not {spend!r}")
-    snapshot = _snapshot(invoices, snapshot_date)
-    purchases = invoices[invoices[c.QUANTITY] > 0]
-    customers = _purchase_summary(purchases, snapshot)
-    returns = match_returns(invoices).groupby(level=c.CUSTOMER_ID)[[_COUNTED, c.UNMATCHED_RETURNS]].sum()
-    returns = returns.reindex(customers.index, fill_value=0.0)
-    gross = customers[c.GROSS_SPEND].round(2)
-    returned = returns[_COUNTED].round(2)
-    total = (gross - returned).round(2) if spend == "net" else gross
-    customers = customers.assign(
-        **{
-            c.TOTAL_BILL_SIZE: total,
+
+
+def features_from_summaries(
+    summaries: LineSummaries,
+    *,
+    spend: Literal["net", "gross"] = "net",
+    snapshot_date: pd.Timestamp | str | None = None,
+) -> pd.DataFrame:
+    """The customer feature table from :class:`LineSummaries`; same contract as
+    :func:`build_customer_features`."""
+    return assemble_features(
+        summaries.customers,
+        returns=customer_returns(summaries.items),
+        locations=most_common_country(summaries.countries),
+        top_items=top_items(summaries.items, describe_stock_codes(summaries.descriptions)),
+        snapshot=snapshot_for(summaries.last_invoice_date, snapshot_date),
+        spend=spend,
+    )
+
+
+def snapshot_for(last_invoice_date: pd.Timestamp, snapshot_date: pd.Timestamp | str | None) -> pd.Timestamp:
+    """``snapshot_date``'s day, or by default the day after the last invoice."""
+    if snapshot_date is not None:
+        return pd.Timestamp(snapshot_date).normalize()
+    return pd.Timestamp(last_invoice_date).normalize() + pd.Timedelta(days=1)
+
+
+def customer_returns(items: pd.DataFrame) -> pd.DataFrame:
+    """Per customer: returns counted against purchases, and the unmatched rest (pounds)."""
+    return match_returns_of_items(items).groupby(level=c.CUSTOMER_ID)[[COUNTED, c.UNMATCHED_RETURNS]].sum()
+
+
+def assemble_features(
+    customers: pd.DataFrame,
+    *,
+    returns: pd.DataFrame,
+    locations: pd.Series,
+    top_items: pd.DataFrame,
+    snapshot: pd.Timestamp,
+    spend: Literal["net", "gross"] = "net",
+) -> pd.DataFrame:
+    """The feature table from per-customer pieces, each indexed by CustomerID.
+
+    ``customers`` is :attr:`LineSummaries.customers`; ``returns`` comes from
+    :func:`customer_returns`, ``locations`` from :func:`most_common_country`
+    and ``top_items`` from :func:`top_items`. Customers missing from a piece
+    get no returns, or no country / top item.
+    """
+    _check_spend(spend)
+    customers = customers.sort_index()
+    returns = returns.reindex(customers.index).fillna(0.0)
+    gross = pounds(customers[GROSS_MICROS]).round(2)
+    returned = returns[COUNTED].round(2)
+    first_day = customers[c.FIRST_PURCHASE].dt.normalize()
+    last_day = customers[c.LAST_PURCHASE].dt.normalize()
+    table = pd.DataFrame(
+        {
+            c.TOTAL_BILL_SIZE: (gross - returned).round(2) if spend == "net" else gross,
             c.GROSS_SPEND: gross,
             c.RETURNED_AMOUNT: returned,
             c.UNMATCHED_RETURNS: returns[c.UNMATCHED_RETURNS].round(2),
-            c.MOST_COMMON_LOCATION: _most_common_country(purchases),
-        }
-    ).join(_top_items(purchases, describe_stock_codes(invoices)))
-    return customers[list(c.FEATURES)]
-
-
-def _snapshot(invoices: pd.DataFrame, snapshot_date: pd.Timestamp | str | None) -> pd.Timestamp:
-    if snapshot_date is not None:
-        return pd.Timestamp(snapshot_date).normalize()
-    if invoices.empty:
-        raise ValueError("no invoice lines: cannot set a snapshot date")
-    return invoices[c.INVOICE_DATE].max().normalize() + pd.Timedelta(days=1)
-
-
-def _purchase_summary(purchases: pd.DataFrame, snapshot: pd.Timestamp) -> pd.DataFrame:
-    """Spend, first/last purchase, interval, frequency and recency per customer."""
-    lines = purchases[[c.CUSTOMER_ID, c.INVOICE, c.INVOICE_DATE]].assign(
-        **{c.AMOUNT: line_amounts(purchases)}
-    )
-    summary = lines.groupby(c.CUSTOMER_ID, sort=True).agg(
-        **{
-            c.GROSS_SPEND: (c.AMOUNT, "sum"),
-            c.FIRST_PURCHASE: (c.INVOICE_DATE, "min"),
-            c.LAST_PURCHASE: (c.INVOICE_DATE, "max"),
-            c.FREQUENCY: (c.INVOICE, "nunique"),
-        }
-    )
-    first_day = summary[c.FIRST_PURCHASE].dt.normalize()
-    last_day = summary[c.LAST_PURCHASE].dt.normalize()
-    return summary.assign(
-        **{
+            c.FIRST_PURCHASE: customers[c.FIRST_PURCHASE].astype("datetime64[ns]"),
+            c.LAST_PURCHASE: customers[c.LAST_PURCHASE].astype("datetime64[ns]"),
             c.PURCHASE_INTERVAL_DAYS: (last_day - first_day).dt.days.astype("int64"),
+            c.FREQUENCY: customers[c.FREQUENCY].astype("int64"),
             c.RECENCY_DAYS: (snapshot - last_day).dt.days.astype("int64"),
-            c.FREQUENCY: summary[c.FREQUENCY].astype("int64"),
-        }
+        },
+        index=customers.index.astype("Int64"),
     )
+    locations = locations.copy()
+    locations.index = locations.index.astype("Int64")
+    top_items = top_items.copy()
+    top_items.index = top_items.index.astype("Int64")
+    table[c.MOST_COMMON_LOCATION] = locations.reindex(table.index).astype("str")
+    table = table.join(top_items)
+    for name in (c.TOP_ITEM, c.TOP_ITEM_CODE):
+        table[name] = table[name].astype("str")
+    return table[list(c.FEATURES)]
 
 
-def _most_common_country(purchases: pd.DataFrame) -> pd.Series:
+def _first_per_group(
+    table: pd.DataFrame, group: str, order: list[str], ascending: list[bool]
+) -> pd.DataFrame:
+    """The first row of each ``group`` after sorting by ``order``; index ``group``.
+
+    Text keys are compared as text (not by category code), so "alphabetically
+    first" means what it says whatever the column's dtype.
+    """
+    table = table.assign(**{
+        name: table[name].astype("str")
+        for name in [group, *order]
+        if isinstance(table[name].dtype, pd.CategoricalDtype)
+        and not table[name].cat.categories.is_monotonic_increasing
+    })
+    ordered = table.sort_values([group, *order], ascending=[True, *ascending], kind="stable")
+    return ordered.drop_duplicates(group).set_index(group)
+
+
+def most_common_country(countries: pd.DataFrame) -> pd.Series:
     """Country with the most purchase lines per customer; ties -> alphabetically first."""
-    counts = (
-        purchases.groupby([c.CUSTOMER_ID, c.COUNTRY], observed=True)
-        .size()
-        .rename(_LINES)
-        .reset_index()
-        .sort_values([c.CUSTOMER_ID, _LINES, c.COUNTRY], ascending=[True, False, True])
-    )
-    return counts.drop_duplicates(c.CUSTOMER_ID).set_index(c.CUSTOMER_ID)[c.COUNTRY]
+    first = _first_per_group(countries.reset_index(), c.CUSTOMER_ID, [LINES, c.COUNTRY], [False, True])
+    return first[c.COUNTRY].astype("str")
 
 
-def _top_items(purchases: pd.DataFrame, descriptions: pd.Series) -> pd.DataFrame:
+def top_items(items: pd.DataFrame, descriptions: pd.Series) -> pd.DataFrame:
     """Product with the most purchase lines per customer.
 
     Ties -> larger total quantity, then the smaller StockCode. Customers who
     bought no product (postage only, say) are absent and get missing values.
     """
-    products = purchases[is_product(purchases[c.STOCK_CODE])]
-    items = (
-        products.groupby([c.CUSTOMER_ID, c.STOCK_CODE], observed=True)
-        .agg(**{_LINES: (c.QUANTITY, "size"), c.QUANTITY: (c.QUANTITY, "sum")})
-        .reset_index()
-        .sort_values(
-            [c.CUSTOMER_ID, _LINES, c.QUANTITY, c.STOCK_CODE], ascending=[True, False, False, True]
-        )
-        .drop_duplicates(c.CUSTOMER_ID)
-        .set_index(c.CUSTOMER_ID)
+    bought = items[items[LINES] > 0].reset_index()
+    bought = bought[is_product(bought[c.STOCK_CODE]).to_numpy()]
+    first = _first_per_group(
+        bought, c.CUSTOMER_ID, [LINES, PURCHASED_QUANTITY, c.STOCK_CODE], [False, False, True]
     )
-    codes = items[c.STOCK_CODE]
+    codes = first[c.STOCK_CODE].astype("str")
+    names = descriptions.copy()
+    names.index = names.index.astype("str")
     return pd.DataFrame(
-        {c.TOP_ITEM: codes.map(descriptions), c.TOP_ITEM_CODE: codes}, index=items.index
+        {c.TOP_ITEM: codes.map(names).astype("str"), c.TOP_ITEM_CODE: codes},
+        index=first.index,
     )

@@ -2,10 +2,10 @@
 
 This is the only module that reads input files. Whatever the file called its
 columns ("Online Retail" or "Online Retail II" names, any case, spaces, a BOM),
-the frame that comes back has the columns of :data:`columns.INVOICE_COLUMNS`
-first, in that order, with these types:
+the frame that comes back has exactly the columns of
+:data:`columns.INVOICE_COLUMNS`, in that order, with these types:
 
-========== ===============================================================
+=========== ===============================================================
 InvoiceNo   text ("536365", "C536379"; numbers read from Excel become text)
 StockCode   text ("85123A", "22423")
 Description text, surrounding spaces removed; missing stays missing
@@ -14,21 +14,40 @@ InvoiceDate datetime64 (no time zone)
 UnitPrice   float64
 CustomerID  Int64, missing where the line has no customer (17850.0 -> 17850)
 Country     text
-========== ===============================================================
+=========== ===============================================================
 
-Any other columns of the file follow, untouched. One row is one invoice line.
+One row is one invoice line. Other columns of the file are not read (memory
+stays proportional to the eight columns used); their names are logged.
+
+What is recognised without options, and what is refused with one message that
+names the file, the column, the rows and the fix, is listed in the README
+("Bad input").
 """
 
 from __future__ import annotations
 
+import bz2
+import csv
+import gzip
+import hashlib
+import io
 import logging
+import lzma
+import os
 import re
+import zipfile
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from segmentation import columns as c
+from segmentation import config
 from segmentation.errors import InvoiceDataError
 
 log = logging.getLogger(__name__)
@@ -36,15 +55,43 @@ log = logging.getLogger(__name__)
 #: Encodings tried in order for text files; latin-1 decodes any byte.
 CSV_ENCODINGS: tuple[str, ...] = ("utf-8-sig", "cp1252", "latin-1")
 _ENCODING_NAMES = {"utf-8-sig": "UTF-8", "cp1252": "cp1252 (Windows-1252)", "latin-1": "latin-1 (ISO-8859-1)"}
+#: Field separators recognised in text files, preferred in this order on a tie.
+CSV_DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
-CSV_SUFFIXES = (".csv", ".txt", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip", ".zip", ".gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+CSV_SUFFIXES = (".csv", ".txt", ".tsv", ".csv.gz", ".gz", ".zip", ".csv.bz2", ".csv.xz")
+
+#: Version of the cached Excel parse; a change of the parsed layout bumps it.
+CACHE_FORMAT = 1
+#: Rows searched for the header line (title rows above it are skipped).
+HEADER_SEARCH_ROWS = 20
+_SAMPLE_BYTES = 1 << 16
+_ROWS_SHOWN = 5
+
+# First bytes of file types that are not tables (or not the type the name says).
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"%PDF", "a PDF document"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\xd0\xcf\x11\xe0", "an old-style Office file (.xls/.doc)"),
+    (b"PAR1", "a Parquet file"),
+)
+_COMPRESSION_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bz2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"PK\x03\x04", "zip"),
+)
 
 _SLASH_DATE = re.compile(
     r"^(?P<a>\d{1,2})[/.\-](?P<b>\d{1,2})[/.\-](?P<year>\d{4}|\d{2})"
     r"(?:[ T]+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?)?$"
 )
-_ERROR_ROWS_SHOWN = 5
+_ISO_DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}([ T].*)?$")
+_CURRENCY = re.compile(r"[£$€\s\u00a0]|GBP|EUR|USD")
+_COMMA_DECIMAL = re.compile(r"^[+-]?\d{1,3}(\.\d{3})*,\d+$|^[+-]?\d+,\d+$")
+_DOT_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 
 
 def load_invoices(
@@ -55,16 +102,17 @@ def load_invoices(
     Parameters
     ----------
     path
-        ``.csv`` (also ``.csv.gz`` and ``.zip`` holding one CSV), ``.xlsx`` or
-        ``.parquet``. Text is decoded as UTF-8 (with or without BOM), else
-        cp1252, else latin-1; the encoding used is logged.
+        ``.csv`` (also ``.csv.gz``, ``.zip`` holding one CSV, ``;``/tab/``|``
+        separated), ``.xlsx`` or ``.parquet``. Text is decoded as UTF-8 (with
+        or without BOM), else cp1252, else latin-1; the encoding used is logged.
     sheet
-        Excel only: the sheet to read. By default every sheet is read and the
-        sheets are stacked in workbook order.
+        Excel only: the sheet to read. By default every sheet that has invoice
+        columns is read and the sheets are stacked in workbook order.
     date_format
         A ``strftime`` format for InvoiceDate text, e.g. ``"%d/%m/%Y %H:%M"``.
         Without it ISO dates and month-first dates (``12/1/2010 8:26``) are
-        recognised; day-first or ambiguous dates raise an error that asks for it.
+        recognised, also mixed in one column; day-first or ambiguous dates
+        raise an error that asks for it.
 
     Returns
     -------
@@ -75,20 +123,73 @@ def load_invoices(
     Raises
     ------
     InvoiceDataError
-        The file is missing, of an unknown type, lacks a required column, or a
+        The file is missing, empty, not a table, lacks a required column, or a
         value cannot be read; the message names the file, column and fix.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InvoiceDataError(f"{path}: no such file; check the path and try again.")
+    _check_is_a_file(path)
+    cached = _excel_cache_path(path, sheet=sheet, date_format=date_format)
+    if cached is not None and cached.exists():
+        log.info("%s: read from its cached copy %s", path.name, cached.name)
+        return pd.read_parquet(cached)
     raw = _read_raw(path, sheet=sheet)
-    return _to_canonical(raw, source=path, date_format=date_format)
+    if raw.empty:
+        raise InvoiceDataError(
+            f"{path}: the header is there but there are no invoice lines; give a file with data rows."
+        )
+    invoices = to_canonical(raw, source=path, date_format=date_format)
+    if cached is not None:
+        _write_cache(invoices, cached)
+    return invoices
+
+
+def _excel_cache_path(path: Path, *, sheet: str | None, date_format: str | None) -> Path | None:
+    """Where the parsed lines of an Excel file are kept, keyed by the file's content.
+
+    Parsing a workbook is the slowest step of a run; the canonical lines are
+    saved as Parquet under ``data/processed/cache/`` and found again by the
+    SHA-256 of the file's bytes (and the options and the cache format), so a
+    changed file is parsed again and a renamed or moved one is not.
+    """
+    if not path.name.lower().endswith(EXCEL_SUFFIXES):
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    digest.update(f"|{sheet}|{date_format}|{CACHE_FORMAT}".encode())
+    return config.CACHE_DIR / f"{digest.hexdigest()[:32]}.parquet"
+
+
+def _write_cache(invoices: pd.DataFrame, cached: Path) -> None:
+    """Save the parsed lines; a cache that cannot be written only costs speed next time."""
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+        invoices.to_parquet(temporary, index=False)
+        os.replace(temporary, cached)
+    except OSError as error:
+        log.info("cache not written (%s)", error)
+
+
+def _check_is_a_file(path: Path) -> None:
+    if not path.exists():
+        raise InvoiceDataError(f"{path}: no such file; check the path and try again.")
+    if not path.is_file():
+        raise InvoiceDataError(f"{path}: is a folder, not a file; give the path of an invoice file.")
+    if path.stat().st_size == 0:
+        raise InvoiceDataError(f"{path}: the file is empty (0 bytes); export the invoice lines again.")
 
 
 def _read_raw(path: Path, *, sheet: str | None) -> pd.DataFrame:
+    """The file's invoice columns, renamed to canonical names, all other columns dropped.
+
+    The index holds each row's position in the file as a user would count it
+    (line number for text, row number for a sheet), for error messages.
+    """
     name = path.name.lower()
     if name.endswith(PARQUET_SUFFIXES):
-        return pd.read_parquet(path)
+        return _read_parquet(path)
     if name.endswith(EXCEL_SUFFIXES):
         return _read_excel(path, sheet=sheet)
     if name.endswith(CSV_SUFFIXES):
@@ -99,58 +200,11 @@ def _read_raw(path: Path, *, sheet: str | None) -> pd.DataFrame:
     )
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    """Read every cell as text, trying the encodings of ``CSV_ENCODINGS`` in turn."""
-    for encoding in CSV_ENCODINGS:
-        try:
-            frame = pd.read_csv(
-                path,
-                dtype=str,
-                keep_default_na=False,
-                na_values=[""],
-                encoding=encoding,
-                compression="infer",
-            )
-        except UnicodeDecodeError:
-            continue
-        log.info("%s: text decoded as %s", path.name, _ENCODING_NAMES[encoding])
-        return frame
-    raise AssertionError("latin-1 decodes every byte")  # pragma: no cover
+# --- headers -------------------------------------------------------------------
 
 
-def _read_excel(path: Path, *, sheet: str | None) -> pd.DataFrame:
-    """Read one sheet, or every sheet stacked in workbook order."""
-    try:
-        sheets = pd.read_excel(
-            path, sheet_name=sheet if sheet is not None else None, engine="calamine", dtype=object
-        )
-    except ValueError as error:
-        if sheet is not None and "not found" in str(error).lower():
-            raise InvoiceDataError(
-                f"{path}: no sheet named {sheet!r}; leave out sheet= to read every sheet."
-            ) from None
-        raise
-    if isinstance(sheets, pd.DataFrame):
-        return sheets
-    frames = []
-    for sheet_name, frame in sheets.items():
-        if frame.empty:
-            continue
-        missing = _missing_columns(frame.columns)
-        if missing:
-            raise InvoiceDataError(
-                f"{path}, sheet {sheet_name!r}: missing column(s) {', '.join(missing)} "
-                f"(found: {', '.join(map(str, frame.columns))}); pass sheet= to read one sheet."
-            )
-        frames.append(frame.rename(columns=_canonical_names(frame.columns)))
-    if not frames:
-        raise InvoiceDataError(f"{path}: every sheet is empty; give a workbook with invoice lines.")
-    log.info("%s: read %d sheet(s)", path.name, len(frames))
-    return pd.concat(frames, ignore_index=True)
-
-
-def _canonical_names(names: pd.Index) -> dict[object, str]:
-    """Map each header that is an alias of a canonical column to that column."""
+def _canonical_names(names: Iterable[object]) -> dict[object, str]:
+    """Map each header that is an alias of a canonical column to that column (first wins)."""
     renames: dict[object, str] = {}
     for name in names:
         canonical = c.ALIASES.get(c.normalise_header(name))
@@ -159,51 +213,321 @@ def _canonical_names(names: pd.Index) -> dict[object, str]:
     return renames
 
 
-def _missing_columns(names: pd.Index) -> list[str]:
+def _missing_columns(names: Iterable[object]) -> list[str]:
     found = set(_canonical_names(names).values())
     return [column for column in c.INVOICE_COLUMNS if column not in found]
 
 
-def _to_canonical(raw: pd.DataFrame, *, source: Path, date_format: str | None) -> pd.DataFrame:
-    missing = _missing_columns(raw.columns)
+def _header_row(rows: list[list[object]]) -> int:
+    """Index of the row that names the most invoice columns (0 when none does)."""
+    scores = [len(_canonical_names(row)) for row in rows[:HEADER_SEARCH_ROWS]]
+    if not scores or max(scores) == 0:
+        return 0
+    return scores.index(max(scores))
+
+
+def _require_columns(names: list[object], *, where: str, hint: str = "") -> None:
+    missing = _missing_columns(names)
     if missing:
+        found = ", ".join(str(name) for name in names if str(name).strip()) or "none"
         raise InvoiceDataError(
-            f"{source}: missing column(s) {', '.join(missing)} "
-            f"(found: {', '.join(map(str, raw.columns))}); rename the columns to the "
-            f"Online Retail names {', '.join(c.INVOICE_COLUMNS)}."
+            f"{where}: missing column(s) {', '.join(missing)} (found: {found}){hint}; "
+            f"name the columns {', '.join(c.INVOICE_COLUMNS)} (or the Online Retail II names)."
         )
-    frame = raw.rename(columns=_canonical_names(raw.columns))
-    extras = [column for column in frame.columns if column not in c.INVOICE_COLUMNS]
+
+
+def _log_unused(names: Iterable[object], *, where: str) -> None:
+    renames = _canonical_names(names)
+    extras = [str(name) for name in names if name not in renames and str(name).strip()]
+    if extras:
+        log.info("%s: columns not used: %s", where, ", ".join(extras))
+
+
+def _select(frame: pd.DataFrame, *, where: str) -> pd.DataFrame:
+    """Keep the invoice columns, renamed and in canonical order; log what was left out."""
+    _log_unused(frame.columns, where=where)
+    renames = _canonical_names(frame.columns)
+    by_canonical = {canonical: name for name, canonical in renames.items()}
+    return pd.DataFrame(
+        {column: frame[by_canonical[column]] for column in c.INVOICE_COLUMNS}, index=frame.index
+    )
+
+
+# --- parquet -------------------------------------------------------------------
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        schema = pq.read_schema(path)
+    except Exception as error:  # pyarrow raises several types for a non-parquet file
+        raise InvoiceDataError(
+            f"{path}: cannot be read as Parquet ({_first_line(error)}); check the file is a Parquet export."
+        ) from None
+    names = schema.names
+    _require_columns(names, where=str(path))
+    _log_unused(names, where=path.name)
+    renames = _canonical_names(names)
+    text_columns = [  # read as dictionary codes: memory follows the distinct values
+        name for name, canonical in renames.items()
+        if canonical in c.TEXT_COLUMNS
+        and (pa.types.is_string(schema.field(name).type) or pa.types.is_large_string(schema.field(name).type))
+    ]
+    table = pq.read_table(path, columns=list(renames), read_dictionary=text_columns)
+    frame = table.to_pandas()
+    frame.index = pd.RangeIndex(1, len(frame) + 1)
+    return _select(frame, where=path.name)
+
+
+# --- Excel ---------------------------------------------------------------------
+
+
+def _read_excel(path: Path, *, sheet: str | None) -> pd.DataFrame:
+    """Read one sheet, or every sheet with invoice columns, stacked in workbook order."""
+    try:
+        sheets = pd.read_excel(path, sheet_name=sheet if sheet is not None else None,
+                               engine="calamine", header=None, dtype=object)
+    except Exception as error:  # calamine's errors are not a public type
+        if sheet is not None and "not found" in str(error).lower():
+            raise InvoiceDataError(
+                f"{path}: no sheet named {sheet!r}; leave out sheet= (CLI: --sheet) to read every sheet."
+            ) from None
+        raise InvoiceDataError(
+            f"{path}: cannot be read as an Excel workbook ({_first_line(error)}); "
+            "open it in a spreadsheet program and save it as .xlsx or .csv."
+        ) from None
+    if isinstance(sheets, pd.DataFrame):
+        sheets = {sheet: sheets}
+    frames = []
+    for sheet_name, cells in sheets.items():
+        frame = _sheet_table(cells, path=path, sheet_name=str(sheet_name), required=sheet is not None)
+        if frame is not None:
+            frames.append(frame)
+    if not frames:
+        raise InvoiceDataError(
+            f"{path}: no sheet has invoice columns (sheets: {', '.join(map(str, sheets))}); "
+            f"name the columns {', '.join(c.INVOICE_COLUMNS)}."
+        )
+    log.info("%s: read %d sheet(s)", path.name, len(frames))
+    return pd.concat(frames)
+
+
+def _sheet_table(
+    cells: pd.DataFrame, *, path: Path, sheet_name: str, required: bool
+) -> pd.DataFrame | None:
+    """One sheet's invoice lines, or None for a sheet with no invoice column at all."""
+    cells = cells.dropna(how="all")
+    rows = cells.head(HEADER_SEARCH_ROWS).to_numpy().tolist()
+    header_at = _header_row(rows)
+    header = [value if pd.notna(value) else "" for value in rows[header_at]] if rows else []
+    where = f"{path}, sheet {sheet_name!r}"
+    if not required and not _canonical_names(header):
+        log.info("%s: no invoice columns, sheet skipped", where)
+        return None
+    _require_columns(header, where=where)
+    body = cells.iloc[header_at + 1 :]
+    body.columns = header
+    body.index = [f"{sheet_name}!{row + 1}" for row in body.index]  # the row number Excel shows
+    return _select(body, where=f"{path.name}, sheet {sheet_name!r}")
+
+
+# --- text ----------------------------------------------------------------------
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    head = _head(path)
+    compression = _compression(path, head)
+    _refuse_non_tables(path, head, compressed=compression is not None)
+    text_sample = _decompressed_sample(path, compression)
+    _refuse_non_tables(path, text_sample)
+    encoding = _encoding(path, compression)
+    lines = text_sample.decode(encoding, errors="replace").splitlines()[:HEADER_SEARCH_ROWS]
+    delimiter, rows = _delimiter(lines)
+    header_at = _header_row(rows)
+    header = rows[header_at] if rows else []
+    separator = {"\t": "tab", ",": "comma"}.get(delimiter, repr(delimiter))
+    _require_columns(header, where=str(path), hint=f", read as {separator}-separated")
+    used = list(_canonical_names(header))
+    _log_unused(header, where=path.name)
+    frame = _parse_csv(path, compression=compression, encoding=encoding, delimiter=delimiter,
+                       skip=header_at, usecols=used)
+    log.info("%s: text decoded as %s, %s-separated", path.name, _ENCODING_NAMES[encoding], separator)
+    frame.index = pd.RangeIndex(header_at + 2, header_at + 2 + len(frame))  # file line numbers
+    return _select(frame, where=path.name)
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as stream:
+        return stream.read(_SAMPLE_BYTES)
+
+
+def _refuse_non_tables(path: Path, head: bytes, *, compressed: bool = False) -> None:
+    """Refuse images, PDFs and other binary files whose name says CSV."""
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            raise InvoiceDataError(
+                f"{path}: is {kind}, not a table of invoice lines; give a CSV, Excel or Parquet export."
+            )
+    if not compressed and b"\x00" in head[:4096]:
+        raise InvoiceDataError(f"{path}: is a binary file, not a text table; give a CSV, Excel or Parquet export.")
+
+
+def _compression(path: Path, head: bytes) -> str | None:
+    """Compression told by the file's first bytes (a .csv that is really gzip is read too)."""
+    for magic, kind in _COMPRESSION_MAGIC:
+        if head.startswith(magic):
+            return kind
+    return None
+
+
+def _zip_member(path: Path) -> str:
+    """The one text table inside a zip archive."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [name for name in archive.namelist()
+                     if not name.endswith("/") and "__MACOSX" not in name]
+    except zipfile.BadZipFile:
+        raise InvoiceDataError(f"{path}: is a damaged zip archive; download or export it again.") from None
+    if any(name.startswith("xl/") for name in names):
+        raise InvoiceDataError(f"{path}: is an Excel workbook; give it the .xlsx extension.")
+    tables = [name for name in names if name.lower().endswith((".csv", ".txt", ".tsv"))]
+    if len(tables) != 1:
+        found = ", ".join(names[:5]) or "nothing"
+        what = "no CSV file" if not tables else f"{len(tables)} CSV files"
+        raise InvoiceDataError(
+            f"{path}: the zip archive holds {what} (found: {found}); unzip it and give one CSV file."
+        )
+    return tables[0]
+
+
+@contextmanager
+def _open_text_bytes(path: Path, compression: str | None) -> Iterator[IO[bytes]]:
+    """The file's bytes, decompressed (the one CSV inside a zip)."""
+    with ExitStack() as stack:
+        if compression == "zip":
+            archive = stack.enter_context(zipfile.ZipFile(path))
+            yield stack.enter_context(archive.open(_zip_member(path)))
+        elif compression == "gzip":
+            yield stack.enter_context(gzip.open(path, "rb"))
+        elif compression == "bz2":
+            yield stack.enter_context(bz2.open(path, "rb"))
+        elif compression == "xz":
+            yield stack.enter_context(lzma.open(path, "rb"))
+        else:
+            yield stack.enter_context(path.open("rb"))
+
+
+def _decompressed_sample(path: Path, compression: str | None) -> bytes:
+    try:
+        with _open_text_bytes(path, compression) as stream:
+            return stream.read(_SAMPLE_BYTES)
+    except (OSError, EOFError) as error:
+        raise InvoiceDataError(f"{path}: cannot be decompressed ({_first_line(error)}); export it again.") from None
+
+
+def _encoding(path: Path, compression: str | None) -> str:
+    """The first of ``CSV_ENCODINGS`` that decodes the whole file."""
+    for encoding in CSV_ENCODINGS[:-1]:
+        try:
+            with _open_text_bytes(path, compression) as stream:
+                text = io.TextIOWrapper(stream, encoding=encoding)
+                while text.read(1 << 20):
+                    pass
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    return CSV_ENCODINGS[-1]
+
+
+def _delimiter(lines: list[str]) -> tuple[str, list[list[str]]]:
+    """The separator whose split of the first lines names the most invoice columns."""
+    best, best_rows, best_score = CSV_DELIMITERS[0], [], -1
+    for delimiter in CSV_DELIMITERS:
+        rows = list(csv.reader(lines, delimiter=delimiter))
+        score = max((len(_canonical_names(row)) for row in rows), default=0)
+        if score > best_score:
+            best, best_rows, best_score = delimiter, rows, score
+    return best, best_rows
+
+
+def _parse_csv(
+    path: Path, *, compression: str | None, encoding: str, delimiter: str, skip: int, usecols: list
+) -> pd.DataFrame:
+    try:
+        with _open_text_bytes(path, compression) as stream:
+            return pd.read_csv(
+                stream, sep=delimiter, skiprows=skip, usecols=usecols, dtype=str,
+                keep_default_na=False, na_values=[""], encoding=encoding, skip_blank_lines=True,
+            )
+    except pd.errors.ParserError as error:
+        raise InvoiceDataError(
+            f"{path}: {_first_line(error)}; check that every line has the header's number of "
+            "fields and that text containing the separator is quoted."
+        ) from None
+
+
+# --- values --------------------------------------------------------------------
+
+
+def to_canonical(
+    raw: pd.DataFrame, *, source: Path, date_format: str | None, categorical: bool = True
+) -> pd.DataFrame:
+    """Typed canonical columns from ``raw`` (already renamed to canonical names).
+
+    With ``categorical=False`` text stays plain text: the Dask engine converts
+    each partition on its own, and partitions' categories would not agree.
+    """
+    text = _text if categorical else _plain_text
     out = pd.DataFrame(
         {
-            c.INVOICE: _code_text(frame[c.INVOICE]),
-            c.STOCK_CODE: _code_text(frame[c.STOCK_CODE]),
-            c.DESCRIPTION: _text(frame[c.DESCRIPTION]),
-            c.QUANTITY: _whole_numbers(frame[c.QUANTITY], source=source, column=c.QUANTITY),
-            c.INVOICE_DATE: parse_invoice_dates(
-                frame[c.INVOICE_DATE], source=source, date_format=date_format
-            ),
-            c.UNIT_PRICE: _numbers(frame[c.UNIT_PRICE], source=source, column=c.UNIT_PRICE),
+            c.INVOICE: text(_code_values(raw[c.INVOICE])),
+            c.STOCK_CODE: text(_code_values(raw[c.STOCK_CODE])),
+            c.DESCRIPTION: text(raw[c.DESCRIPTION]),
+            c.QUANTITY: _whole_numbers(raw[c.QUANTITY], source=source, column=c.QUANTITY),
+            c.INVOICE_DATE: parse_invoice_dates(raw[c.INVOICE_DATE], source=source, date_format=date_format),
+            c.UNIT_PRICE: _numbers(raw[c.UNIT_PRICE], source=source, column=c.UNIT_PRICE),
             c.CUSTOMER_ID: _whole_numbers(
-                frame[c.CUSTOMER_ID], source=source, column=c.CUSTOMER_ID, allow_missing=True
+                raw[c.CUSTOMER_ID], source=source, column=c.CUSTOMER_ID, allow_missing=True
             ),
-            c.COUNTRY: _text(frame[c.COUNTRY]),
-        }
+            c.COUNTRY: text(raw[c.COUNTRY]),
+        },
+        index=raw.index,
     )
-    return pd.concat([out, frame[extras]], axis=1).reset_index(drop=True)
+    return out.reset_index(drop=True)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 def _text(values: pd.Series) -> pd.Series:
+    """Text as a categorical with sorted categories; surrounding spaces removed, empty -> missing.
+
+    Only the distinct values are stripped and compared, so the cost follows the
+    number of distinct texts, not of lines; sorted categories make code order
+    alphabetical order.
+    """
+    categorical = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
+    stripped = pd.Series(categorical.cat.categories.astype("str"), dtype="str").str.strip()
+    stripped = stripped.mask(stripped == "")
+    categories = pd.Index(np.sort(stripped.dropna().unique().astype(object)), dtype="str")
+    new_code_of_old = categories.get_indexer(stripped)
+    codes = categorical.cat.codes.to_numpy()
+    new_codes = np.where(codes >= 0, new_code_of_old[codes], -1)
+    return pd.Series(pd.Categorical.from_codes(new_codes, categories=categories), index=values.index)
+
+
+def _plain_text(values: pd.Series) -> pd.Series:
     """Text with surrounding spaces removed; empty text becomes missing."""
     text = values.astype("str").str.strip()
     return text.mask(values.isna() | (text == ""))
 
 
-def _code_text(values: pd.Series) -> pd.Series:
-    """Codes as text; whole numbers read from Excel (536365.0) lose the ``.0``."""
+def _code_values(values: pd.Series) -> pd.Series:
+    """Codes ready to become text; whole numbers read from Excel (536365.0) lose the ``.0``."""
     if values.dtype == object or pd.api.types.is_numeric_dtype(values):
-        values = values.map(_whole_number_text, na_action="ignore")
-    return _text(values)
+        return values.map(_whole_number_text, na_action="ignore")
+    return values
 
 
 def _whole_number_text(value: object) -> object:
@@ -212,9 +536,32 @@ def _whole_number_text(value: object) -> object:
     return value
 
 
-def _row_numbers(mask: pd.Series) -> str:
-    rows = (np.flatnonzero(mask.to_numpy()) + 2)[:_ERROR_ROWS_SHOWN]
-    return ", ".join(map(str, rows))
+def _rows(values: pd.Series, mask: pd.Series) -> str:
+    """The first few row labels where ``mask`` holds, for an error message."""
+    return ", ".join(map(str, values.index[mask.to_numpy(dtype=bool)][:_ROWS_SHOWN]))
+
+
+def _numeric_text(text: pd.Series, *, source: Path, column: str) -> pd.Series:
+    """Number text made parseable: currency signs and spaces dropped, separators normalised.
+
+    ``£2.55`` -> ``2.55``; ``1,234.50`` -> ``1234.50``; where a column writes
+    decimals with a comma (``2,55``, ``1.234,50``) and never with a point,
+    commas are decimal marks. A column that uses both conventions is an error.
+    """
+    text = text.str.replace(_CURRENCY, "", regex=True)
+    comma_decimal = text.str.match(_COMMA_DECIMAL).fillna(False).astype(bool)
+    dot_thousands = text.str.match(_DOT_THOUSANDS).fillna(False).astype(bool)
+    if comma_decimal.any():
+        point_decimal = text.str.contains(r"^\s*[+-]?\d*\.\d+$", regex=True).fillna(False).astype(bool)
+        point_decimal &= ~text.str.match(r"^[+-]?\d{1,3}(\.\d{3})+$").fillna(False).astype(bool)
+        if point_decimal.any() or dot_thousands.any():
+            raise InvoiceDataError(
+                f"{source}: column {column} writes decimals both with a comma ({text[comma_decimal].iloc[0]!r}) "
+                f"and with a point ({text[point_decimal | dot_thousands].iloc[0]!r}); use one convention."
+            )
+        log.info("%s: column %s read with decimal commas", source.name, column)
+        return text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    return text.where(~dot_thousands, text.str.replace(",", "", regex=False))
 
 
 def _numbers(
@@ -222,8 +569,8 @@ def _numbers(
 ) -> pd.Series:
     """Numbers from numeric or text cells; a cell that is not a number is an error.
 
-    Text is stripped first (" 17850 " and "17850.0" are numbers). Empty cells
-    are an error unless ``allow_missing``.
+    Text is stripped first (" 17850 ", "17850.0", "£2.55" and "2,55" are
+    numbers). Empty cells are an error unless ``allow_missing``.
     """
     if pd.api.types.is_numeric_dtype(values):
         numbers = values.astype("float64")
@@ -231,19 +578,21 @@ def _numbers(
         text = values.astype("str").str.strip().mask(values.isna())
         text = text.mask(text == "")
         numbers = pd.to_numeric(text, errors="coerce").astype("float64")
+        if (numbers.isna() & text.notna()).any():  # not plain numbers: currency, separators, typos
+            text = _numeric_text(text, source=source, column=column)
+            numbers = pd.to_numeric(text, errors="coerce").astype("float64")
         bad = numbers.isna() & text.notna()
         if bad.any():
-            examples = ", ".join(repr(v) for v in text[bad].unique()[:3])
+            examples = ", ".join(repr(v) for v in values[bad].astype("str").unique()[:3])
             raise InvoiceDataError(
                 f"{source}: column {column} has {int(bad.sum())} value(s) that are not numbers "
-                f"({examples}) at data row(s) {_row_numbers(bad)} (row 1 is the header); "
-                "fix or remove those rows."
+                f"({examples}) at row(s) {_rows(values, bad)}; fix or remove those rows."
             )
     if not allow_missing and numbers.isna().any():
         blank = numbers.isna()
         raise InvoiceDataError(
             f"{source}: column {column} is empty in {int(blank.sum())} row(s), first at "
-            f"row(s) {_row_numbers(blank)} (row 1 is the header); fill in or remove those rows."
+            f"row(s) {_rows(values, blank)}; fill in or remove those rows."
         )
     return numbers
 
@@ -257,9 +606,12 @@ def _whole_numbers(
     if fractional.any():
         raise InvoiceDataError(
             f"{source}: column {column} must hold whole numbers; {int(fractional.sum())} "
-            f"value(s) are fractional, first at row(s) {_row_numbers(fractional)}."
+            f"value(s) are fractional, first at row(s) {_rows(values, fractional)}."
         )
     return numbers.astype("Int64")
+
+
+# --- dates ---------------------------------------------------------------------
 
 
 def parse_invoice_dates(
@@ -268,39 +620,50 @@ def parse_invoice_dates(
     """Parse InvoiceDate cells into ``datetime64``; never guess a day-first date.
 
     Cells that already hold dates (Excel, Parquet) are kept. Text is parsed with
-    ``date_format`` when given; otherwise as ISO 8601 (``2009-12-01 07:45:00``)
-    or, for ``a/b/yyyy [h:mm[:ss]]`` text, as month-first when some ``b`` is
-    above 12 and no ``a`` is. Day-first or ambiguous text raises
-    :class:`InvoiceDataError` asking for ``date_format``.
+    ``date_format`` when given. Otherwise each cell must be ISO 8601
+    (``2009-12-01 07:45:00``) or ``a/b/yyyy [h:mm[:ss]]``; the latter are read
+    month-first when some ``b`` is above 12 and no ``a`` is. Day-first or
+    ambiguous text raises :class:`InvoiceDataError` asking for ``date_format``.
     """
+    source = Path(source)
     if pd.api.types.is_datetime64_any_dtype(values):
         dates = values.dt.tz_localize(None) if values.dt.tz is not None else values
         return _require_all_dates(dates.astype("datetime64[ns]"), values, source=source)
-    if values.dtype == object and values.map(_is_timestamp, na_action="ignore").all():
-        return _require_all_dates(pd.to_datetime(values).astype("datetime64[ns]"), values, source=source)
-    text = values.astype("str").str.strip().mask(values.isna())
+    is_stamp = values.map(_is_timestamp, na_action="ignore").fillna(False).astype(bool)
+    text = values.where(~is_stamp).astype("str").str.strip().mask(values.isna() | is_stamp)
+    dates = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    if is_stamp.any():
+        dates[is_stamp] = pd.to_datetime(values[is_stamp].astype(object).tolist())
     if date_format is not None:
-        dates = pd.to_datetime(text, format=date_format, errors="coerce")
-        return _require_all_dates(dates, text, source=source, date_format=date_format)
+        dates = dates.fillna(pd.to_datetime(text, format=date_format, errors="coerce"))
+        return _require_all_dates(dates, values, source=source, date_format=date_format)
+    if not is_stamp.any():
+        dates = pd.to_datetime(text, format="ISO8601", errors="coerce")
+        if dates.notna().sum() == text.notna().sum():  # every cell ISO 8601: done
+            return _require_all_dates(dates, values, source=source)
+        dates = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    iso = text.str.match(_ISO_DATE).fillna(False).astype(bool)
+    if iso.any():
+        dates[iso] = pd.to_datetime(text[iso], format="ISO8601", errors="coerce")
     parts = text.str.extract(_SLASH_DATE)
-    if parts["a"].notna().any():
-        return _require_all_dates(_month_first_dates(parts, source=source), text, source=source)
-    dates = pd.to_datetime(text, format="ISO8601", errors="coerce")
-    return _require_all_dates(dates, text, source=source)
+    slash = parts["a"].notna() & ~iso
+    if slash.any():
+        dates[slash] = _month_first_dates(parts[slash], source=source)
+    if iso.any() and slash.any():
+        log.info("%s: InvoiceDate mixes ISO (%d) and month-first (%d) dates", source.name,
+                 int(iso.sum()), int(slash.sum()))
+    return _require_all_dates(dates, values, source=source)
 
 
 def _is_timestamp(value: object) -> bool:
     return isinstance(value, (pd.Timestamp, np.datetime64)) or hasattr(value, "isoformat")
 
 
-def _month_first_dates(parts: pd.DataFrame, *, source: Path | str) -> pd.Series:
+def _month_first_dates(parts: pd.DataFrame, *, source: Path) -> pd.Series:
     first = pd.to_numeric(parts["a"])
     second = pd.to_numeric(parts["b"])
-    hint = (
-        f"{source}: column {c.INVOICE_DATE} has dates like "
-        f"'{parts['a'].dropna().iloc[0]}/{parts['b'].dropna().iloc[0]}/"
-        f"{parts['year'].dropna().iloc[0]}'"
-    )
+    example = f"'{parts['a'].iloc[0]}/{parts['b'].iloc[0]}/{parts['year'].iloc[0]}'"
+    hint = f"{source}: column {c.INVOICE_DATE} has dates like {example}"
     if (first > 12).any():
         raise InvoiceDataError(
             f"{hint} that are day-first; pass date_format='%d/%m/%Y %H:%M' "
@@ -329,20 +692,17 @@ def _month_first_dates(parts: pd.DataFrame, *, source: Path | str) -> pd.Series:
 
 
 def _require_all_dates(
-    dates: pd.Series,
-    original: pd.Series,
-    *,
-    source: Path | str,
-    date_format: str | None = None,
+    dates: pd.Series, original: pd.Series, *, source: Path, date_format: str | None = None
 ) -> pd.Series:
-    bad = dates.isna()
+    bad = dates.isna().to_numpy()
     if bad.any():
-        blank = original.isna()
-        shown = ", ".join(repr(v) for v in original[bad & ~blank].astype(str).unique()[:3])
+        mask = pd.Series(bad, index=original.index)
+        blank = original.isna() | (original.astype("str").str.strip() == "")
+        shown = ", ".join(repr(v) for v in original[mask & ~blank].astype("str").unique()[:3])
         how = f"do not match date_format {date_format!r}" if date_format else "are not dates"
         raise InvoiceDataError(
             f"{source}: column {c.INVOICE_DATE} has {int(bad.sum())} value(s) that {how}"
-            f"{f' ({shown})' if shown else ' (empty)'} at data row(s) {_row_numbers(bad)} "
-            "(row 1 is the header); fix those rows or pass date_format (CLI: --date-format)."
+            f"{f' ({shown})' if shown else ' (empty)'} at row(s) {_rows(original, mask)}; "
+            "fix those rows or pass date_format (CLI: --date-format)."
         )
-    return dates.astype("datetime64[ns]")
+    return pd.Series(dates.to_numpy(dtype="datetime64[ns]"), index=dates.index)

@@ -15,6 +15,7 @@ from segmentation import diagnostics
 from segmentation.cluster import ClusterResult, cluster_customers, summarise_clusters
 from segmentation.diagnostics import KChoice
 from segmentation.features import build_customer_features, match_returns
+from segmentation.errors import InvoiceDataError
 from segmentation.load import load_invoices
 from segmentation.profiles import profile_segments
 
@@ -58,6 +59,7 @@ def segment_file(
     """
     invoices = load_invoices(path, sheet=sheet, date_format=date_format)
     cleaning = clean_invoices(invoices)
+    _require_purchases(cleaning, source=Path(path))
     customers = build_customer_features(cleaning.invoices, spend=spend)
     columns = c.FEATURE_SETS[features]
     scan = choice = None
@@ -125,6 +127,17 @@ def analyse_beyond_seed(customers: pd.DataFrame, *, rfm_k: int | str = config.RF
         profile=profile_segments(customers, rfm),
         stability=stability,
     )
+
+
+def _require_purchases(cleaning: CleanResult, *, source: Path) -> None:
+    """Refuse a file with no purchase line left after cleaning (only returns, say)."""
+    kept = cleaning.invoices
+    if not (kept[c.QUANTITY] > 0).any():
+        raise InvoiceDataError(
+            f"{source}: no purchase lines after cleaning ({cleaning.rows_in:,} lines read, "
+            f"{len(kept):,} kept, all returns or cancellations); a segmentation needs customers "
+            "who bought something — check that the file holds sales, not only refunds."
+        )
 
 
 def describe_run(run: SegmentationRun) -> str:

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from segmentation import columns, config
 from segmentation.errors import InvoiceDataError
@@ -907,3 +909,44 @@ def _concat_lines(*parts: _Lines) -> _Lines:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+#: Customers per generated block of :func:`write_synthetic_parquet` (about a million lines).
+BLOCK_CUSTOMERS = 12_000
+#: CustomerIDs of block b are offset by b times this, so blocks never share a customer.
+BLOCK_ID_STRIDE = 10_000_000
+
+
+def write_synthetic_parquet(path: str | Path, *, n_lines: int, seed: int) -> Path:
+    """Write exactly ``n_lines`` synthetic invoice lines to a Parquet file, block by block.
+
+    Each block is :func:`generate_invoices` with ``BLOCK_CUSTOMERS`` customers
+    and seed ``seed + block``; its CustomerIDs are offset by
+    ``block * BLOCK_ID_STRIDE`` and its invoice numbers prefixed with the block
+    number (``"0003-536365"``, ``"C0003-536379"``), so blocks are distinct
+    customers and invoices. Memory stays at one block whatever ``n_lines`` is;
+    the same arguments give the same file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    schema = pa.schema(
+        [
+            (columns.INVOICE, pa.string()), (columns.STOCK_CODE, pa.string()), (columns.DESCRIPTION, pa.string()),
+            (columns.QUANTITY, pa.int64()), (columns.INVOICE_DATE, pa.timestamp("ns")), (columns.UNIT_PRICE, pa.float64()),
+            (columns.CUSTOMER_ID, pa.int64()), (columns.COUNTRY, pa.string()),
+        ]
+    )
+    written, block = 0, 0
+    temporary = path.with_name(f".{path.name}.tmp")
+    with pq.ParquetWriter(temporary, schema) as writer:
+        while written < n_lines:
+            lines = generate_invoices(BLOCK_CUSTOMERS, seed=seed + block).head(n_lines - written)
+            invoice = lines[columns.INVOICE].str.replace(r"^(C?)", rf"\g<1>{block:04d}-", regex=True)
+            lines = lines.assign(
+                **{columns.INVOICE: invoice, columns.CUSTOMER_ID: lines[columns.CUSTOMER_ID] + block * BLOCK_ID_STRIDE}
+            )
+            writer.write_table(pa.Table.from_pandas(lines, schema=schema, preserve_index=False))
+            written += len(lines)
+            block += 1
+    temporary.replace(path)
+    return path

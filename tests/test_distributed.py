@@ -1,0 +1,69 @@
+"""The Dask engine gives the pandas engine's customer table and ledger, on a two-worker cluster."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from distributed import LocalCluster
+
+from segmentation import columns as c
+from segmentation import config
+from segmentation.clean import clean_invoices
+from segmentation.distributed import build_customer_features_dask, input_files
+from segmentation.errors import InvoiceDataError
+from segmentation.features import build_customer_features
+from segmentation.load import load_invoices
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def pandas_result():
+    cleaning = clean_invoices(load_invoices(config.SAMPLE_PATH))
+    return build_customer_features(cleaning.invoices), cleaning.ledger
+
+
+@pytest.fixture(scope="module")
+def sample_in_three_files(tmp_path_factory):
+    """The bundled sample cut into three CSV files of one folder (so into several partitions)."""
+    folder = tmp_path_factory.mktemp("exports")
+    lines = pd.read_csv(config.SAMPLE_PATH, dtype=str, keep_default_na=False)
+    for part, chunk in enumerate(range(0, len(lines), 12_000)):
+        lines.iloc[chunk : chunk + 12_000].to_csv(folder / f"part_{part}.csv", index=False)
+    return folder
+
+
+def test_dask_engine_matches_pandas_on_a_folder_of_csv(cluster, pandas_result, sample_in_three_files):
+    result = build_customer_features_dask(
+        sample_in_three_files, scheduler=cluster.scheduler_address, progress=False
+    )
+    customers, ledger = pandas_result
+    pd.testing.assert_frame_equal(result.customers, customers)
+    pd.testing.assert_frame_equal(result.ledger, ledger)
+
+
+def test_dask_engine_matches_pandas_on_parquet_with_gross_spend(cluster, tmp_path):
+    path = tmp_path / "sample.parquet"
+    load_invoices(config.SAMPLE_PATH).astype({name: "str" for name in c.TEXT_COLUMNS}).to_parquet(
+        path, row_group_size=10_000
+    )
+    result = build_customer_features_dask(
+        path, spend="gross", snapshot_date="2012-01-01", scheduler=cluster.scheduler_address, progress=False
+    )
+    expected = build_customer_features(
+        clean_invoices(load_invoices(config.SAMPLE_PATH)).invoices, spend="gross", snapshot_date="2012-01-01"
+    )
+    pd.testing.assert_frame_equal(result.customers, expected)
+
+
+def test_inputs_are_a_file_a_glob_or_a_folder(sample_in_three_files):
+    files = input_files(sample_in_three_files)
+    assert [f.name for f in files] == ["part_0.csv", "part_1.csv", "part_2.csv"]
+    assert input_files(sample_in_three_files / "part_*.csv") == files
+    assert input_files(files[0]) == files[:1]
+    with pytest.raises(InvoiceDataError, match="no CSV or Parquet file found"):
+        input_files(sample_in_three_files / "*.xlsx")
