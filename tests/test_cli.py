@@ -124,3 +124,13 @@ def test_bad_k_is_a_usage_error(tmp_path, k):
     result = run_cli(str(config.SAMPLE_PATH), "--out", str(tmp_path), "--k", k)
     assert result.returncode == 2
     assert "--k" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_large_inputs_report_each_stage_with_its_time(tmp_path, monkeypatch, caplog):
+    from segmentation import pipeline
+
+    monkeypatch.setattr(pipeline, "LARGE_INPUT_BYTES", 0)
+    with caplog.at_level("INFO", logger="segmentation.pipeline"):
+        pipeline.segment_file(config.SAMPLE_PATH)
+    stages = [record.getMessage().split()[0] for record in caplog.records if record.name == "segmentation.pipeline"]
+    assert stages == ["load", "clean", "features"]

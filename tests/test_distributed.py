@@ -17,7 +17,7 @@ from segmentation.load import load_invoices
 
 @pytest.fixture(scope="module")
 def cluster():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as local:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as local:
         yield local
 
 
@@ -67,3 +67,20 @@ def test_inputs_are_a_file_a_glob_or_a_folder(sample_in_three_files):
     assert input_files(files[0]) == files[:1]
     with pytest.raises(InvoiceDataError, match="no CSV or Parquet file found"):
         input_files(sample_in_three_files / "*.xlsx")
+
+
+def test_cli_dask_engine_writes_the_same_files_as_pandas(tmp_path):
+    from segmentation.__main__ import main
+
+    assert main([str(config.SAMPLE_PATH), "--out", str(tmp_path / "pandas")]) == 0
+    assert main([str(config.SAMPLE_PATH), "--out", str(tmp_path / "dask"), "--engine", "dask",
+                 "--worker-memory", "1GiB"]) == 0
+    for name in ("customers.csv", "ledger.csv", "clusters.csv", "customer_segments.csv"):
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "pandas" / name).read_bytes(), name
+
+
+def test_scheduler_without_dask_engine_is_refused(tmp_path, capsys):
+    from segmentation.__main__ import main
+
+    assert main([str(config.SAMPLE_PATH), "--out", str(tmp_path), "--scheduler", "tcp://127.0.0.1:8786"]) == 2
+    assert "--scheduler needs --engine dask" in capsys.readouterr().err

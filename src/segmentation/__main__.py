@@ -22,8 +22,8 @@ from segmentation import plots
 from segmentation import config
 from segmentation.diagnostics import K_RULES
 from segmentation.errors import InvoiceDataError
-from segmentation.export import write_csv, write_customer_segments
-from segmentation.pipeline import describe_run, segment_file
+from segmentation.export import neutralise_formulas, write_csv, write_customer_segments
+from segmentation.pipeline import ENGINES, describe_run, segment_file
 
 EXIT_BAD_INPUT = 2
 CUSTOMER_SEGMENTS_CSV = "customer_segments.csv"
@@ -42,7 +42,8 @@ def _k_value(text: str) -> int | str:
     return k
 
 
-OUTPUT_FILES = ("customers.csv", "ledger.csv", "clusters.csv", *plots.FIGURE_FILES)
+#: Every file a run may write into its output folder.
+OUTPUT_FILES = ("customers.csv", "ledger.csv", "clusters.csv", CUSTOMER_SEGMENTS_CSV, *plots.ALL_FIGURE_FILES)
 
 
 def check_output_dir(out_dir: Path, *, input_path: Path) -> None:
@@ -80,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Total_Bill_Size net of matched returns (default) or gross")
     parser.add_argument("--sheet", help="Excel: read only this sheet (default: every sheet)")
     parser.add_argument("--date-format", help="strftime format of InvoiceDate text, e.g. '%%d/%%m/%%Y %%H:%%M'")
+    parser.add_argument("--engine", choices=ENGINES, default="pandas",
+                        help="build the customer table in memory with pandas (default) or out of core with "
+                             "Dask; with dask INPUT may be a glob or a folder of CSV/Parquet files")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="dask: address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
+                             "(default: a local cluster, one worker per core)")
+    parser.add_argument("--worker-memory", default="4GiB",
+                        help="dask, local cluster: memory limit of each worker, which spills to disk above it")
     return parser
 
 
@@ -87,19 +96,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     out_dir = args.out if args.out is not None else config.output_dir_for(args.input)
+    if args.scheduler and args.engine != "dask":
+        print("error: --scheduler needs --engine dask", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         check_output_dir(out_dir, input_path=args.input)
         run = segment_file(
             args.input, k=args.k, spend=args.spend, sheet=args.sheet, date_format=args.date_format,
-            features=args.features, log=args.log,
+            features=args.features, log=args.log, engine=args.engine, scheduler=args.scheduler,
+            worker_memory=args.worker_memory,
         )
     except InvoiceDataError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    customers = run.customers.copy()
-    customers[c.CLUSTER] = customers[c.CLUSTER].astype("Int64")
+    customers = neutralise_formulas(run.customers.assign(**{c.CLUSTER: run.customers[c.CLUSTER].astype("Int64")}))
     write_csv(customers, out_dir / "customers.csv")
-    write_csv(run.cleaning.ledger.round({c.LEDGER_AMOUNT: 2}), out_dir / "ledger.csv")
+    write_csv(run.ledger.round({c.LEDGER_AMOUNT: 2}), out_dir / "ledger.csv")
     write_csv(run.clusters.round(4), out_dir / "clusters.csv")
     write_customer_segments(run.customers, run.clustering.labels, run.clustering.segments,
                             out_dir / CUSTOMER_SEGMENTS_CSV)

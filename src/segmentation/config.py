@@ -34,6 +34,9 @@ SAMPLE_CUSTOMERS = 400
 RANDOM_STATE = 0
 #: Number of clusters of the seed analysis.
 N_CLUSTERS = 3
+#: Above this many customers clustering uses MiniBatchKMeans (same relabelling).
+MINIBATCH_ABOVE = 200_000
+MINIBATCH_SIZE = 10_240
 #: KMeans restarts; explicit so results do not depend on library defaults.
 N_INIT = 10
 

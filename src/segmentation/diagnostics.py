@@ -18,12 +18,11 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 from kneed import KneeLocator
-from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from segmentation import columns as c
 from segmentation import config
-from segmentation.cluster import ClusterResult, cluster_customers, scale_features
+from segmentation.cluster import ClusterResult, cluster_customers, make_kmeans, scale_features
 
 
 #: The feature sets and scalings the diagnostics compare: name -> (features, log).
@@ -63,7 +62,7 @@ def scan_k(
     for k in k_values:
         if k < 2 or k >= len(scaled):
             raise ValueError(f"k = {k} is outside 2 … {len(scaled) - 1} for {len(scaled)} customers")
-        model = KMeans(n_clusters=k, n_init=config.N_INIT, random_state=random_state).fit(scaled)
+        model = make_kmeans(k, n_customers=len(scaled), random_state=random_state).fit(scaled)
         score = silhouette(scaled, model.labels_, random_state=random_state)
         rows.append({c.K: k, c.INERTIA: float(model.inertia_), c.SILHOUETTE: score})
     return pd.DataFrame(rows).set_index(c.K)
@@ -162,12 +161,12 @@ def bootstrap_stability(
     compared with the full-data one. One entry per resample.
     """
     _, scaled, _ = scale_features(customers, features=features, log=log)
-    full = KMeans(n_clusters=k, n_init=config.N_INIT, random_state=random_state).fit(scaled)
+    full = make_kmeans(k, n_customers=len(scaled), random_state=random_state).fit(scaled)
     rng = np.random.default_rng(random_state)
     scores = []
     for _ in range(n_resamples):
         rows = rng.integers(0, len(scaled), size=len(scaled))
-        refit = KMeans(n_clusters=k, n_init=config.N_INIT, random_state=random_state).fit(scaled[rows])
+        refit = make_kmeans(k, n_customers=len(rows), random_state=random_state).fit(scaled[rows])
         scores.append(adjusted_rand_score(full.labels_, refit.predict(scaled)))
     return pd.Series(scores, index=pd.RangeIndex(n_resamples, name="resample"), name="ari")
 

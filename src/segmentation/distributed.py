@@ -63,6 +63,8 @@ class DaskResult:
 
     customers: pd.DataFrame
     ledger: pd.DataFrame
+    returns_matched: float
+    returns_unmatched: float
     seconds: float
 
 
@@ -282,7 +284,13 @@ def build_customer_features_dask(
         snapshot=snapshot_for(last_date, snapshot_date),
         spend=spend,  # type: ignore[arg-type]
     )
-    return DaskResult(customers=table, ledger=ledger, seconds=time.perf_counter() - started)
+    return DaskResult(
+        customers=table,
+        ledger=ledger,
+        returns_matched=float(per_item[COUNTED].sum()),
+        returns_unmatched=float(per_item[c.UNMATCHED_RETURNS].sum()),
+        seconds=time.perf_counter() - started,
+    )
 
 
 @contextmanager
@@ -298,7 +306,7 @@ def _cluster(scheduler: str | None, worker_memory: str) -> Iterator[object]:
             yield client
         return
     with LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, memory_limit=worker_memory,
-                      dashboard_address=None, processes=True) as cluster, Client(cluster) as client:
+                      dashboard_address=":0", processes=True) as cluster, Client(cluster) as client:
         yield client
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -14,10 +18,17 @@ from segmentation.clean import CleanResult, clean_invoices
 from segmentation import diagnostics
 from segmentation.cluster import ClusterResult, cluster_customers, summarise_clusters
 from segmentation.diagnostics import KChoice
-from segmentation.features import build_customer_features, match_returns
+from segmentation.features import COUNTED, features_from_summaries, match_returns, summarise_lines
 from segmentation.errors import InvoiceDataError
 from segmentation.load import load_invoices
 from segmentation.profiles import profile_segments
+
+logger = logging.getLogger(__name__)
+
+
+ENGINES = ("pandas", "dask")
+#: Inputs above this size get one progress line per stage on the pandas engine.
+LARGE_INPUT_BYTES = 50 * 2**20
 
 
 @dataclass(frozen=True)
@@ -26,17 +37,65 @@ class SegmentationRun:
 
     ``customers`` is the feature table with Cluster and Segment added (one row
     per customer who bought something); ``clusters`` has one row per cluster;
-    ``returns`` one row per (customer, StockCode) that had a return.
+    ``ledger`` is the cleaning ledger (see ``clean.CleanResult``);
+    ``returns_matched`` and ``returns_unmatched`` are the pounds of returns
+    counted against purchases and the rest, over every customer.
     """
 
     source: Path
-    cleaning: CleanResult
+    ledger: pd.DataFrame
     customers: pd.DataFrame
     clustering: ClusterResult
     clusters: pd.DataFrame
-    returns: pd.DataFrame
+    returns_matched: float
+    returns_unmatched: float
     scan: pd.DataFrame | None = None
     k_choice: KChoice | None = None
+
+    @property
+    def rows_in(self) -> int:
+        return int(self.ledger.loc["input", c.LEDGER_ROWS])
+
+    @property
+    def rows_out(self) -> int:
+        return int(self.ledger.loc["kept", c.LEDGER_ROWS])
+
+
+@contextmanager
+def _stage(name: str, *, report: bool) -> Iterator[None]:
+    """Log one line with the stage's wall time (when ``report``)."""
+    started = time.perf_counter()
+    yield
+    if report:
+        logger.info("%-9s %6.1f s", name, time.perf_counter() - started)
+
+
+def _customer_table(
+    path: Path, *, spend: str, sheet: str | None, date_format: str | None, engine: str,
+    scheduler: str | None, worker_memory: str,
+) -> tuple[pd.DataFrame, pd.DataFrame, float, float]:
+    """(customers, ledger, returns matched, returns unmatched) by the chosen engine."""
+    if engine == "dask":
+        from segmentation.distributed import build_customer_features_dask
+
+        result = build_customer_features_dask(path, spend=spend, date_format=date_format,
+                                              scheduler=scheduler, worker_memory=worker_memory)
+        _require_customers(result.customers, result.ledger, source=path)
+        return result.customers, result.ledger, result.returns_matched, result.returns_unmatched
+    if engine != "pandas":
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    report = path.is_file() and path.stat().st_size > LARGE_INPUT_BYTES
+    with _stage("load", report=report):
+        invoices = load_invoices(path, sheet=sheet, date_format=date_format)
+    with _stage("clean", report=report):
+        cleaning = clean_invoices(invoices)
+        del invoices
+    _require_purchases(cleaning, source=path)
+    with _stage("features", report=report):
+        summaries = summarise_lines(cleaning.invoices)
+        customers = features_from_summaries(summaries, spend=spend)
+        returns = match_returns(summaries)
+    return customers, cleaning.ledger, float(returns[COUNTED].sum()), float(returns[c.UNMATCHED_RETURNS].sum())
 
 
 def segment_file(
@@ -48,6 +107,9 @@ def segment_file(
     date_format: str | None = None,
     features: str = c.SPEND_FEATURE_SET,
     log: bool = False,
+    engine: str = "pandas",
+    scheduler: str | None = None,
+    worker_memory: str = "4GiB",
 ) -> SegmentationRun:
     """Load, clean, build customer features and cluster them.
 
@@ -55,12 +117,14 @@ def segment_file(
     ``columns.FEATURE_SETS`` ("spend" or "rfm"); ``log`` takes log1p before
     standardising; ``k`` is a number, or a rule of
     :func:`segmentation.diagnostics.choose_k` ("auto": the silhouette's best
-    k, "elbow") applied to a scan of ``config.K_RANGE``.
+    k, "elbow") applied to a scan of ``config.K_RANGE``. ``engine`` "dask"
+    builds the customer table with :mod:`segmentation.distributed` (``path``
+    may then be a glob or a folder; ``scheduler`` the address of a cluster).
     """
-    invoices = load_invoices(path, sheet=sheet, date_format=date_format)
-    cleaning = clean_invoices(invoices)
-    _require_purchases(cleaning, source=Path(path))
-    customers = build_customer_features(cleaning.invoices, spend=spend)
+    customers, ledger, matched, unmatched = _customer_table(
+        Path(path), spend=spend, sheet=sheet, date_format=date_format, engine=engine,
+        scheduler=scheduler, worker_memory=worker_memory,
+    )
     columns = c.FEATURE_SETS[features]
     scan = choice = None
     if isinstance(k, str):
@@ -73,11 +137,12 @@ def segment_file(
     )
     return SegmentationRun(
         source=Path(path),
-        cleaning=cleaning,
+        ledger=ledger,
         customers=labelled,
         clustering=clustering,
         clusters=summarise_clusters(customers, clustering),
-        returns=match_returns(cleaning.invoices),
+        returns_matched=matched,
+        returns_unmatched=unmatched,
         scan=scan,
         k_choice=choice,
     )
@@ -140,21 +205,29 @@ def _require_purchases(cleaning: CleanResult, *, source: Path) -> None:
         )
 
 
+def _require_customers(customers: pd.DataFrame, ledger: pd.DataFrame, *, source: Path) -> None:
+    if customers.empty:
+        raise InvoiceDataError(
+            f"{source}: no purchase lines after cleaning ({int(ledger.loc['input', c.LEDGER_ROWS]):,} lines "
+            f"read, {int(ledger.loc['kept', c.LEDGER_ROWS]):,} kept, all returns or cancellations); a "
+            "segmentation needs customers who bought something — check that the files hold sales."
+        )
+
+
 def describe_run(run: SegmentationRun) -> str:
     """A short plain-text summary of a run: lines, customers, returns, clusters."""
-    ledger = run.cleaning.ledger
-    removed = ledger.drop(index=["input", "kept"])
+    removed = run.ledger.drop(index=["input", "kept"])
     lines = [
-        f"{run.source.name}: {run.cleaning.rows_in:,} lines read, "
-        f"{run.cleaning.rows_out:,} kept, {run.cleaning.rows_removed:,} removed"
+        f"{run.source.name}: {run.rows_in:,} lines read, "
+        f"{run.rows_out:,} kept, {run.rows_in - run.rows_out:,} removed"
         + "".join(
             f"\n  {step}: {int(row[c.LEDGER_ROWS]):,} lines, £{row[c.LEDGER_AMOUNT]:,.2f}"
             for step, row in removed.iterrows()
         ),
         f"customers who bought something: {len(run.customers):,} "
         f"({run.clustering.n_not_clustered:,} with Total_Bill_Size <= 0 not clustered)",
-        f"returns: £{run.returns['counted'].sum():,.2f} matched to purchases, "
-        f"£{run.returns[c.UNMATCHED_RETURNS].sum():,.2f} unmatched "
+        f"returns: £{run.returns_matched:,.2f} matched to purchases, "
+        f"£{run.returns_unmatched:,.2f} unmatched "
         "(bought before the data starts, discounts)",
     ]
     if run.k_choice is not None:
