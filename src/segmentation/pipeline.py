@@ -52,14 +52,6 @@ class SegmentationRun:
     scan: pd.DataFrame | None = None
     k_choice: KChoice | None = None
 
-    @property
-    def rows_in(self) -> int:
-        return int(self.ledger.loc["input", c.LEDGER_ROWS])
-
-    @property
-    def rows_out(self) -> int:
-        return int(self.ledger.loc["kept", c.LEDGER_ROWS])
-
 
 @contextmanager
 def _stage(name: str, *, report: bool) -> Iterator[None]:
@@ -217,9 +209,9 @@ def _require_customers(customers: pd.DataFrame, ledger: pd.DataFrame, *, source:
 def describe_run(run: SegmentationRun) -> str:
     """A short plain-text summary of a run: lines, customers, returns, clusters."""
     removed = run.ledger.drop(index=["input", "kept"])
+    rows_in, rows_out = (int(run.ledger.loc[step, c.LEDGER_ROWS]) for step in ("input", "kept"))
     lines = [
-        f"{run.source.name}: {run.rows_in:,} lines read, "
-        f"{run.rows_out:,} kept, {run.rows_in - run.rows_out:,} removed"
+        f"{run.source.name}: {rows_in:,} lines read, {rows_out:,} kept, {rows_in - rows_out:,} removed"
         + "".join(
             f"\n  {step}: {int(row[c.LEDGER_ROWS]):,} lines, £{row[c.LEDGER_AMOUNT]:,.2f}"
             for step, row in removed.iterrows()
