@@ -10,7 +10,7 @@ NOTEBOOK := notebooks/Project_on_clustering_customer_invoice_data.ipynb
 DATA ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run report test data sample clean
+.PHONY: help setup run report test bench data sample clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
@@ -42,6 +42,10 @@ endif
 
 test: $(STAMP) ## run every test, the notebook (nbval) included
 	$(BIN)/python -m pytest
+
+bench: $(STAMP) ## benchmark the feature stage against the naive idiom, DuckDB and Polars
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
+	$(BIN)/python -m segmentation.bench
 
 data: $(STAMP) ## download the real UCI Online Retail workbook into data/raw/
 	$(BIN)/python -m segmentation.download

@@ -124,21 +124,26 @@ def clean_invoices(invoices: pd.DataFrame) -> CleanResult:
     CleanResult
         The kept lines and the ledger; see :class:`CleanResult`.
     """
-    steps = [_ledger_row("input", invoices, "lines read")]
-    kept = invoices
+    abs_micros = line_amount_micros(invoices).abs().to_numpy()
+    alive = np.ones(len(invoices), dtype=bool)
+    steps = [_ledger_row("input", alive, abs_micros, "lines read")]
     for name, rule, meaning in RULES:
-        removed = rule(kept).to_numpy(dtype=bool)
-        steps.append(_ledger_row(name, kept[removed], f"removed: {meaning}"))
-        kept = kept[~removed]
-    steps.append(_ledger_row("kept", kept, "lines kept for the analysis"))
+        # Each rule sees every line; a line counts under the first rule that flags it.
+        # For the duplicate rule this equals applying it after the first rule: copies
+        # of a line share its CustomerID, so they are all kept or all gone by then.
+        removed = rule(invoices).to_numpy(dtype=bool) & alive
+        steps.append(_ledger_row(name, removed, abs_micros, f"removed: {meaning}"))
+        alive &= ~removed
+    steps.append(_ledger_row("kept", alive, abs_micros, "lines kept for the analysis"))
     ledger = pd.DataFrame(steps).set_index(c.LEDGER_STEP)
-    return CleanResult(invoices=kept.reset_index(drop=True), ledger=ledger)
+    return CleanResult(invoices=invoices[alive].reset_index(drop=True), ledger=ledger)
 
 
-def _ledger_row(step: str, lines: pd.DataFrame, meaning: str) -> dict[str, object]:
+def _ledger_row(step: str, lines: np.ndarray, abs_micros: np.ndarray, meaning: str) -> dict[str, object]:
+    """One ledger step: the lines selected by the boolean mask ``lines`` and their money."""
     return {
         c.LEDGER_STEP: step,
-        c.LEDGER_ROWS: len(lines),
-        c.LEDGER_AMOUNT: float(pounds(int(line_amount_micros(lines).abs().sum()))),
+        c.LEDGER_ROWS: int(lines.sum()),
+        c.LEDGER_AMOUNT: float(pounds(int(abs_micros[lines].sum()))),
         c.LEDGER_MEANING: meaning,
     }

@@ -214,7 +214,7 @@ def _names_for(scaled_centres: pd.DataFrame) -> tuple[str, ...]:
 
 def _check_enough(values: pd.DataFrame, k: int) -> None:
     n_customers = len(values)
-    n_distinct = len(values.drop_duplicates())
+    n_distinct = len(values.round(6).drop_duplicates())  # values a float rounding apart are one
     if n_customers < k:
         raise InvoiceDataError(
             f"only {n_customers} customer(s) with positive {c.TOTAL_BILL_SIZE} to put into "

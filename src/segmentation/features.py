@@ -85,7 +85,20 @@ def summarise_lines(invoices: pd.DataFrame) -> LineSummaries:
     quantity = invoices[c.QUANTITY].to_numpy(dtype="int64")
     micros = line_amount_micros(invoices).to_numpy()
     bought = quantity > 0
-    lines = pd.DataFrame(
+    # Only the columns each table needs, filtered one by one: no copy of the whole frame.
+    buyer = invoices[c.CUSTOMER_ID][bought]
+    customers = pd.DataFrame(
+        {c.CUSTOMER_ID: buyer, GROSS_MICROS: micros[bought], c.INVOICE_DATE: invoices[c.INVOICE_DATE][bought]}
+    ).groupby(c.CUSTOMER_ID, sort=True).agg(
+        **{
+            GROSS_MICROS: (GROSS_MICROS, "sum"),
+            c.FIRST_PURCHASE: (c.INVOICE_DATE, "min"),
+            c.LAST_PURCHASE: (c.INVOICE_DATE, "max"),
+        }
+    )
+    invoices_bought = pd.DataFrame({c.CUSTOMER_ID: buyer, c.INVOICE: invoices[c.INVOICE][bought]})
+    customers[c.FREQUENCY] = invoices_bought.drop_duplicates().groupby(c.CUSTOMER_ID).size()
+    items = pd.DataFrame(
         {
             c.CUSTOMER_ID: invoices[c.CUSTOMER_ID],
             c.STOCK_CODE: invoices[c.STOCK_CODE],
@@ -94,28 +107,13 @@ def summarise_lines(invoices: pd.DataFrame) -> LineSummaries:
             RETURNED_QUANTITY: np.where(bought, 0, -quantity),
             RETURNED_MICROS: np.where(bought, 0, -micros),
         }
-    )
-    purchases = invoices[bought]
-    customer_lines = pd.DataFrame(
-        {
-            c.CUSTOMER_ID: purchases[c.CUSTOMER_ID],
-            GROSS_MICROS: micros[bought],
-            c.INVOICE_DATE: purchases[c.INVOICE_DATE],
-        }
-    )
-    customers = customer_lines.groupby(c.CUSTOMER_ID, sort=True).agg(
-        **{
-            GROSS_MICROS: (GROSS_MICROS, "sum"),
-            c.FIRST_PURCHASE: (c.INVOICE_DATE, "min"),
-            c.LAST_PURCHASE: (c.INVOICE_DATE, "max"),
-        }
-    )
-    customers[c.FREQUENCY] = purchases.groupby(c.CUSTOMER_ID, sort=True, observed=True)[c.INVOICE].nunique()
+    ).groupby([c.CUSTOMER_ID, c.STOCK_CODE], observed=True, sort=True).sum()
+    countries = pd.DataFrame({c.CUSTOMER_ID: buyer, c.COUNTRY: invoices[c.COUNTRY][bought]})
     return LineSummaries(
         customers=customers,
-        countries=_count(purchases, [c.CUSTOMER_ID, c.COUNTRY]),
-        items=lines.groupby([c.CUSTOMER_ID, c.STOCK_CODE], observed=True, sort=True).sum(),
-        descriptions=_count(invoices.dropna(subset=[c.DESCRIPTION]), [c.STOCK_CODE, c.DESCRIPTION]),
+        countries=_count(countries, [c.CUSTOMER_ID, c.COUNTRY]),
+        items=items,
+        descriptions=_count(invoices[[c.STOCK_CODE, c.DESCRIPTION]].dropna(), [c.STOCK_CODE, c.DESCRIPTION]),
         last_invoice_date=invoices[c.INVOICE_DATE].max(),
     )
 

@@ -273,7 +273,11 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         and (pa.types.is_string(schema.field(name).type) or pa.types.is_large_string(schema.field(name).type))
     ]
     table = pq.read_table(path, columns=list(renames), read_dictionary=text_columns)
-    frame = table.to_pandas()
+    # integers with gaps straight to Int64 (no float detour); free Arrow buffers as columns convert
+    frame = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get, split_blocks=True,
+                            self_destruct=True)
+    del table
+    pa.default_memory_pool().release_unused()
     frame.index = pd.RangeIndex(1, len(frame) + 1)
     return _select(frame, where=path.name)
 
