@@ -84,3 +84,15 @@ def test_summary_counts_customers_and_spend_ranges():
     assert summary["share_of_spend"].sum() == pytest.approx(1.0)
     # 10 + 12 + 11 = 33 of 11663 clustered spend
     assert summary.loc[0, "share_of_spend"] == pytest.approx(33 / 11663)
+
+
+def test_above_the_stated_size_minibatch_kmeans_is_used_with_the_same_ordering(monkeypatch):
+    from sklearn.cluster import MiniBatchKMeans
+
+    from segmentation import config
+
+    monkeypatch.setattr(config, "MINIBATCH_ABOVE", 5)
+    result = cluster_customers(customers_with_spend(SPEND))
+    assert isinstance(result.model, MiniBatchKMeans)
+    assert (result.model.n_init, result.model.random_state) == (config.N_INIT, config.RANDOM_STATE)
+    assert result.labels.tolist()[:8] == [2, 2, 0, 0, 0, 1, 1, 1]

@@ -89,10 +89,11 @@ class ClusterResult:
 def make_kmeans(k: int, *, n_customers: int, random_state: int = config.RANDOM_STATE) -> KMeans:
     """KMeans with every parameter explicit; MiniBatchKMeans above ``config.MINIBATCH_ABOVE`` customers.
 
-    Full KMeans passes over every customer in every iteration; above a few
-    hundred thousand customers (tables from the Dask engine) mini-batches give
-    nearly the same centroids in a fraction of the time. Labels are renumbered
-    by centroid the same way for both.
+    Full KMeans passes over every customer in every iteration; above millions
+    of customers (tables from the Dask engine) mini-batches cost a fraction of
+    that. Their centroids are an approximation: on heavy-tailed spend, where a
+    few customers set the top clusters, they can differ a lot. Labels are
+    renumbered by centroid the same way for both.
     """
     if n_customers > config.MINIBATCH_ABOVE:
         logger.info("%s customers: MiniBatchKMeans (batch %s)", f"{n_customers:,}", config.MINIBATCH_SIZE)

@@ -34,8 +34,10 @@ SAMPLE_CUSTOMERS = 400
 RANDOM_STATE = 0
 #: Number of clusters of the seed analysis.
 N_CLUSTERS = 3
-#: Above this many customers clustering uses MiniBatchKMeans (same relabelling).
-MINIBATCH_ABOVE = 200_000
+#: Above this many customers clustering uses MiniBatchKMeans (same relabelling). Full
+#: KMeans on 1.2 million customers takes 2.6 s here, and mini-batches rarely hold the
+#: few extreme spenders, so below this size full KMeans is both affordable and faithful.
+MINIBATCH_ABOVE = 5_000_000
 MINIBATCH_SIZE = 10_240
 #: KMeans restarts; explicit so results do not depend on library defaults.
 N_INIT = 10

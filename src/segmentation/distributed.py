@@ -99,7 +99,7 @@ def read_invoices(source: str | Path, *, date_format: str | None = None) -> dd.D
         names = pq.read_schema(first).names
         load._require_columns(names, where=str(first))
         renames = load._canonical_names(names)
-        lines = dd.read_parquet([str(f) for f in files], columns=list(renames))
+        lines = dd.read_parquet([str(f) for f in files], columns=list(renames), split_row_groups=True)
     else:
         lines, renames = _read_csv_files(files)
     lines = lines.rename(columns=renames)[list(c.INVOICE_COLUMNS)]
