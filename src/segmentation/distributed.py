@@ -27,9 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import dask
 import dask.dataframe as dd
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -152,9 +150,10 @@ def _canonical_partition(raw: pd.DataFrame, *, source: str, date_format: str) ->
 # --- cleaning, with the ledger --------------------------------------------------------
 
 
-def _abs_micros(lines: dd.DataFrame) -> dd.Series:
+def _micros(lines: dd.DataFrame) -> dd.Series:
+    """Quantity x UnitPrice of each line in whole micro-pounds, as ``clean.line_amount_micros``."""
     amount = lines[c.QUANTITY].astype("float64") * lines[c.UNIT_PRICE] * MICROS_PER_POUND
-    return amount.round().astype("int64").abs()
+    return amount.round().astype("int64")
 
 
 def _clean(lines: dd.DataFrame) -> tuple[dd.DataFrame, list[tuple[str, dd.Series]]]:
@@ -177,7 +176,7 @@ def _clean(lines: dd.DataFrame) -> tuple[dd.DataFrame, list[tuple[str, dd.Series
     assert [name for name, *_ in RULES] == [name for name, _ in steps[1:-1]]
     totals = [(name, part) for name, part in steps if part is not None]
     totals += [("_with_customer", with_customer), ("_distinct", distinct)]
-    return kept, [(name, part.shape[0], _abs_micros(part).sum()) for name, part in totals]
+    return kept, [(name, part.shape[0], _micros(part).abs().sum()) for name, part in totals]
 
 
 def _ledger(counts: dict[str, tuple[int, int]]) -> pd.DataFrame:
@@ -199,8 +198,9 @@ def _ledger(counts: dict[str, tuple[int, int]]) -> pd.DataFrame:
 
 
 def _item_sums(kept: dd.DataFrame) -> dd.DataFrame:
+    """Per (customer, StockCode) sums of ``kept`` (which carries its line micro-pounds), shuffled by customer."""
     quantity = kept[c.QUANTITY].astype("int64")
-    micros = (kept[c.QUANTITY].astype("float64") * kept[c.UNIT_PRICE] * MICROS_PER_POUND).round().astype("int64")
+    micros = kept[_MICROS]
     bought = quantity > 0
     parts = kept[[c.CUSTOMER_ID, c.STOCK_CODE]].assign(
         **{
@@ -245,8 +245,7 @@ def build_customer_features_dask(
     started = time.perf_counter()
     lines = read_invoices(source, date_format=date_format)
     kept, totals = _clean(lines)
-    kept = kept.assign(**{_MICROS: (kept[c.QUANTITY].astype("float64") * kept[c.UNIT_PRICE]
-                                    * MICROS_PER_POUND).round().astype("int64")})
+    kept = kept.assign(**{_MICROS: _micros(kept)})
     purchases = kept[kept[c.QUANTITY] > 0]
     spend_dates = purchases.groupby(c.CUSTOMER_ID).agg(
         {_MICROS: "sum", c.INVOICE_DATE: ["min", "max"]}, split_out=True

@@ -14,7 +14,7 @@ import pandas as pd
 
 from segmentation import columns as c
 from segmentation import config
-from segmentation.clean import CleanResult, clean_invoices
+from segmentation.clean import clean_invoices
 from segmentation import diagnostics
 from segmentation.cluster import ClusterResult, cluster_customers, summarise_clusters
 from segmentation.diagnostics import KChoice
@@ -72,7 +72,7 @@ def _customer_table(
 
         result = build_customer_features_dask(path, spend=spend, date_format=date_format,
                                               scheduler=scheduler, worker_memory=worker_memory)
-        _require_customers(result.customers, result.ledger, source=path)
+        _require_purchases(not result.customers.empty, result.ledger, source=path)
         return result.customers, result.ledger, result.returns_matched, result.returns_unmatched
     if engine != "pandas":
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
@@ -82,7 +82,7 @@ def _customer_table(
     with _stage("clean", report=report):
         cleaning = clean_invoices(invoices)
         del invoices
-    _require_purchases(cleaning, source=path)
+    _require_purchases(bool((cleaning.invoices[c.QUANTITY] > 0).any()), cleaning.ledger, source=path)
     with _stage("features", report=report):
         summaries = summarise_lines(cleaning.invoices)
         customers = features_from_summaries(summaries, spend=spend)
@@ -186,23 +186,14 @@ def analyse_beyond_seed(customers: pd.DataFrame, *, rfm_k: int | str = config.RF
     )
 
 
-def _require_purchases(cleaning: CleanResult, *, source: Path) -> None:
-    """Refuse a file with no purchase line left after cleaning (only returns, say)."""
-    kept = cleaning.invoices
-    if not (kept[c.QUANTITY] > 0).any():
-        raise InvoiceDataError(
-            f"{source}: no purchase lines after cleaning ({cleaning.rows_in:,} lines read, "
-            f"{len(kept):,} kept, all returns or cancellations); a segmentation needs customers "
-            "who bought something — check that the file holds sales, not only refunds."
-        )
-
-
-def _require_customers(customers: pd.DataFrame, ledger: pd.DataFrame, *, source: Path) -> None:
-    if customers.empty:
+def _require_purchases(has_purchases: bool, ledger: pd.DataFrame, *, source: Path) -> None:
+    """Refuse input with no purchase line left after cleaning (only returns, say)."""
+    if not has_purchases:
         raise InvoiceDataError(
             f"{source}: no purchase lines after cleaning ({int(ledger.loc['input', c.LEDGER_ROWS]):,} lines "
             f"read, {int(ledger.loc['kept', c.LEDGER_ROWS]):,} kept, all returns or cancellations); a "
-            "segmentation needs customers who bought something — check that the files hold sales."
+            "segmentation needs customers who bought something — check that the input holds sales, "
+            "not only refunds."
         )
 
 
