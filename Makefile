@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SAMPLE := data/sample_invoices.csv
+DEFAULT_DATA := data/online_retail_II_2009_2010.parquet
 NOTEBOOK := notebooks/Project_on_clustering_customer_invoice_data.ipynb
-# DATA=path/to/file runs on your own file instead of the bundled sample
+# DATA=path/to/file runs on your own file instead of the bundled 2009-2010 data
 DATA ?=
 
 .DEFAULT_GOAL := help
@@ -25,8 +25,8 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP) ## create .venv with the pinned packages and the project (editable)
 
 ifeq ($(strip $(DATA)),)
-run: $(STAMP) ## run the notebook on the sample (or DATA=file: copy, tables, figures in data/processed/<name>/)
-	$(BIN)/python -m segmentation $(SAMPLE)
+run: $(STAMP) ## run the notebook on the bundled real data (or DATA=file: copy, tables, figures in data/processed/<name>/)
+	$(BIN)/python -m segmentation $(DEFAULT_DATA)
 	$(BIN)/python -m segmentation.notebook
 
 report: $(STAMP) ## render the executed notebook as one HTML page under data/processed/

@@ -13,11 +13,8 @@ import pytest
 from segmentation import columns as c
 from segmentation import config
 
-REAL_FILE = config.PROJECT_ROOT.parent / "shared" / "data" / "online_retail_II_2009_2010.parquet"
-
-needs_real_data = pytest.mark.skipif(
-    not REAL_FILE.exists(), reason=f"real data not present at {REAL_FILE.name}"
-)
+#: The bundled real 2009-2010 file (committed, so the real-data tests run in every clone).
+REAL_FILE = config.REAL_DATA_PATH
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,4 +1,4 @@
-"""The whole pipeline on the real Online Retail II file (2009-2010), when it is present.
+"""The whole pipeline on the bundled real Online Retail II file (2009-2010).
 
 The expected counts are computed here straight from the raw file with plain
 pandas, or taken from the data set's README, not from the package.
@@ -16,9 +16,9 @@ from segmentation.diagnostics import scan_k
 from segmentation.features import build_customer_features, match_returns
 from segmentation.load import load_invoices
 
-from conftest import REAL_FILE, needs_real_data
+from conftest import REAL_FILE
 
-pytestmark = [needs_real_data, pytest.mark.real_data]
+pytestmark = pytest.mark.real_data
 
 
 @pytest.fixture(scope="module")

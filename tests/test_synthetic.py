@@ -9,7 +9,7 @@ import pytest
 from segmentation import columns, config, synthetic
 from segmentation.errors import InvoiceDataError
 
-REAL_FILE = config.PROJECT_ROOT.parent / "shared" / "data" / "online_retail_II_2009_2010.parquet"
+REAL_FILE = config.REAL_DATA_PATH
 
 # Bands that bracket the numbers of the real "Online Retail II" 2009-2010 file
 # (no customer 0.205, UK 0.925, cancellations 0.019, duplicates 0.013, lines per
@@ -186,7 +186,6 @@ def test_generated_shape_falls_within_the_bands_of_the_real_data(seed):
     assert _outside_bands(shape) == {}
 
 
-@pytest.mark.skipif(not REAL_FILE.exists(), reason="the real Online Retail II file is not here")
 def test_real_data_shape_falls_within_the_same_bands():
     real_names = {real: canonical for canonical, real in columns.ONLINE_RETAIL_II_NAMES.items()}
     invoices = pd.read_parquet(REAL_FILE).rename(columns=real_names)

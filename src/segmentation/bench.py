@@ -51,7 +51,7 @@ from segmentation.load import load_invoices
 from segmentation.synthetic import write_synthetic_parquet
 
 BENCH_DIR = config.PROCESSED_DIR / "bench"
-REAL_FILE = config.PROJECT_ROOT.parent / "shared" / "data" / "online_retail_II_2009_2010.parquet"
+REAL_FILE = config.REAL_DATA_PATH
 SYNTHETIC_SIZES = {"1M": 1_000_000, "5M": 5_000_000, "20M": 20_000_000}
 SYNTHETIC_SEED = 2026
 #: The naive idiom runs a Python function per customer (minutes on millions of lines): the real file only.

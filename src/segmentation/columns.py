@@ -141,6 +141,12 @@ TOP_ITEMS = "top_items"
 #: Prefix of the per-cluster median of a feature ("median_Recency_Days").
 MEDIAN_PREFIX = "median_"
 
+# --- per-segment stability: one row is one cluster --------------------------------
+MEAN_JACCARD = "mean_jaccard"
+MIN_JACCARD = "min_jaccard"
+DISSOLVED = "resamples_dissolved"
+STABLE = "stable"
+
 #: Columns of ``customer_segments.csv``, after CustomerID: what a marketing team acts on.
 SEGMENT_EXPORT_COLUMNS: tuple[str, ...] = (
     SEGMENT,

@@ -11,7 +11,7 @@ RAW_DIR = DATA_DIR / "raw"
 PROCESSED_DIR = DATA_DIR / "processed"
 #: Parsed copies of Excel inputs, keyed by content (see ``load.load_invoices``).
 CACHE_DIR = Path(os.environ.get("SEGMENTATION_CACHE_DIR") or PROCESSED_DIR / "cache")
-#: The committed figures of the analysis on the bundled sample.
+#: The committed figures of the analysis on the default data.
 COMMITTED_FIGURES_DIR = PROJECT_ROOT / "figures"
 #: Where the notebook saves figures by default; the environment variable
 #: SEGMENTATION_FIGURES_DIR redirects it (the test suite does, so that running
@@ -24,7 +24,12 @@ NOTEBOOK_PATH = PROJECT_ROOT / "notebooks" / "Project_on_clustering_customer_inv
 INPUT_SUFFIXES = (".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip", ".csv", ".zip", ".gz",
                   ".xlsx", ".xlsm", ".xls", ".parquet", ".pq", ".txt")
 
-#: The bundled synthetic sample that ``make run`` uses by default.
+#: The bundled real data: the first year (2009-12-01 to 2010-12-09) of the UCI
+#: "Online Retail II" data set, CC BY 4.0 (see data/README.md). The default
+#: input of the notebook, of ``make run`` and of the committed figures.
+REAL_DATA_PATH = DATA_DIR / "online_retail_II_2009_2010.parquet"
+DEFAULT_DATA_PATH = REAL_DATA_PATH
+#: The bundled synthetic sample, for fast tests and benchmarks.
 SAMPLE_PATH = DATA_DIR / "sample_invoices.csv"
 #: Seed and size the bundled sample was generated with.
 SAMPLE_SEED = 42
@@ -51,10 +56,56 @@ SILHOUETTE_SAMPLE_SIZE = 5000
 STABILITY_SEEDS = range(10)
 #: Bootstrap resamples of customers for the stability check.
 BOOTSTRAP_RESAMPLES = 10
+#: A k scan whose silhouettes span less than this (max - min over K_RANGE) has
+#: no best k: the silhouette cannot tell the candidates apart.
+FLAT_SILHOUETTE_RANGE = 0.05
+#: Per-segment bootstrap stability (mean Jaccard, Hennig 2007): at or above
+#: STABLE_JACCARD a segment is "stable"; at or below DISSOLVED_JACCARD a
+#: resample has "dissolved" it.
+STABLE_JACCARD = 0.75
+DISSOLVED_JACCARD = 0.5
 #: How the RFM segmentation picks k from its scan (see diagnostics.choose_k):
 #: the inertia elbow, because the silhouette peaks at k = 2 (active vs lapsed
 #: customers) and is nearly flat beyond it.
 RFM_K_RULE = "elbow"
+
+
+def resolve_input(data_path: str | Path | None) -> Path:
+    """The file a run reads: ``DEFAULT_DATA_PATH`` for None; a relative path is taken from the
+    project root, so the notebook reads the same file whichever folder Jupyter was started in."""
+    if data_path is None or str(data_path) == "":
+        return DEFAULT_DATA_PATH
+    path = Path(data_path).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def notebook_output_dir(data_path: str | Path | None, output_dir: str | Path | None) -> Path:
+    """Where a notebook run saves its figures.
+
+    ``output_dir`` when given (relative: from the project root); otherwise
+    ``FIGURES_DIR`` (the committed ``figures/``) for the default data, and
+    ``data/processed/<input name>/`` as soon as ``data_path`` is set, so that a
+    run on another file never overwrites the committed figures, however the
+    notebook is executed (Jupyter, papermill, nbclient).
+    """
+    if output_dir is not None and str(output_dir) != "":
+        path = Path(output_dir).expanduser()
+        return path if path.is_absolute() else PROJECT_ROOT / path
+    if data_path is None or str(data_path) == "":
+        return FIGURES_DIR
+    return output_dir_for(data_path)
+
+
+def display_path(path: str | Path) -> str:
+    """``path`` relative to the project root when it lies inside it, else its name alone.
+
+    What notebooks and reports show, so that no page holds a machine's own folders.
+    """
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(PROJECT_ROOT.resolve()).as_posix()
+    except ValueError:
+        return resolved.name
 
 
 def output_dir_for(input_path: str | Path) -> Path:

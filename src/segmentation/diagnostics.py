@@ -18,6 +18,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 from kneed import KneeLocator
+from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from segmentation import columns as c
@@ -80,6 +81,11 @@ def elbow_k(scan: pd.DataFrame) -> int | None:
 def best_silhouette_k(scan: pd.DataFrame) -> int:
     """The k with the highest silhouette; ties go to the smaller k."""
     return int(scan[c.SILHOUETTE].idxmax())
+
+
+def silhouette_is_flat(scan: pd.DataFrame, *, tolerance: float = config.FLAT_SILHOUETTE_RANGE) -> bool:
+    """True when the scan's silhouettes span less than ``tolerance``: no k is clearly best."""
+    return bool(scan[c.SILHOUETTE].max() - scan[c.SILHOUETTE].min() < tolerance)
 
 
 #: Rules :func:`choose_k` knows: the silhouette's best k, or the inertia elbow.
@@ -162,13 +168,69 @@ def bootstrap_stability(
     """
     _, scaled, _ = scale_features(customers, features=features, log=log)
     full = make_kmeans(k, n_customers=len(scaled), random_state=random_state).fit(scaled)
+    scores = [adjusted_rand_score(full.labels_, refit.predict(scaled))
+              for _, refit in _bootstrap_refits(scaled, k, n_resamples=n_resamples, random_state=random_state)]
+    return pd.Series(scores, index=pd.RangeIndex(n_resamples, name="resample"), name="ari")
+
+
+def _bootstrap_refits(scaled: np.ndarray, k: int, *, n_resamples: int,
+                      random_state: int) -> Iterable[tuple[np.ndarray, KMeans]]:
+    """(rows drawn, KMeans fitted on them) for each seeded bootstrap resample of ``scaled``'s rows."""
     rng = np.random.default_rng(random_state)
-    scores = []
     for _ in range(n_resamples):
         rows = rng.integers(0, len(scaled), size=len(scaled))
-        refit = make_kmeans(k, n_customers=len(rows), random_state=random_state).fit(scaled[rows])
-        scores.append(adjusted_rand_score(full.labels_, refit.predict(scaled)))
-    return pd.Series(scores, index=pd.RangeIndex(n_resamples, name="resample"), name="ari")
+        yield rows, make_kmeans(k, n_customers=len(rows), random_state=random_state).fit(scaled[rows])
+
+
+def segment_stability(
+    customers: pd.DataFrame,
+    clustering: ClusterResult,
+    *,
+    n_resamples: int = config.BOOTSTRAP_RESAMPLES,
+    random_state: int = config.RANDOM_STATE,
+) -> pd.DataFrame:
+    """How well each segment of ``clustering`` survives bootstrap resampling (Hennig 2007).
+
+    For each seeded resample of the clustered customers (drawn with
+    replacement), KMeans is refitted with the same k, features, scaling and
+    ``n_init``; each customer drawn is assigned to its nearest new centroid.
+    A segment's Jaccard similarity in that resample is the best overlap
+    |A ∩ B| / |A ∪ B| between its customers among those drawn (A) and any new
+    cluster (B). One row per cluster (index Cluster, ascending): Segment,
+    customers, the mean and the lowest Jaccard over the resamples, how many
+    resamples dissolved it (Jaccard ≤ ``config.DISSOLVED_JACCARD``) and
+    ``stable`` (mean ≥ ``config.STABLE_JACCARD``). A segment that is not
+    stable is a split of the data that another sample of the same customers
+    would draw elsewhere: do not build a campaign on its edges.
+    """
+    _, scaled, _ = scale_features(customers, features=clustering.features, log=clustering.log)
+    labels = _labels(clustering).to_numpy()
+    clusters = clustering.centroids.index.to_numpy()
+    jaccards = []
+    for rows, refit in _bootstrap_refits(scaled, len(clusters), n_resamples=n_resamples,
+                                         random_state=random_state):
+        drawn = np.unique(rows)
+        original = labels[drawn]
+        new = refit.predict(scaled[drawn])
+        overlap = pd.crosstab(original, new).reindex(index=clusters, fill_value=0).to_numpy()
+        sizes_a = overlap.sum(axis=1, keepdims=True)
+        sizes_b = overlap.sum(axis=0, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            jaccard = np.where(overlap > 0, overlap / (sizes_a + sizes_b - overlap), 0.0)
+        jaccards.append(jaccard.max(axis=1))
+    per_resample = np.vstack(jaccards)
+    table = pd.DataFrame(
+        {
+            c.SEGMENT: clustering.centroids[c.SEGMENT].to_numpy(),
+            c.CUSTOMERS: pd.Series(labels).value_counts().reindex(clusters, fill_value=0).to_numpy(),
+            c.MEAN_JACCARD: per_resample.mean(axis=0),
+            c.MIN_JACCARD: per_resample.min(axis=0),
+            c.DISSOLVED: (per_resample <= config.DISSOLVED_JACCARD).sum(axis=0),
+        },
+        index=pd.Index(clusters.astype("int64"), name=c.CLUSTER),
+    )
+    table[c.STABLE] = table[c.MEAN_JACCARD] >= config.STABLE_JACCARD
+    return table
 
 
 def summarise_stability(seeds: pd.Series, bootstrap: pd.Series) -> pd.DataFrame:
