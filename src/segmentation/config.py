@@ -59,6 +59,9 @@ BOOTSTRAP_RESAMPLES = 10
 #: A k scan whose silhouettes span less than this (max - min over K_RANGE) has
 #: no best k: the silhouette cannot tell the candidates apart.
 FLAT_SILHOUETTE_RANGE = 0.05
+#: A cluster holding less than this share of the clustered customers is called
+#: small: the seed method's "segments" of a few extreme spenders.
+SMALL_CLUSTER_SHARE = 0.01
 #: Per-segment bootstrap stability (mean Jaccard, Hennig 2007): at or above
 #: STABLE_JACCARD a segment is "stable"; at or below DISSOLVED_JACCARD a
 #: resample has "dissolved" it.

@@ -1,0 +1,267 @@
+"""What a run found, in sentences computed from its result tables.
+
+Each ``describe_*`` function takes tables the notebook shows (the ledger, the
+cluster summary, a k scan, a segment profile …) and returns Markdown whose
+every number is written by :mod:`segmentation.present` exactly as it appears
+in that table, and whose wording is chosen from the numbers (a sentence such
+as "the seed method isolates 30 very large customers" is only written when a
+cluster does hold under ``config.SMALL_CLUSTER_SHARE`` of the customers). No
+sentence is about a particular file: the same notebook is true on any input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from segmentation import columns as c
+from segmentation import config
+from segmentation import present as p
+from segmentation.diagnostics import KChoice, best_silhouette_k, silhouette_is_flat
+
+#: Spearman correlations at or above these (in absolute value) are called strong / moderate.
+STRONG_CORRELATION = 0.7
+MODERATE_CORRELATION = 0.4
+#: Mean spend this many times the median or more is called heavy-tailed.
+HEAVY_TAIL_RATIO = 1.5
+#: Features whose rank correlations are described: the money features minus
+#: Gross_Spend, which is Total_Bill_Size + Returned_Amount by definition.
+DESCRIBED_CORRELATIONS: tuple[str, ...] = tuple(name for name in c.CORRELATION_FEATURES if name != c.GROSS_SPEND)
+
+LINES = "lines"
+CUSTOMER_IDS = "customer_IDs"
+COUNTRIES = "countries"
+FIRST_INVOICE = "first_invoice"
+LAST_INVOICE = "last_invoice"
+SHARE_OF_LINES = "share_of_lines"
+FEATURE_A, FEATURE_B, SPEARMAN = "feature", "with", "spearman"
+
+
+# --- the tables the sentences are drawn from ---------------------------------------
+
+def summarise_source(invoices: pd.DataFrame) -> pd.DataFrame:
+    """One row: invoice lines, distinct customer IDs and countries, first and last invoice date."""
+    dates = invoices[c.INVOICE_DATE]
+    return pd.DataFrame(
+        {
+            LINES: [len(invoices)],
+            CUSTOMER_IDS: [int(invoices[c.CUSTOMER_ID].nunique())],
+            COUNTRIES: [int(invoices[c.COUNTRY].nunique())],
+            FIRST_INVOICE: [dates.min()],
+            LAST_INVOICE: [dates.max()],
+        }
+    )
+
+
+def cleaning_table(ledger: pd.DataFrame) -> pd.DataFrame:
+    """The ledger with each step's share of the lines read (``share_of_lines``)."""
+    lines_read = ledger.loc["input", c.LEDGER_ROWS]
+    table = ledger.copy()
+    table.insert(1, SHARE_OF_LINES, ledger[c.LEDGER_ROWS] / lines_read)
+    return table
+
+
+def strongest_correlations(customers: pd.DataFrame, *, n: int = 4) -> pd.DataFrame:
+    """The ``n`` strongest Spearman correlations between ``DESCRIBED_CORRELATIONS``, strongest first.
+
+    One row per pair of features (each pair once); ties in strength go by the
+    order of the features.
+    """
+    ranks = customers[list(DESCRIBED_CORRELATIONS)].astype("float64").corr(method="spearman")
+    pairs = [(a, b, ranks.loc[a, b]) for i, a in enumerate(ranks.index) for b in ranks.index[i + 1:]]
+    table = pd.DataFrame(pairs, columns=[FEATURE_A, FEATURE_B, SPEARMAN]).dropna()
+    strength = table[SPEARMAN].abs().round(2)
+    order = np.lexsort((np.arange(len(table)), -strength.to_numpy()))
+    return table.iloc[order].head(n).reset_index(drop=True)
+
+
+# --- sentences ----------------------------------------------------------------------
+
+def describe_source(data_path: str | Path, source: pd.DataFrame) -> str:
+    """What this run read: which file, how many lines and customers, which dates."""
+    row = source.iloc[0]
+    path = Path(data_path).resolve()
+    if path == config.REAL_DATA_PATH.resolve():
+        what = ("the bundled first year of the UCI \"Online Retail II\" data (a UK online gift shop; "
+                "Daqing Chen, CC BY 4.0, see `data/README.md`)")
+    elif path == config.SAMPLE_PATH.resolve():
+        what = "the bundled synthetic sample (imaginary customers, made by `segmentation.synthetic`)"
+    else:
+        what = "a file of your own"
+    return (f"This run reads `{path.name}`, {what}: {p.count(row[LINES])} invoice lines from "
+            f"{p.count(row[CUSTOMER_IDS])} customer IDs in {p.count(row[COUNTRIES])} countries, "
+            f"dated {p.date(row[FIRST_INVOICE])} to {p.date(row[LAST_INVOICE])}.")
+
+
+def describe_cleaning(table: pd.DataFrame) -> str:
+    """The ledger in words: lines kept, then each rule that removed lines, largest first."""
+    kept = table.loc["kept"]
+    rules = table.drop(index=["input", "kept"])
+    removing = rules[rules[c.LEDGER_ROWS] > 0].sort_values(c.LEDGER_ROWS, ascending=False, kind="stable")
+    idle = rules.index[rules[c.LEDGER_ROWS] == 0]
+    text = (f"{p.count(kept[c.LEDGER_ROWS])} of {p.count(table.loc['input', c.LEDGER_ROWS])} lines "
+            f"({p.share(kept[SHARE_OF_LINES])}) are kept for the analysis.")
+    if len(removing):
+        parts = [f"`{step}` {p.count(row[c.LEDGER_ROWS])} lines ({p.share(row[SHARE_OF_LINES])}, "
+                 f"{p.money(row[c.LEDGER_AMOUNT])})" for step, row in removing.iterrows()]
+        text += f" Removed, largest first: {'; '.join(parts)}."
+    if len(idle):
+        text += f" No line met {_and(f'`{step}`' for step in idle)}."
+    return text
+
+
+def describe_customers(spend: pd.DataFrame) -> str:
+    """Whether net spend is heavy-tailed, from :func:`present.describe_features` of Total_Bill_Size."""
+    row = spend.loc[c.TOTAL_BILL_SIZE]
+    customers = p.count(row[c.CUSTOMERS])
+    if row["mean"] >= HEAVY_TAIL_RATIO * row["median"]:
+        text = (f"{customers} customers bought something. Net spend per customer is heavy-tailed: the mean "
+                f"({p.money(row['mean'])}) is far above the median ({p.money(row['median'])}), and the largest "
+                f"customer spent {p.money(row['largest'])} against a 75th percentile of "
+                f"{p.money(row['75th percentile'])}. This shapes everything that follows.")
+    else:
+        text = (f"{customers} customers bought something. Net spend per customer is not strongly skewed: "
+                f"mean {p.money(row['mean'])}, median {p.money(row['median'])}, largest {p.money(row['largest'])}.")
+    return text
+
+
+def describe_correlations(pairs: pd.DataFrame) -> str:
+    """The strongest rank correlations (a :func:`strongest_correlations` table) in words."""
+    if pairs.empty:
+        return "No rank correlation can be computed: every feature is constant."
+    sentences = []
+    for _, row in pairs.iterrows():
+        value = row[SPEARMAN]
+        strength = ("strongly" if abs(value) >= STRONG_CORRELATION
+                    else "moderately" if abs(value) >= MODERATE_CORRELATION else "weakly")
+        direction = "rises" if value > 0 else "falls"
+        sentences.append(f"`{row[FEATURE_B]}` {strength} {direction} with `{row[FEATURE_A]}` "
+                         f"(Spearman {p.decimal(value)})")
+    return "The strongest rank correlations: " + "; ".join(sentences) + "."
+
+
+def describe_seed_clusters(clusters: pd.DataFrame, *, not_clustered: int) -> str:
+    """What the seed method's clusters (a ``summarise_clusters`` table) are: spend bands or an outlier split.
+
+    ``not_clustered``: customers left out for net spend ≤ £0.
+    """
+    small = clusters[clusters[c.SHARE_OF_CUSTOMERS] < config.SMALL_CLUSTER_SHARE]
+    parts = [f"{row[c.SEGMENT]}: {_customers(row[c.CUSTOMERS])} ({p.share(row[c.SHARE_OF_CUSTOMERS])} of "
+             f"customers, {p.share(row['share_of_spend'])} of spend, {p.money(row['min_' + c.TOTAL_BILL_SIZE])} "
+             f"to {p.money(row['max_' + c.TOTAL_BILL_SIZE])})" for _, row in clusters.iterrows()]
+    text = f"The seed method's {p.count(len(clusters))} clusters: {'; '.join(parts)}."
+    if not_clustered:
+        text += (f" {_customers(not_clustered).capitalize()} returned as much as they bought (net spend ≤ £0): "
+                 "kept in the table, not clustered.")
+    if len(small):
+        text += (f" The method isolates {_customers(small[c.CUSTOMERS].sum(), 'very large customer')} in "
+                 f"{_and(f'**{name}**' for name in small[c.SEGMENT])}, each cluster under "
+                 f"{p.share(config.SMALL_CLUSTER_SHARE)} of customers: on heavy-tailed spend, KMeans on "
+                 "standardised pounds is an outlier detector rather than a segmentation.")
+    else:
+        text += " Every cluster holds a real share of the customers: the clusters are spend bands."
+    return text
+
+
+def describe_k_choice(scans: dict[str, pd.DataFrame], *, chosen: str, k: int, choice: KChoice | None) -> str:
+    """What each k scan says (best silhouette, or flat), and the k used for ``chosen``."""
+    parts = []
+    for name, scan in scans.items():
+        if silhouette_is_flat(scan):
+            parts.append(f"{name}: flat ({p.decimal(scan[c.SILHOUETTE].min())} to "
+                         f"{p.decimal(scan[c.SILHOUETTE].max())}), no number of groups stands out")
+        else:
+            best = best_silhouette_k(scan)
+            parts.append(f"{name}: highest at k = {best} ({p.decimal(scan.loc[best, c.SILHOUETTE])})")
+    ks = scans[chosen].index
+    text = f"Silhouette over k = {min(ks)} … {max(ks)}, by feature set — {'; '.join(parts)}."
+    if choice is None:
+        return text + f" The {chosen} segmentation uses k = {k}, set by hand."
+    elbow = (f"kneed puts the inertia elbow at k = {choice.elbow}" if choice.elbow is not None
+             else "kneed finds no inertia elbow")
+    rule = "the elbow" if choice.elbow is not None and choice.k == choice.elbow else "the best silhouette"
+    return text + f" For {chosen}, {elbow}; the segmentation uses k = {choice.k} ({rule})."
+
+
+def describe_scalings(scalings: pd.DataFrame) -> str:
+    """Raw against log1p spend at the same k (a ``compare_scalings`` table)."""
+    sentences = []
+    for scaling, table in scalings.groupby(level="scaling", sort=False):
+        sizes = " / ".join(p.count(n) for n in table[c.CUSTOMERS])
+        starts = ", ".join(f"{row[c.SEGMENT]} from {p.money(row['min_' + c.TOTAL_BILL_SIZE])}"
+                           for _, row in table.iloc[1:].iterrows())
+        sentences.append(f"{str(scaling).capitalize()} spend: {sizes} customers ({starts}), silhouette "
+                         f"{p.decimal(table[c.SILHOUETTE].iloc[0])}")
+    smallest = scalings.groupby(level="scaling", sort=False)[c.CUSTOMERS].min()
+    verdict = (" Log scaling spreads the customers over the clusters far more evenly: spend bands instead of a "
+               "few outliers." if "log" in smallest and "raw" in smallest and smallest["log"] > 2 * smallest["raw"]
+               else "")
+    return "; ".join(sentences) + "." + verdict
+
+
+def describe_segments(profile: pd.DataFrame) -> str:
+    """Each segment of a ``profile_segments`` table, highest revenue share first, as a bullet."""
+    lines = []
+    for _, row in profile.sort_values(c.SHARE_OF_REVENUE, ascending=False, kind="stable").iterrows():
+        lines.append(
+            f"- **{row[c.SEGMENT]}**: {_customers(row[c.CUSTOMERS])} "
+            f"({p.share(row[c.SHARE_OF_CUSTOMERS])}) {'brings' if row[c.CUSTOMERS] == 1 else 'bring'} "
+            f"{p.share(row[c.SHARE_OF_REVENUE])} of revenue; the "
+            f"median customer last bought {p.days(row[c.MEDIAN_PREFIX + c.RECENCY_DAYS])} days before the data "
+            f"ends, made {_plural(row[c.MEDIAN_PREFIX + c.FREQUENCY], 'purchase', p.days)} and spent "
+            f"{p.money(row[c.MEDIAN_PREFIX + c.TOTAL_BILL_SIZE])}."
+        )
+    return "\n".join(lines)
+
+
+def describe_stability(summary: pd.DataFrame, segments: pd.DataFrame) -> str:
+    """ARI across seeds and resamples, and which segments are stable by their bootstrap Jaccard."""
+    seeds, boot = summary.iloc[0], summary.iloc[1]
+    text = (f"Across seeds the partition agrees with itself at ARI {p.decimal(seeds['min'])} or more (mean "
+            f"{p.decimal(seeds['mean'])}); refitted on bootstrap resamples, at mean ARI {p.decimal(boot['mean'])} "
+            f"(lowest {p.decimal(boot['min'])}).")
+    stable = segments[segments[c.STABLE]]
+    unstable = segments[~segments[c.STABLE]]
+    threshold = p.decimal(config.STABLE_JACCARD)
+    if unstable.empty:
+        weakest = segments.sort_values(c.MEAN_JACCARD, kind="stable").iloc[0]
+        text += (f" Every segment is stable (mean Jaccard ≥ {threshold} over the resamples); the least stable is "
+                 f"{weakest[c.SEGMENT]} ({p.decimal(weakest[c.MEAN_JACCARD])}).")
+    else:
+        listed = _and(f"{row[c.SEGMENT]} ({p.decimal(row[c.MEAN_JACCARD])})" for _, row in unstable.iterrows())
+        text += (f" Not stable (mean Jaccard below {threshold}): {listed}; another sample of the same customers "
+                 "would draw these segments differently, so do not act on their edges.")
+        if not stable.empty:
+            text += f" Stable: {_and(f'{row[c.SEGMENT]} ({p.decimal(row[c.MEAN_JACCARD])})' for _, row in stable.iterrows())}."
+    return text
+
+
+def summarise_findings(*, clusters: pd.DataFrame, not_clustered: int, scalings: pd.DataFrame,
+                       profile: pd.DataFrame, stability: pd.DataFrame, segments: pd.DataFrame) -> str:
+    """The run's findings as four bullets: the seed method, log scaling, the RFM segments, their stability."""
+    top = describe_segments(profile).splitlines()[0].removeprefix("- ")
+    return "\n".join([
+        f"- **Spend clusters, the seed method.** {describe_seed_clusters(clusters, not_clustered=not_clustered)}",
+        f"- **Log scaling, same k.** {describe_scalings(scalings)}",
+        f"- **RFM segments, largest share of revenue first.** {top}",
+        f"- **Stability.** {describe_stability(stability, segments)}",
+    ])
+
+
+def _plural(number: float, noun: str, write=p.count) -> str:
+    """``1 purchase``, ``14 purchases``, ``2.5 purchases``."""
+    return f"{write(number)} {noun}{'' if float(number) == 1 else 's'}"
+
+
+def _customers(number: float, noun: str = "customer") -> str:
+    return _plural(number, noun)
+
+
+def _and(items) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"

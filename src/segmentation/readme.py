@@ -1,0 +1,61 @@
+"""Copy the notebook's computed findings into the README, so the README states only checked numbers.
+
+``python -m segmentation.readme`` (run by ``make run`` after the notebook)
+replaces the block between ``FINDINGS_START`` and ``FINDINGS_END`` in
+README.md with the last Markdown output of the executed notebook: the
+"Findings" cell, whose every number is computed from that run's tables. The
+test suite checks that the block and the committed notebook agree.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+from segmentation import config
+from segmentation.export import atomic_path
+
+README_PATH = config.PROJECT_ROOT / "README.md"
+FINDINGS_START = "<!-- findings: copied from the executed notebook by `make run`; do not edit -->"
+FINDINGS_END = "<!-- /findings -->"
+
+
+def notebook_findings(notebook: Path = config.NOTEBOOK_PATH) -> str:
+    """The last Markdown output of an executed notebook (its findings), without surrounding blank lines."""
+    document = nbformat.read(notebook, as_version=4)
+    shown = [output["data"]["text/markdown"] for cell in document.cells for output in cell.get("outputs", [])
+             if "text/markdown" in output.get("data", {})]
+    if not shown:
+        raise ValueError(f"{notebook.name} holds no computed findings; run `make run` first")
+    return shown[-1].strip()
+
+
+def readme_findings(readme: Path = README_PATH) -> str:
+    """The findings block of the README, as it stands."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.index(FINDINGS_START) + len(FINDINGS_START), text.index(FINDINGS_END)
+    return text[start:end].strip()
+
+
+def update_readme(readme: Path = README_PATH, notebook: Path = config.NOTEBOOK_PATH) -> bool:
+    """Rewrite the README's findings block from the notebook; True when the README changed."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.index(FINDINGS_START) + len(FINDINGS_START), text.index(FINDINGS_END)
+    updated = f"{text[:start]}\n{notebook_findings(notebook)}\n{text[end:]}"
+    if updated == text:
+        return False
+    with atomic_path(readme) as temporary:
+        temporary.write_text(updated, encoding="utf-8")
+    return True
+
+
+def main() -> int:
+    changed = update_readme()
+    print(f"README.md: findings {'updated from' if changed else 'already match'} the notebook")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
