@@ -10,16 +10,15 @@ NOTEBOOK := notebooks/Project_on_clustering_customer_invoice_data.ipynb
 DATA ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run report test bench data sample clean
+.PHONY: help setup run report check-report test bench data sample clean
 
 help: ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 setup: $(STAMP) ## create .venv with the pinned packages and the project (editable)
@@ -28,6 +27,7 @@ ifeq ($(strip $(DATA)),)
 run: $(STAMP) ## run the notebook on the bundled real data (or DATA=file: copy, tables, figures in data/processed/<name>/)
 	$(BIN)/python -m segmentation $(DEFAULT_DATA)
 	$(BIN)/python -m segmentation.notebook
+	$(BIN)/python -m segmentation.readme
 
 report: $(STAMP) ## render the executed notebook as one HTML page under data/processed/
 	$(BIN)/python -m segmentation.notebook --no-execute --report
@@ -39,6 +39,13 @@ run: $(STAMP)
 report: $(STAMP)
 	$(BIN)/python -m segmentation.notebook --data "$(DATA)" --no-execute --report
 endif
+
+REPORT_SCREENSHOT := data/processed/report/screenshot.png
+
+check-report: $(STAMP) ## render the report and check it in headless Chromium at 1280 px (needs /usr/bin/chromium)
+	$(BIN)/python -m segmentation.notebook --no-execute --report
+	SEGMENTATION_REPORT_SCREENSHOT=$(REPORT_SCREENSHOT) $(BIN)/python -m pytest tests/test_report.py
+	@echo "screenshot: $(REPORT_SCREENSHOT)"
 
 test: $(STAMP) ## run every test, the notebook (nbval) included
 	$(BIN)/python -m pytest

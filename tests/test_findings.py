@@ -25,7 +25,7 @@ CODE_SPAN = re.compile(r"`[^`]*`")
 #: Method settings a sentence may state (thresholds, the scanned k), written as the sentences write them.
 METHOD_NUMBERS = {
     "0", str(min(config.K_RANGE)), str(max(config.K_RANGE)),
-    p.decimal(config.STABLE_JACCARD), p.share(config.SMALL_CLUSTER_SHARE),
+    p.decimal(config.STABLE_JACCARD), p.share(config.SMALL_CLUSTER_SHARE).rstrip("%"),
 }
 
 
@@ -91,7 +91,8 @@ def test_findings_hold_nothing_about_the_other_input(runs, name, other):
 
 def test_real_run_names_the_seed_methods_outlier_clusters(runs):
     sentences, _ = runs["real"]
-    assert "The method isolates 30 very large customers in **Mid spend** and **High spend**" in sentences
+    assert ("The method isolates very large customers in **Mid spend** (27 customers) and **High spend** "
+            "(3 customers)") in sentences
     assert "Low spend: 4,261 customers" in sentences
 
 
@@ -115,7 +116,7 @@ def _clusters(sizes: list[int], spend_shares: list[float]) -> pd.DataFrame:
 def test_outlier_wording_only_when_a_cluster_is_under_one_percent():
     # 990 / 8 / 2 customers: 0.8% and 0.2% are small -> "isolates 10 very large customers"
     split = findings.describe_seed_clusters(_clusters([990, 8, 2], [0.6, 0.2, 0.2]), not_clustered=0)
-    assert "isolates 10 very large customers in **Mid spend** and **High spend**" in split
+    assert "isolates very large customers in **Mid spend** (8 customers) and **High spend** (2 customers)" in split
     # 500 / 300 / 200: no cluster under 1% -> spend bands, no outlier claim
     bands = findings.describe_seed_clusters(_clusters([500, 300, 200], [0.2, 0.3, 0.5]), not_clustered=1)
     assert "isolates" not in bands and "spend bands" in bands

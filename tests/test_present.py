@@ -26,6 +26,7 @@ def test_column_names_decide_the_kind():
     assert present.kind_of("median_" + c.RECENCY_DAYS) == "days"
     assert present.kind_of(c.FREQUENCY) == "days"
     assert present.kind_of(c.SILHOUETTE) == ""
+    assert present.kind_of(c.INERTIA) == "inertia"
 
 
 def test_for_people_formats_cells_and_headers_and_keeps_rows():
@@ -48,7 +49,7 @@ def test_multi_level_columns_take_the_kind_of_their_last_level():
                       axis=1, names=["features", "measure"])
     shown = present.for_people(scans)
     assert shown[("raw spend", "silhouette")].tolist() == ["0.988"]
-    assert shown[("raw spend", "inertia")].tolist() == ["1439.600"]
+    assert shown[("raw spend", "inertia")].tolist() == ["1,439.6"]
 
 
 def test_missing_values_are_blank_and_ids_keep_no_separator():

@@ -85,7 +85,7 @@ def describe_source(data_path: str | Path, source: pd.DataFrame) -> str:
     path = Path(data_path).resolve()
     if path == config.REAL_DATA_PATH.resolve():
         what = ("the bundled first year of the UCI \"Online Retail II\" data (a UK online gift shop; "
-                "Daqing Chen, CC BY 4.0, see `data/README.md`)")
+                "source and licence in `data/README.md`)")
     elif path == config.SAMPLE_PATH.resolve():
         what = "the bundled synthetic sample (imaginary customers, made by `segmentation.synthetic`)"
     else:
@@ -156,8 +156,8 @@ def describe_seed_clusters(clusters: pd.DataFrame, *, not_clustered: int) -> str
         text += (f" {_customers(not_clustered).capitalize()} returned as much as they bought (net spend ≤ £0): "
                  "kept in the table, not clustered.")
     if len(small):
-        text += (f" The method isolates {_customers(small[c.CUSTOMERS].sum(), 'very large customer')} in "
-                 f"{_and(f'**{name}**' for name in small[c.SEGMENT])}, each cluster under "
+        listed = _and(f"**{row[c.SEGMENT]}** ({_customers(row[c.CUSTOMERS])})" for _, row in small.iterrows())
+        text += (f" The method isolates very large customers in {listed}, each cluster under "
                  f"{p.share(config.SMALL_CLUSTER_SHARE)} of customers: on heavy-tailed spend, KMeans on "
                  "standardised pounds is an outlier detector rather than a segmentation.")
     else:

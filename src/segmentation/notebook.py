@@ -1,121 +1,333 @@
 """Execute the analysis notebook, and render it as one HTML page.
 
 ``python -m segmentation.notebook`` re-executes the committed notebook in place
-on the bundled sample (its figures go to ``figures/``). With ``--data FILE`` it
-leaves the committed notebook alone and writes an executed copy, its figures
-and the CLI's tables into ``data/processed/<FILE name>/``. ``--report`` renders
-an executed notebook as a self-contained HTML page.
+on the bundled data (its figures go to ``figures/``). With ``--data FILE`` it
+leaves the committed notebook alone and writes an executed copy and its
+figures into ``data/processed/<FILE name>/`` (or ``--out DIR``). ``--report``
+renders the executed notebook as one self-contained HTML page.
+
+An executed notebook is written only when every cell succeeded. Input the
+project cannot use gives the command line's one line (``error: ...``, exit 2);
+any other failing cell gives one line naming the cell (exit 1).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import copy
+import os
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import nbformat
-import papermill
-from jupyter_client.manager import KernelManager
+from jinja2 import DictLoader
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbconvert import HTMLExporter
 
 from segmentation import config
+from segmentation.errors import InvoiceDataError
 from segmentation.export import atomic_path
 
 KERNEL = "python3"
 TIMEOUT_S = 1800
+#: The tag of the notebook's settings cell, and of the cell that overrides them (papermill's names).
+PARAMETERS_TAG = "parameters"
+INJECTED_TAG = "injected-parameters"
+#: Exit codes of ``main``: input the project cannot use (as the CLI), any other failure.
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+#: Where the HTML page of the committed notebook goes (never beside the notebook).
+REPORT_DIR = config.PROCESSED_DIR / "report"
+
+
+class NotebookFailed(RuntimeError):
+    """A cell raised an error other than ``InvoiceDataError``, timed out, or the kernel died.
+
+    The message is one line naming the cell; nothing was written.
+    """
+
+
+class ReportRefused(ValueError):
+    """The notebook to render is missing, not executed, or holds an error output."""
 
 
 def execute_in_place(notebook: Path = config.NOTEBOOK_PATH) -> Path:
     """Run every cell of ``notebook`` with its own parameters and save it over itself.
 
-    No timing metadata is recorded, so an unchanged analysis gives an unchanged file.
+    The notebook is replaced only when every cell succeeded. No timing metadata is
+    recorded, so an unchanged analysis gives an unchanged file. ``InvoiceDataError``
+    from a cell names the input as ``make run`` gives it: relative to the project root.
     """
     document = nbformat.read(notebook, as_version=4)
-    with tempfile.TemporaryDirectory() as sockets:
-        _execute(document, notebook.parent, _local_kernel(sockets))
+    try:
+        _run_cells(document, notebook)
+    except InvoiceDataError as error:
+        relative = _from_project_root(config.resolve_input(_parameter(document, PARAMETERS_TAG)))
+        raise InvoiceDataError(_respell(str(error), _spellings(relative), relative)) from None
     with atomic_path(notebook) as temporary:
         nbformat.write(document, temporary)
     return notebook
 
 
-def _execute(document: nbformat.NotebookNode, folder: Path, manager: KernelManager) -> None:
-    client = NotebookClient(
-        document,
-        km=manager,
-        kernel_name=KERNEL,
-        timeout=TIMEOUT_S,
-        record_timing=False,
-        resources={"metadata": {"path": str(folder)}},
-    )
-    client.execute()
+def execute_on_file(data_path: str | Path, *, out_dir: str | Path | None = None,
+                    notebook: Path = config.NOTEBOOK_PATH) -> Path:
+    """Run ``notebook`` on ``data_path``; return the executed copy, ``<out_dir>/<notebook name>``.
 
-
-def execute_on_file(data_path: Path, *, notebook: Path = config.NOTEBOOK_PATH) -> Path:
-    """Run ``notebook`` on ``data_path``; the executed copy and figures go to its output folder."""
-    out_dir = config.output_dir_for(data_path)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ``out_dir`` defaults to ``config.output_dir_for(data_path)``; the notebook saves its
+    figures there too. Both paths are written into the notebook relative to the project
+    root (the notebook resolves them from there), so the copy holds no machine's folders.
+    Nothing is written when a cell fails; ``InvoiceDataError`` from a cell is raised
+    here with the message the command line prints for the same file.
+    """
+    data_path = Path(data_path)
+    out_dir = Path(out_dir) if out_dir is not None else config.output_dir_for(data_path)
+    parameters = {"DATA_PATH": _from_project_root(data_path), "OUTPUT_DIR": _from_project_root(out_dir)}
+    document = with_parameters(nbformat.read(notebook, as_version=4), parameters)
+    try:
+        _run_cells(document, notebook)
+    except InvoiceDataError as error:
+        spellings = _spellings(parameters["DATA_PATH"])
+        raise InvoiceDataError(_respell(str(error), spellings, str(data_path))) from None
     executed = out_dir / notebook.name
-    with tempfile.TemporaryDirectory() as sockets:
-        manager = _local_kernel(sockets)
-        try:
-            papermill.execute_notebook(
-                str(notebook),
-                str(executed),
-                parameters={"DATA_PATH": str(Path(data_path).resolve()), "OUTPUT_DIR": str(out_dir)},
-                kernel_name=KERNEL,
-                progress_bar=False,
-                cwd=str(notebook.parent),
-                km=manager,
-            )
-        finally:
-            if manager.has_kernel:
-                manager.shutdown_kernel()
+    with atomic_path(executed) as temporary:
+        nbformat.write(document, temporary)
     return executed
 
 
-def _local_kernel(socket_dir: str) -> KernelManager:
+def with_parameters(document: nbformat.NotebookNode, parameters: dict[str, str]) -> nbformat.NotebookNode:
+    """A copy of ``document`` with a cell setting ``parameters`` right after its ``parameters`` cell.
+
+    The new cell is tagged ``injected-parameters`` (as papermill does) and replaces any
+    earlier one; its id is fixed, so the same parameters give the same file.
+    """
+    document = copy.deepcopy(document)
+    cells = [cell for cell in document.cells if INJECTED_TAG not in cell.metadata.get("tags", [])]
+    tagged = [i for i, cell in enumerate(cells) if PARAMETERS_TAG in cell.metadata.get("tags", [])]
+    if not tagged:
+        raise NotebookFailed("the notebook has no cell tagged 'parameters'; tag its settings cell")
+    source = "# Parameters\n" + "".join(f"{name} = {value!r}\n" for name, value in parameters.items())
+    injected = nbformat.v4.new_code_cell(source, metadata={"tags": [INJECTED_TAG]})
+    injected.id = INJECTED_TAG
+    document.cells = [*cells[: tagged[0] + 1], injected, *cells[tagged[0] + 1:]]
+    return document
+
+
+def _from_project_root(path: Path) -> str:
+    """``path`` (relative: to the cwd) as the notebook reads it: relative to the project root."""
+    return Path(os.path.relpath(os.path.abspath(path), config.PROJECT_ROOT)).as_posix()
+
+
+def _spellings(relative: str) -> list[str]:
+    """How the notebook may write the input's path in a message, longest first."""
+    inside = config.resolve_input(relative)
+    return sorted({str(inside), str(inside.resolve()), os.path.normpath(inside), relative}, key=len, reverse=True)
+
+
+def _respell(message: str, spellings: list[str], typed: str) -> str:
+    """``message`` with the notebook's spelling of the input replaced, in one pass, by the user's."""
+    return re.sub("|".join(map(re.escape, spellings)), lambda _: typed, message)
+
+
+def _run_cells(document: nbformat.NotebookNode, notebook: Path) -> None:
+    """Execute ``document`` in a fresh kernel started in ``notebook``'s folder, then stop it.
+
+    The kernel's own output (debugger notes, its goodbye) goes to a scratch log, not to this
+    process's stderr.
+    """
+    with tempfile.TemporaryDirectory(prefix="segmentation-kernel-") as scratch:
+        client = NotebookClient(
+            document,
+            km=_local_kernel(scratch),
+            kernel_name=KERNEL,
+            timeout=TIMEOUT_S,
+            record_timing=False,
+            shutdown_kernel="graceful",
+            resources={"metadata": {"path": str(notebook.parent)}},
+        )
+        kernel_log = Path(scratch) / "kernel.log"
+        with open(kernel_log, "wb") as log:
+            try:
+                client.execute(cleanup_kc=True, stdout=log, stderr=log)
+            except CellExecutionError as error:
+                raise _cell_error(document, error) from None
+            except CellTimeoutError:
+                raise NotebookFailed(f"a cell of {notebook.name} ran longer than {TIMEOUT_S} s") from None
+            except DeadKernelError:
+                last = (kernel_log.read_text(errors="replace").strip().splitlines() or ["no message"])[-1]
+                raise NotebookFailed(f"the kernel running {notebook.name} died ({last}); "
+                                     "out of memory? try a smaller file") from None
+
+
+def _local_kernel(socket_dir: str) -> AsyncKernelManager:
     """A kernel that talks over local sockets in ``socket_dir``, not over TCP."""
-    return KernelManager(kernel_name=KERNEL, transport="ipc", ip=str(Path(socket_dir) / "kernel"))
+    return AsyncKernelManager(kernel_name=KERNEL, transport="ipc", ip=str(Path(socket_dir) / "kernel"))
+
+
+def _cell_error(document: nbformat.NotebookNode, error: CellExecutionError) -> Exception:
+    """The exception a failed cell turns into: the user's ``InvoiceDataError``, or ``NotebookFailed``."""
+    if error.ename == InvoiceDataError.__name__:
+        return InvoiceDataError(error.evalue)
+    where = next((_cell_name(document, i) for i, cell in enumerate(document.cells)
+                  if any(output.output_type == "error" for output in cell.get("outputs", []))), "a cell")
+    first_line = (error.evalue.splitlines() or [""])[0]
+    return NotebookFailed(f"the notebook failed in {where} ({error.ename}: {first_line}); nothing was saved: "
+                          "open the notebook in Jupyter to see the traceback")
+
+
+def _cell_name(document: nbformat.NotebookNode, index: int) -> str:
+    """``cell N``, counting the notebook's own cells from 1 (the injected parameters are not one)."""
+    if INJECTED_TAG in document.cells[index].metadata.get("tags", []):
+        return "the injected parameters cell"
+    own = [i for i, cell in enumerate(document.cells) if INJECTED_TAG not in cell.metadata.get("tags", [])]
+    return f"cell {own.index(index) + 1}"
+
+
+#: The report: JupyterLab's page with nothing fetched from the network (no require.js,
+#: MathJax, Mermaid or widget scripts), and CSS that keeps every table and figure
+#: inside the window.
+REPORT_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block extra_css -%}
+<style type="text/css">
+main { max-width: 1100px; margin: 0 auto; padding: 1em 1.5em; box-sizing: border-box; }
+.jp-Cell, .jp-Cell-outputWrapper, .jp-OutputArea, .jp-OutputArea-child, .jp-OutputArea-output,
+.jp-RenderedHTMLCommon { max-width: 100%; min-width: 0; box-sizing: border-box; }
+.jp-RenderedHTMLCommon table { max-width: 100%; table-layout: auto; }
+.jp-RenderedHTMLCommon th, .jp-RenderedHTMLCommon td { white-space: normal; overflow-wrap: anywhere; }
+.jp-RenderedHTMLCommon th { overflow-wrap: normal; }
+.jp-OutputArea-output { overflow-x: auto; }
+.jp-OutputArea-output pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+img { max-width: 100%; height: auto; }
+</style>
+{%- endblock extra_css -%}
+"""
+REPORT_TEMPLATE_NAME = "segmentation-report.html.j2"
 
 
 def render_html(notebook: Path, html_path: Path) -> Path:
-    """Write the executed ``notebook`` as one HTML page with its figures embedded."""
-    body, _ = HTMLExporter(embed_images=True).from_filename(str(notebook))
+    """Write the executed ``notebook`` as one self-contained HTML page and return its path.
+
+    Markdown, tables, figures and printed text only: code and In/Out prompts are
+    hidden, figures are embedded as data URIs, nothing is fetched from the network.
+    The page title is the notebook's first ``# `` heading and the input file's name.
+    Refuses (``ReportRefused``) a notebook that is missing, not executed, or holds an error.
+    """
+    document = _executed_notebook(notebook)
+    document.metadata["title"] = report_title(document)
+    exporter = HTMLExporter(
+        template_name="lab",
+        template_file=REPORT_TEMPLATE_NAME,
+        extra_loaders=[DictLoader({REPORT_TEMPLATE_NAME: REPORT_TEMPLATE})],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    body, _ = exporter.from_notebook_node(document, resources={"metadata": {"name": notebook.stem}})
     with atomic_path(html_path) as temporary:
         temporary.write_text(body, encoding="utf-8")
     return html_path
 
 
+def _executed_notebook(notebook: Path) -> nbformat.NotebookNode:
+    """``notebook`` read, after checking that every code cell ran and none failed."""
+    shown = _shown(notebook)
+    if not notebook.is_file():
+        raise ReportRefused(f"{shown}: no executed notebook there; run `make run` (DATA=... for your file) first")
+    document = nbformat.read(notebook, as_version=4)
+    for number, cell in enumerate(document.cells, start=1):
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        if cell.get("execution_count") is None:
+            raise ReportRefused(f"{shown}: cell {number} has not been executed; run `make run` first")
+        for output in cell.outputs:
+            if output.output_type == "error":
+                raise ReportRefused(f"{shown}: cell {number} holds an error ({output.ename}); "
+                                    "fix it and run `make run` again")
+    return document
+
+
+def report_title(document: nbformat.NotebookNode) -> str:
+    """``<first # heading> — <input file name>``: the input is the injected DATA_PATH, else the default."""
+    heading = next((line[2:].strip() for cell in document.cells if cell.cell_type == "markdown"
+                    for line in cell.source.splitlines() if line.startswith("# ")), config.NOTEBOOK_PATH.stem)
+    data_path = _parameter(document, INJECTED_TAG) or _parameter(document, PARAMETERS_TAG)
+    return f"{heading} — {Path(data_path or config.DEFAULT_DATA_PATH).name}"
+
+
+def _parameter(document: nbformat.NotebookNode, tag: str, name: str = "DATA_PATH") -> str | None:
+    """The literal value the first cell tagged ``tag`` assigns to ``name`` (None if none)."""
+    for cell in document.cells:
+        if cell.cell_type == "code" and tag in cell.metadata.get("tags", []):
+            try:
+                statements = ast.parse(cell.source).body
+            except SyntaxError:  # IPython magics
+                return None
+            for statement in statements:
+                if isinstance(statement, ast.Assign) and any(
+                        isinstance(target, ast.Name) and target.id == name for target in statement.targets):
+                    try:
+                        return ast.literal_eval(statement.value)
+                    except ValueError:
+                        return None
+    return None
+
+
 def report_path_for(executed: Path) -> Path:
     """Where the HTML page of an executed notebook goes (never beside the committed one)."""
-    if executed == config.NOTEBOOK_PATH:
-        return config.PROCESSED_DIR / "report" / f"{executed.stem}.html"
+    if executed.resolve() == config.NOTEBOOK_PATH.resolve():
+        return REPORT_DIR / f"{executed.stem}.html"
     return executed.with_suffix(".html")
 
 
+def _shown(path: Path) -> str:
+    """``path`` for a message: relative to the project root when inside it."""
+    absolute = Path(os.path.abspath(path))
+    if absolute.is_relative_to(config.PROJECT_ROOT):
+        return absolute.relative_to(config.PROJECT_ROOT).as_posix()
+    return str(path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m segmentation.notebook", description=__doc__)
-    parser.add_argument("--data", type=Path, help="run on this file instead of the bundled sample")
+    parser = argparse.ArgumentParser(prog="python -m segmentation.notebook", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, help="run on this file instead of the bundled data")
+    parser.add_argument("--out", type=Path,
+                        help="with --data: folder for the executed copy and figures "
+                             "(default: data/processed/<FILE name>/)")
     parser.add_argument("--report", action="store_true",
                         help="also render the executed notebook as one HTML page")
     parser.add_argument("--no-execute", action="store_true",
                         help="do not execute; use the notebook as last executed")
     args = parser.parse_args(argv)
-    if args.data is not None:
-        executed = config.output_dir_for(args.data) / config.NOTEBOOK_PATH.name
+    if args.out is not None and args.data is None:
+        parser.error("--out needs --data (the in-place run writes figures/)")
+    try:
+        if args.data is None:
+            executed = config.NOTEBOOK_PATH if args.no_execute else execute_in_place()
+        elif args.no_execute:
+            executed = (args.out or config.output_dir_for(args.data)) / config.NOTEBOOK_PATH.name
+        else:
+            executed = execute_on_file(args.data, out_dir=args.out)
         if not args.no_execute:
-            execute_on_file(args.data)
-    else:
-        executed = config.NOTEBOOK_PATH
-        if not args.no_execute:
-            execute_in_place()
-    print(f"notebook: {executed.relative_to(config.PROJECT_ROOT)}")
-    if args.report:
-        page = render_html(executed, report_path_for(executed))
-        print(f"report: {page.relative_to(config.PROJECT_ROOT)}")
+            print(f"notebook: {_shown(executed)}")
+        if args.report:
+            print(f"report: {_shown(render_html(executed, report_path_for(executed)))}")
+    except (InvoiceDataError, ReportRefused) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except NotebookFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 

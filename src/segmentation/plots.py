@@ -2,15 +2,23 @@
 
 Input: the customer feature table (one row per customer) and, for the first
 two, the :class:`~segmentation.cluster.ClusterResult` of the seed method; the
-figures beyond the seed take k scans (:mod:`segmentation.diagnostics`) or
-other clusterings.
-Figures have a fixed size and resolution; :func:`save_figure` writes PNGs
-without a software tag, so the same table gives the same bytes on every run.
+figures beyond the seed take k scans (:mod:`segmentation.diagnostics`) with the
+k the analysis chose, or other clusterings. Figures draw what they are given
+and compute nothing the analysis already computed.
+
+Every figure that colours by segment takes the colour from
+:func:`segment_colour`, so a segment has the same colour in every figure.
+Figures are drawn at ``DPI`` (what a notebook embeds) and saved at
+``SAVE_DPI`` (sharp in the README); :func:`save_figure` writes PNGs without a
+software tag, so the same table gives the same bytes on every run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+import re
+import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,21 +28,28 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.axis import Axis
+from matplotlib.collections import PathCollection
+from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from segmentation import columns as c
-from segmentation.cluster import ClusterResult
-from segmentation.diagnostics import RFM_LOG, best_silhouette_k, elbow_k
+from segmentation import config
+from segmentation.cluster import ClusterResult, segment_names
+from segmentation.diagnostics import RFM_LOG, best_silhouette_k, silhouette_is_flat
 from segmentation.export import atomic_path
 
 if TYPE_CHECKING:
+    from segmentation.diagnostics import KChoice
     from segmentation.pipeline import BeyondSeed
 
 FIGSIZE = (9.0, 5.5)
+#: Resolution figures are drawn at: what a notebook embeds (small pages).
 DPI = 110
-#: One colour per cluster, lowest spend first (colour-blind safe).
-CLUSTER_COLOURS = sns.color_palette("colorblind", 10).as_hex()
+#: Resolution :func:`save_figure` writes: a 9-inch figure is 1,800 px wide,
+#: sharp at GitHub's page width on a 2x screen.
+SAVE_DPI = 200
 
 BILL_SIZE_DISTRIBUTION = "bill_size_distribution.png"
 CUSTOMER_SEGMENTS = "customer_segments.png"
@@ -48,19 +63,100 @@ BEYOND_SEED_FIGURE_FILES = (K_DIAGNOSTICS, RAW_VS_LOG_CLUSTERS, SEGMENT_PROFILES
 #: Every committed figure, in the order the notebook shows them.
 ALL_FIGURE_FILES = FIGURE_FILES + BEYOND_SEED_FIGURE_FILES
 
+# --- colours ---------------------------------------------------------------
+
+#: Okabe & Ito's colour-blind-safe palette, by name.
+OKABE_ITO = {
+    "orange": "#E69F00", "sky blue": "#56B4E9", "bluish green": "#009E73", "yellow": "#F0E442",
+    "blue": "#0072B2", "vermillion": "#D55E00", "reddish purple": "#CC79A7", "grey": "#777777",
+}
+#: Spend levels are ordered, so they take a perceptually ordered, colour-blind-safe
+#: map: the lowest level at ``_SPEND_MAP_LOW``, the highest at ``_SPEND_MAP_HIGH``.
+_SPEND_MAP = matplotlib.colormaps["viridis"]
+_SPEND_MAP_LOW, _SPEND_MAP_HIGH = 0.75, 0.1
+
+
+def _spend_level_colour(level: int, levels: int) -> str:
+    """Colour of spend level ``level`` (1 = lowest) of ``levels``, from ``_SPEND_MAP``."""
+    position = 0.5 if levels == 1 else (level - 1) / (levels - 1)
+    return to_hex(_SPEND_MAP(_SPEND_MAP_LOW + (_SPEND_MAP_HIGH - _SPEND_MAP_LOW) * position))
+
+
+#: One colour per segment name, whatever the figure. Spend levels (the seed
+#: method's names) run light to dark as spend rises; RFM names read like a
+#: traffic light (Champions green … Lost vermillion).
+SEGMENT_COLOURS: dict[str, str] = {
+    **{name: _spend_level_colour(i + 1, 3) for i, name in enumerate(segment_names(3))},
+    **dict.fromkeys(segment_names(1), OKABE_ITO["grey"]),
+    "Champions": OKABE_ITO["bluish green"],
+    "Loyal": OKABE_ITO["blue"],
+    "Promising": OKABE_ITO["sky blue"],
+    "At risk": OKABE_ITO["orange"],
+    "Lost": OKABE_ITO["vermillion"],
+}
+#: "Spend level i of k" (:func:`segmentation.cluster.segment_names` for k > 3).
+_SPEND_LEVEL = re.compile(r"Spend level (\d+) of (\d+)")
+#: "Lost 2": a further segment of a named cell, a shade darker per number.
+_NUMBERED = re.compile(r"(.+) (\d+)")
+_SHADE_PER_NUMBER = 0.3
+_DARKEST_SHADE = 0.6
+#: Names with no colour of their own get one of these, by a checksum of the name.
+_FALLBACK_COLOURS = (OKABE_ITO["reddish purple"], OKABE_ITO["yellow"], "#332288", "#882255", "#117733",
+                     "#999933", "#44AA99", "#AA4499")
+
+
+def segment_colour(name: str) -> str:
+    """The colour of segment ``name`` in every figure ("#rrggbb").
+
+    Names of ``SEGMENT_COLOURS`` take theirs; "Spend level i of k" a step of
+    the spend map; a numbered name ("Lost 2") its base name's colour, darker
+    per number; any other name a fallback colour chosen by a checksum of the
+    name, so the same name gets the same colour on every run.
+    """
+    if name in SEGMENT_COLOURS:
+        return to_hex(SEGMENT_COLOURS[name])
+    if match := _SPEND_LEVEL.fullmatch(name):
+        level, levels = int(match[1]), int(match[2])
+        return _spend_level_colour(level, levels)
+    if (match := _NUMBERED.fullmatch(name)) and match[1] in SEGMENT_COLOURS:
+        shade = min(_SHADE_PER_NUMBER * (int(match[2]) - 1), _DARKEST_SHADE)
+        return to_hex(np.asarray(to_rgb(SEGMENT_COLOURS[match[1]])) * (1 - shade))
+    return to_hex(_FALLBACK_COLOURS[zlib.crc32(name.encode("utf-8")) % len(_FALLBACK_COLOURS)])
+
+
+#: Colours of lines that are not segments (k scans), colour-blind safe.
+_LINE_COLOURS = sns.color_palette("colorblind", 10).as_hex()
+#: Reference lines and outlines: cluster boundaries, the chosen k, whiskers.
+_MARK_COLOUR = "#444444"
+
+# --- style -----------------------------------------------------------------
+
 _STYLE = {
     "figure.facecolor": "white",
     "savefig.facecolor": "white",
     "font.size": 10,
-    "axes.titlesize": 12,
+    "axes.titlesize": 11,
     "axes.labelsize": 10,
     "legend.fontsize": 9,
+    "figure.titlesize": 12,
     "axes.spines.top": False,
     "axes.spines.right": False,
 }
 _BINS = 40
+#: The y axis of a histogram is stretched by this much, leaving room for the legend above the bars.
 _LEGEND_HEADROOM = 1.6
-_POUNDS = FuncFormatter(lambda value, _: f"£{value:,.0f}" if value >= 1 else f"£{value:,.2f}")
+#: A segment with fewer than this share of the clustered customers is "small":
+#: drawn last, with bigger outlined markers, so a handful of customers is not
+#: lost under thousands.
+SMALL_SEGMENT_SHARE = 0.05
+POINT_SIZE = 12
+SMALL_SEGMENT_POINT_SIZE = 60
+#: Legend markers are at least this big, so the colour of a dense segment reads.
+_LEGEND_POINT_SIZE = 40
+#: Rug of small segments under a histogram: height (axes fraction) and marker size.
+_RUG_HEIGHT, _RUG_MARKER_SIZE = 0.02, 7
+#: At most this many decades labelled on a £ axis (more are thinned).
+_MAX_MONEY_TICKS = 7
 
 
 @contextmanager
@@ -70,6 +166,40 @@ def _style() -> Iterator[None]:
         matplotlib.rcdefaults()
         plt.rcParams.update(_STYLE)
         yield
+
+
+def format_pounds(value: float, _position: int | None = None) -> str:
+    """Compact money: £0.5, £10, £1k, £25k, £1.5M (tick labels that stay short)."""
+    for size, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"£{value / size:g}{suffix}"
+    return f"£{value:g}"
+
+
+def _log_pounds_axis(axis: Axis) -> None:
+    """A log £ axis labelled at powers of ten only, in compact money."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0,), numticks=_MAX_MONEY_TICKS))
+    axis.set_major_formatter(FuncFormatter(format_pounds))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def is_small_segment(n_members: int, n_customers: int) -> bool:
+    """True for a segment with under ``SMALL_SEGMENT_SHARE`` of the clustered customers."""
+    return n_members < SMALL_SEGMENT_SHARE * n_customers
+
+
+def _legend_label(cluster: object, segment: str, n: int) -> str:
+    return f"{cluster}: {segment} (n={n:,})"
+
+
+def describe_method(clustering: ClusterResult) -> str:
+    """What KMeans saw, in words: "standardised Total_Bill_Size", "log1p, standardised RFM"."""
+    scaling = "log1p, standardised" if clustering.log else "standardised"
+    features = "RFM" if clustering.features == c.RFM_FEATURES else ", ".join(clustering.features)
+    return f"{scaling} {features}"
+
+
+# --- spend histogram -------------------------------------------------------
 
 
 def cluster_boundaries(clustering: ClusterResult) -> np.ndarray:
@@ -90,7 +220,7 @@ def cluster_boundaries(clustering: ClusterResult) -> np.ndarray:
 
 
 def plot_bill_size_distribution(customers: pd.DataFrame, clustering: ClusterResult) -> Figure:
-    """Histogram of Total_Bill_Size on a log axis, bars coloured by cluster.
+    """Histogram of Total_Bill_Size on a log axis, bars coloured by segment.
 
     Bins are log-spaced, with the cluster boundaries added as bin edges so that
     no bar straddles two clusters; the median and the boundaries are marked.
@@ -102,8 +232,9 @@ def plot_bill_size_distribution(customers: pd.DataFrame, clustering: ClusterResu
         ax.set_ylabel("customers")
         left_out = int((~positive).sum())
         note = f"; {left_out} with spend ≤ £0 not shown" if left_out else ""
-        ax.set_title(f"Distribution of Total_Bill_Size ({int(positive.sum()):,} customers{note})")
-        ax.legend(loc="upper right", frameon=True, framealpha=0.9)
+        ax.set_title(f"Distribution of Total_Bill_Size ({int(positive.sum()):,} customers{note})", fontsize=12)
+        ax.set_ylim(top=ax.get_ylim()[1] * _LEGEND_HEADROOM)  # room for the legend above the bars
+        ax.legend(loc="upper left", frameon=True, framealpha=0.9)
     return fig
 
 
@@ -115,46 +246,116 @@ def _draw_spend_histogram(ax: plt.Axes, customers: pd.DataFrame, clustering: Clu
     boundaries = cluster_boundaries(clustering)
     bins = np.unique(np.concatenate([np.geomspace(spend.min(), spend.max(), _BINS + 1), boundaries]))
     groups = [spend[labels == cluster] for cluster in clustering.centroids.index]
-    names = [f"{cluster}: {row[c.SEGMENT]} (n={len(group):,})"
-             for (cluster, row), group in zip(clustering.centroids.iterrows(), groups)]
-    ax.hist(groups, bins=bins, stacked=True, color=CLUSTER_COLOURS[: len(groups)],
+    segments = clustering.centroids[c.SEGMENT]
+    names = [_legend_label(cluster, name, len(group)) for (cluster, name), group in zip(segments.items(), groups)]
+    ax.hist(groups, bins=bins, stacked=True, color=[segment_colour(name) for name in segments],
             edgecolor="white", linewidth=0.5, label=names)
+    _draw_small_segment_rug(ax, groups, segments)
     ax.set_xscale("log")
     median = spend.median()
     ax.axvline(median, color="black", linestyle="--", linewidth=1.5, label=f"median £{median:,.0f}")
     for i, boundary in enumerate(boundaries):
         label = "cluster boundaries: " + ", ".join(f"£{b:,.0f}" for b in boundaries)
-        ax.axvline(boundary, color="#444444", linestyle=":", linewidth=1.5, label=label if i == 0 else None)
-    ax.xaxis.set_major_formatter(_POUNDS)
+        ax.axvline(boundary, color=_MARK_COLOUR, linestyle=":", linewidth=1.5, label=label if i == 0 else None)
+    _log_pounds_axis(ax.xaxis)
     ax.set_xlabel("Total_Bill_Size: net spend per customer (£, log scale)")
 
 
+def _draw_small_segment_rug(ax: plt.Axes, groups: list[pd.Series], segments: pd.Series) -> None:
+    """One outlined triangle under the bars per customer of each small segment (bars a few customers high
+    vanish beside thousands)."""
+    n_customers = sum(len(group) for group in groups)
+    small = [(group, name) for group, name in zip(groups, segments) if is_small_segment(len(group), n_customers)]
+    for i, (group, name) in enumerate(small):
+        ax.plot(group, np.full(len(group), _RUG_HEIGHT), transform=ax.get_xaxis_transform(), linestyle="none",
+                marker="^", markersize=_RUG_MARKER_SIZE, color=segment_colour(name), markeredgecolor="black",
+                markeredgewidth=0.6, clip_on=False, zorder=4,
+                label=f"one customer of a segment under {SMALL_SEGMENT_SHARE:.0%}" if i == 0 else None)
+
+
+# --- spend against purchase interval ----------------------------------------
+
+#: Heights of the panel of customers who bought on several days and of the
+#: strip of those who bought on a single day.
+_INTERVAL_PANEL_HEIGHT, _SINGLE_DAY_STRIP_HEIGHT = 4, 1
+
+
 def plot_customer_segments(customers: pd.DataFrame, clustering: ClusterResult) -> Figure:
-    """Total_Bill_Size (log) against Purchase_Interval_Days, one colour per segment."""
+    """Total_Bill_Size (log) against Purchase_Interval_Days, one colour per segment.
+
+    Top: clustered customers who bought on two or more days, at their first-to-
+    last-purchase interval. Bottom strip: those who bought on a single day
+    (interval 0), spread at random in height (seeded) so they can be seen and
+    counted. Segments under ``SMALL_SEGMENT_SHARE`` of the customers are drawn
+    on top with bigger, outlined markers. Dashed lines: each cluster's spend
+    centroid. The legend counts every clustered customer once.
+    """
     clustered = customers.assign(**{c.CLUSTER: clustering.labels}).dropna(subset=[c.CLUSTER])
+    single_day = clustered[c.PURCHASE_INTERVAL_DAYS] == 0
+    height = pd.Series(np.random.default_rng(config.RANDOM_STATE).uniform(size=len(clustered)),
+                       index=clustered.index)
+    sizes = clustered[c.CLUSTER].value_counts().reindex(clustering.centroids.index, fill_value=0)
     with _style():
-        fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI, layout="constrained")
-        for cluster, row in clustering.centroids.iterrows():
-            members = clustered[clustered[c.CLUSTER] == cluster]
-            colour = CLUSTER_COLOURS[int(cluster)]
-            ax.scatter(members[c.TOTAL_BILL_SIZE], members[c.PURCHASE_INTERVAL_DAYS], s=16,
-                       alpha=0.65, color=colour, edgecolor="none",
-                       label=f"{cluster}: {row[c.SEGMENT]} (n={len(members):,})")
-            ax.axvline(row[c.TOTAL_BILL_SIZE], color=colour, linestyle="--", linewidth=1.2)
-        ax.plot([], [], color="grey", linestyle="--", linewidth=1.2, label="cluster centroid (spend)")
-        ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(_POUNDS)
-        ax.set_xlabel("Total_Bill_Size: net spend per customer (£, log scale)")
-        ax.set_ylabel("Purchase_Interval_Days: first to last purchase (days)")
-        ax.set_title(f"Customer segments: KMeans (k={len(clustering.centroids)}) on {describe_method(clustering)}")
-        ax.legend(loc="upper left", frameon=True, framealpha=0.9)
+        fig, (several, single) = plt.subplots(
+            2, 1, sharex=True, figsize=FIGSIZE, dpi=DPI, layout="constrained",
+            height_ratios=(_INTERVAL_PANEL_HEIGHT, _SINGLE_DAY_STRIP_HEIGHT))
+        handles = {}
+        for cluster in sizes.sort_values(ascending=False, kind="stable").index:  # small segments on top
+            members = clustered[c.CLUSTER] == cluster
+            segment = clustering.centroids.loc[cluster, c.SEGMENT]
+            style = _segment_marker(segment, small=is_small_segment(int(sizes[cluster]), len(clustered)))
+            handles[cluster] = several.scatter(
+                clustered.loc[members & ~single_day, c.TOTAL_BILL_SIZE],
+                clustered.loc[members & ~single_day, c.PURCHASE_INTERVAL_DAYS], **style,
+                label=_legend_label(cluster, segment, int(sizes[cluster])))
+            single.scatter(clustered.loc[members & single_day, c.TOTAL_BILL_SIZE],
+                           height[members & single_day], **style)
+            for ax in (several, single):
+                ax.axvline(clustering.centroids.loc[cluster, c.TOTAL_BILL_SIZE], color=segment_colour(segment),
+                           linestyle="--", linewidth=1.2, zorder=1)
+        (centroid,) = several.plot([], [], color="grey", linestyle="--", linewidth=1.2,
+                                   label="cluster centroid (spend)")
+        _label_interval_panels(several, single, n_single=int(single_day.sum()), n_clustered=len(clustered))
+        _legend_below(fig, [*(handles[cluster] for cluster in clustering.centroids.index), centroid])
+        fig.suptitle(f"Customer segments: KMeans (k={len(clustering.centroids)}) on {describe_method(clustering)}")
     return fig
 
 
-def describe_method(clustering: ClusterResult) -> str:
-    """What KMeans saw, in words: "standardised Total_Bill_Size", "log1p, standardised ..."."""
-    scaling = "log1p, standardised" if clustering.log else "standardised"
-    return f"{scaling} {', '.join(clustering.features)}"
+def _legend_below(fig: Figure, handles: list) -> None:
+    """One row of legend under the panels (over no data), point markers at least ``_LEGEND_POINT_SIZE``."""
+    legend = fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    for handle in legend.legend_handles:
+        if isinstance(handle, PathCollection):
+            handle.set_sizes(np.maximum(handle.get_sizes(), _LEGEND_POINT_SIZE))
+
+
+def _segment_marker(segment: str, *, small: bool) -> dict:
+    """Scatter style of a segment: small ones bigger, outlined and drawn above the rest."""
+    if small:
+        return {"s": SMALL_SEGMENT_POINT_SIZE, "color": segment_colour(segment), "edgecolor": "black",
+                "linewidth": 0.8, "alpha": 0.95, "zorder": 4}
+    return {"s": POINT_SIZE, "color": segment_colour(segment), "linewidth": 0, "alpha": 0.6, "zorder": 2}
+
+
+def _label_interval_panels(several: plt.Axes, single: plt.Axes, *, n_single: int, n_clustered: int) -> None:
+    """Titles with how many customers each panel holds, axes and ticks of the two panels."""
+    n_several = n_clustered - n_single
+    several.set_title(f"Bought on two or more days: {n_several:,} customers ({n_several / n_clustered:.0%})",
+                      loc="left")
+    several.set_ylabel("Purchase_Interval_Days:\nfirst to last purchase (days)")
+    several.set_ylim(bottom=0)
+    single.set_title(f"Bought on a single day: {n_single:,} customers ({n_single / n_clustered:.0%}); "
+                     "height random", loc="left")
+    single.set_ylim(-0.1, 1.1)
+    single.set_yticks([])
+    single.set_ylabel("one day")
+    single.spines["left"].set_visible(False)
+    single.set_xscale("log")
+    _log_pounds_axis(single.xaxis)
+    single.set_xlabel("Total_Bill_Size: net spend per customer (£, log scale)")
+
+
+# --- correlations ------------------------------------------------------------
 
 
 def plot_feature_correlations(customers: pd.DataFrame) -> Figure:
@@ -168,46 +369,80 @@ def plot_feature_correlations(customers: pd.DataFrame) -> Figure:
         sns.heatmap(lower, mask=mask, annot=True, fmt=".2f", cmap="vlag", vmin=-1, vmax=1,
                     linewidths=0.5, ax=ax,
                     cbar_kws={"label": "Spearman correlation", "shrink": 0.8})
-        ax.set_title(f"Rank correlation of customer features ({len(customers):,} customers)")
+        ax.set_title(f"Rank correlation of customer features ({len(customers):,} customers)", fontsize=12)
         ax.tick_params(axis="x", rotation=30)
         ax.tick_params(axis="y", rotation=0)
         plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
     return fig
 
 
-def plot_k_diagnostics(scans: dict[str, pd.DataFrame], *, chosen: str) -> Figure:
+# --- choosing k ----------------------------------------------------------------
+
+#: Below the lowest silhouette when it is negative (the axis otherwise runs 0 … 1).
+_SILHOUETTE_MARGIN = 0.05
+
+
+def plot_k_diagnostics(scans: dict[str, pd.DataFrame], *, chosen: str = RFM_LOG, k: int,
+                       elbow: int | None = None) -> Figure:
     """Inertia (left, of the ``chosen`` scan) and silhouette (right, of every scan) against k.
 
     ``scans`` are :func:`segmentation.diagnostics.scan_k` tables keyed by a
-    short name of the features and scaling. The left panel marks the kneed
-    elbow, the right one each scan's best silhouette.
+    short name of the features and scaling; ``k`` is the k the analysis chose
+    for the ``chosen`` scan, marked on both panels; ``elbow`` the inertia
+    elbow it found (kneed), circled on the left, or None. On the right a star
+    marks each scan's best silhouette, except on scans whose silhouette is
+    flat (:func:`segmentation.diagnostics.silhouette_is_flat`): they have no best k.
     """
+    if chosen not in scans:
+        raise ValueError(f"chosen scan {chosen!r} is not one of {', '.join(scans)}")
     scan = scans[chosen]
-    elbow = elbow_k(scan)
+    if elbow is not None and elbow not in scan.index:
+        raise ValueError(f"elbow k = {elbow} is not in the scanned k = {scan.index.min()} … {scan.index.max()}")
     with _style():
         fig, (left, right) = plt.subplots(1, 2, figsize=FIGSIZE, dpi=DPI, layout="constrained")
-        left.plot(scan.index, scan[c.INERTIA], marker="o", color=CLUSTER_COLOURS[0])
-        if elbow is not None:
-            left.plot([elbow], [scan.loc[elbow, c.INERTIA]], marker="o", markersize=14, fillstyle="none",
-                      color="black", linestyle="none", label=f"elbow (kneed): k = {elbow}")
-            left.legend(loc="upper right", frameon=True, framealpha=0.9)
-        left.set_title(f"Inertia, {chosen}")
-        left.set_ylabel("within-cluster sum of squares (standard units²)")
-        for i, (name, table) in enumerate(scans.items()):
-            best = best_silhouette_k(table)
-            right.plot(table.index, table[c.SILHOUETTE], marker="o", color=CLUSTER_COLOURS[i],
-                       label=f"{name} (best k = {best})", linewidth=2.5 if name == chosen else 1.2)
-            right.plot([best], [table.loc[best, c.SILHOUETTE]], marker="*", markersize=14,
-                       color=CLUSTER_COLOURS[i], linestyle="none")
-        right.set_ylim(0, 1)
-        right.set_title("Silhouette (★ best k)")
-        right.set_ylabel("mean silhouette (−1 … 1, higher = better separated)")
-        right.legend(loc="upper right", frameon=True, framealpha=0.9)
+        colours = dict(zip(scans, _LINE_COLOURS))
+        _draw_inertia(left, scan, chosen=chosen, elbow=elbow, colour=colours[chosen])
+        _draw_silhouettes(right, scans, chosen=chosen, colours=colours)
         for ax in (left, right):
+            ax.axvline(k, color=_MARK_COLOUR, linestyle="--", linewidth=1.2, zorder=1,
+                       label=f"chosen k = {k} ({chosen})" if ax is right else f"chosen k = {k}")
             ax.set_xlabel("k: number of clusters")
             ax.set_xticks(list(scan.index))
-        fig.suptitle("Choosing k: KMeans (n_init = 10) for each k", fontsize=12)
+            ax.legend(loc="best", frameon=True, framealpha=0.9)
+        fig.suptitle("Choosing k: KMeans (n_init = 10) for each k")
     return fig
+
+
+def _draw_inertia(ax: plt.Axes, scan: pd.DataFrame, *, chosen: str, elbow: int | None, colour: str) -> None:
+    """The chosen scan's inertia against k, the elbow circled."""
+    ax.plot(scan.index, scan[c.INERTIA], marker="o", color=colour, linewidth=2.5, label=f"inertia, {chosen}")
+    if elbow is not None:
+        ax.plot([elbow], [scan.loc[elbow, c.INERTIA]], marker="o", markersize=14, fillstyle="none",
+                color="black", linestyle="none", label=f"elbow (kneed): k = {elbow}")
+    ax.set_title(f"Inertia, {chosen}")
+    ax.set_ylabel("within-cluster sum of squares (standard units²)")
+
+
+def _draw_silhouettes(ax: plt.Axes, scans: dict[str, pd.DataFrame], *, chosen: str,
+                      colours: dict[str, str]) -> None:
+    """Each scan's silhouette against k; a star on the best k of each scan that is not flat."""
+    for name, table in scans.items():
+        colour = colours[name]
+        flat = silhouette_is_flat(table)
+        best = best_silhouette_k(table)
+        label = f"{name} (flat: no best k)" if flat else f"{name} (best k = {best})"
+        ax.plot(table.index, table[c.SILHOUETTE], marker="o", color=colour, label=label,
+                linewidth=2.5 if name == chosen else 1.2, linestyle=":" if flat else "-")
+        if not flat:
+            ax.plot([best], [table.loc[best, c.SILHOUETTE]], marker="*", markersize=14, color=colour,
+                    linestyle="none")
+    lowest = min(float(table[c.SILHOUETTE].min()) for table in scans.values())
+    ax.set_ylim(min(0.0, lowest - _SILHOUETTE_MARGIN), 1)
+    ax.set_title("Silhouette (★ best k; flat lines have none)")
+    ax.set_ylabel("mean silhouette (−1 … 1, higher = better separated)")
+
+
+# --- raw vs log spend ------------------------------------------------------------
 
 
 def plot_raw_vs_log(customers: pd.DataFrame, raw: ClusterResult, log: ClusterResult,
@@ -227,61 +462,106 @@ def plot_raw_vs_log(customers: pd.DataFrame, raw: ClusterResult, log: ClusterRes
             ax.legend(loc="upper left", frameon=True, framealpha=0.9, fontsize=8)
         axes[0].set_ylabel("customers")
         axes[0].set_ylim(top=axes[0].get_ylim()[1] * _LEGEND_HEADROOM)  # room for the legends above the bars
-        fig.suptitle("The same customers, standardised raw spend vs log1p spend", fontsize=12)
+        fig.suptitle("The same customers, standardised raw spend vs log1p spend")
     return fig
 
 
-def plot_segment_profiles(customers: pd.DataFrame, clustering: ClusterResult) -> Figure:
-    """Box plots of each clustered feature, in the space KMeans saw, one box per segment.
+# --- segment profiles --------------------------------------------------------------
 
-    The y axis is the feature after log1p (if used) and standardising, so 0 is
-    the average customer; the white diamonds are the cluster centroids, which
-    the RFM naming rule reads.
-    """
-    clustered = customers[clustering.labels.notna()]
-    scaled = clustering.scale(clustered)
-    labels = clustering.labels[clustering.labels.notna()]
-    k = len(clustering.centroids)
-    width = 0.8 / k
-    with _style():
-        fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI, layout="constrained")
-        ax.axhline(0, color="#888888", linewidth=1, linestyle="--")
-        for cluster, row in clustering.centroids.iterrows():
-            members = scaled[labels == cluster]
-            positions = np.arange(len(clustering.features)) + (int(cluster) - (k - 1) / 2) * width
-            colour = CLUSTER_COLOURS[int(cluster)]
-            ax.boxplot([members[name] for name in clustering.features], positions=positions, widths=width * 0.85,
-                       patch_artist=True, showfliers=False, whis=(5, 95),
-                       boxprops={"facecolor": colour, "edgecolor": "#333333"},
-                       medianprops={"color": "black"}, whiskerprops={"color": "#333333"},
-                       capprops={"color": "#333333"})
-            ax.plot(positions, clustering.scaled_centroids.loc[cluster], marker="D", color="white",
-                    markeredgecolor="black", linestyle="none", markersize=5)
-            ax.plot([], [], color=colour, linewidth=8, label=f"{cluster}: {row[c.SEGMENT]} (n={len(members):,})")
-        ax.plot([], [], marker="D", color="white", markeredgecolor="black", linestyle="none", label="centroid")
-        ax.set_xticks(np.arange(len(clustering.features)), [_FEATURE_LABELS.get(n, n) for n in clustering.features])
-        scaling = "log1p, then standardised" if clustering.log else "standardised"
-        ax.set_ylabel(f"feature value ({scaling}; 0 = average customer)")
-        ax.set_xlabel("clustered feature (boxes: quartiles, whiskers: 5th–95th percentile)")
-        ax.set_title(f"Segment profiles: KMeans (k={k}) on {describe_method(clustering)}", fontsize=11)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=True, framealpha=0.9)
-    return fig
-
-
-_FEATURE_LABELS = {
-    c.RECENCY_DAYS: "Recency_Days\n(days; lower = more recent)",
-    c.FREQUENCY: "Frequency\n(invoices)",
-    c.TOTAL_BILL_SIZE: "Total_Bill_Size\n(net spend, £)",
+#: The panels of the segment profiles: column, panel title, axis label, log axis.
+PROFILE_PANELS: tuple[tuple[str, str, str, bool], ...] = (
+    (c.RECENCY_DAYS, "Days since last purchase", "Recency_Days (days)", False),
+    (c.FREQUENCY, "Purchases", "Frequency (invoices, log scale)", True),
+    (c.TOTAL_BILL_SIZE, "Net spend", "Total_Bill_Size (£, log scale)", True),
+)
+#: Whiskers reach these percentiles; boxes hold the middle half.
+_WHISKERS = (5, 95)
+_BOX_WIDTH = 0.6
+#: Frequency ticks: 1, 2, 5, 10, 20, 50, …
+_COUNT_SUBS = (1.0, 2.0, 5.0)
+_MEDIAN_FONT_SIZE = 8
+#: The median's number starts just right of the median line, just above the box (points).
+_MEDIAN_OFFSET = (2, 1)
+#: Two significant digits: medians are read, not computed with.
+_MEDIAN_FORMATS: dict[str, Callable[[float], str]] = {
+    c.RECENCY_DAYS: lambda days: f"{days:.0f} days",
+    c.FREQUENCY: lambda count: f"{count:g}",
+    c.TOTAL_BILL_SIZE: lambda pounds: format_pounds(float(f"{pounds:.2g}")),
 }
 
 
-def draw_figures(customers: pd.DataFrame, clustering: ClusterResult,
-                 *, scan: pd.DataFrame | None = None) -> dict[str, Figure]:
+def plot_segment_profiles(customers: pd.DataFrame, clustering: ClusterResult) -> Figure:
+    """Each segment in business units: days since last purchase, purchases, net spend.
+
+    One panel per measure of ``PROFILE_PANELS``, one box per segment: the box
+    holds the middle half of the segment's customers, the line is the median,
+    the whiskers reach the 5th and 95th percentiles. Segments run from the
+    highest cluster (highest spend centroid) at the top to the lowest at the
+    bottom, each labelled with its number of customers.
+    """
+    clustered = customers.assign(**{c.CLUSTER: clustering.labels}).dropna(subset=[c.CLUSTER])
+    clusters = clustering.centroids.index  # ascending: position 0 (bottom) is the lowest
+    groups = [clustered[clustered[c.CLUSTER] == cluster] for cluster in clusters]
+    segments = clustering.centroids[c.SEGMENT]
+    colours = [segment_colour(segment) for segment in segments]
+    with _style():
+        fig, axes = plt.subplots(1, len(PROFILE_PANELS), figsize=FIGSIZE, dpi=DPI, layout="constrained",
+                                 sharey=True)
+        for ax, (column, title, label, log) in zip(axes, PROFILE_PANELS):
+            _draw_profile_boxes(ax, [group[column] for group in groups], colours=colours,
+                                format_median=_MEDIAN_FORMATS[column])
+            ax.set_title(title)
+            ax.set_xlabel(label)
+            if log:
+                _log_axis(ax.xaxis, money=column in c.MONEY_FEATURES)
+        axes[0].set_yticks(np.arange(len(clusters)),
+                           [f"{segment}\n(n={len(group):,})" for segment, group in zip(segments, groups)])
+        fig.suptitle(f"Segment profiles: KMeans (k={len(clusters)}) on {describe_method(clustering)}, "
+                     f"{len(clustered):,} customers")
+        fig.supxlabel(f"boxes: middle half of each segment's customers; line and number: median; "
+                      f"whiskers: {_WHISKERS[0]}th to {_WHISKERS[1]}th percentile", fontsize=9, color=_MARK_COLOUR)
+    return fig
+
+
+def _draw_profile_boxes(ax: plt.Axes, values: list[pd.Series], *, colours: list[str],
+                        format_median: Callable[[float], str]) -> None:
+    """Horizontal boxes of ``values``, one per segment, at y = 0, 1, … (no outliers drawn), each median written
+    above its box."""
+    boxes = ax.boxplot(values, positions=np.arange(len(values)), widths=_BOX_WIDTH, orientation="horizontal",
+                       patch_artist=True, showfliers=False, whis=_WHISKERS,
+                       medianprops={"color": "black", "linewidth": 1.5},
+                       whiskerprops={"color": _MARK_COLOUR}, capprops={"color": _MARK_COLOUR})
+    for position, (box, colour, series) in enumerate(zip(boxes["boxes"], colours, values)):
+        box.set(facecolor=colour, edgecolor=_MARK_COLOUR)
+        median = float(series.median())
+        ax.annotate(format_median(median), (median, position + _BOX_WIDTH / 2), xytext=_MEDIAN_OFFSET,
+                    textcoords="offset points", ha="left", va="bottom", fontsize=_MEDIAN_FONT_SIZE)
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+
+
+def _log_axis(axis: Axis, *, money: bool) -> None:
+    """A log axis: compact £ at powers of ten, or counts at 1, 2, 5, 10, …"""
+    axis.axes.set_xscale("log")
+    if money:
+        _log_pounds_axis(axis)
+        return
+    axis.set_major_locator(LogLocator(base=10, subs=_COUNT_SUBS))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+# --- all figures -------------------------------------------------------------------
+
+
+def draw_figures(customers: pd.DataFrame, clustering: ClusterResult, *, scan: pd.DataFrame | None = None,
+                 choice: KChoice | None = None) -> dict[str, Figure]:
     """The figures of one clustering, keyed by their file name.
 
     Clusters of spend alone get the three seed figures; other feature sets get
     the segment profiles in place of the spend histogram. With a k ``scan``
-    the k diagnostics are added.
+    the k diagnostics are added, marking the clustering's k and, when the
+    ``choice`` that picked it is given, its elbow.
     """
     first = (
         {BILL_SIZE_DISTRIBUTION: plot_bill_size_distribution(customers, clustering)}
@@ -294,23 +574,34 @@ def draw_figures(customers: pd.DataFrame, clustering: ClusterResult,
         FEATURE_CORRELATIONS: plot_feature_correlations(customers),
     }
     if scan is not None:
-        figures[K_DIAGNOSTICS] = plot_k_diagnostics({describe_method(clustering): scan},
-                                                    chosen=describe_method(clustering))
+        name = describe_method(clustering)
+        figures[K_DIAGNOSTICS] = plot_k_diagnostics({name: scan}, chosen=name, k=len(clustering.centroids),
+                                                    elbow=choice.elbow if choice is not None else None)
     return figures
 
 
 def draw_beyond_seed_figures(customers: pd.DataFrame, beyond: BeyondSeed) -> dict[str, Figure]:
     """The three figures of the analyses beyond the seed, keyed by their file name."""
     silhouettes = beyond.scalings.groupby(level="scaling")[c.SILHOUETTE].first().to_dict()
+    choice = beyond.rfm_choice
+    k = choice.k if choice is not None else len(beyond.rfm.centroids)
     return {
-        K_DIAGNOSTICS: plot_k_diagnostics(beyond.scans, chosen=RFM_LOG),
+        K_DIAGNOSTICS: plot_k_diagnostics(beyond.scans, chosen=RFM_LOG, k=k,
+                                          elbow=choice.elbow if choice is not None else None),
         RAW_VS_LOG_CLUSTERS: plot_raw_vs_log(customers, beyond.raw, beyond.log, silhouettes=silhouettes),
         SEGMENT_PROFILES: plot_segment_profiles(customers, beyond.rfm),
     }
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Write ``fig`` as PNG atomically; the same figure gives the same bytes on every run."""
+    """Write ``fig`` as PNG at ``SAVE_DPI``, atomically; the same figure gives the same bytes on every run.
+
+    Constrained layout starts from the positions of the last drawing, so the
+    first drawing at ``SAVE_DPI`` can land a pixel away from the next: a
+    throwaway drawing at ``SAVE_DPI`` first makes the bytes the same whether
+    or not the figure was shown (drawn at ``DPI``) before.
+    """
+    fig.savefig(io.BytesIO(), format="rgba", dpi=SAVE_DPI, facecolor="white")
     with atomic_path(path) as temporary:
-        fig.savefig(temporary, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
+        fig.savefig(temporary, format="png", dpi=SAVE_DPI, facecolor="white", metadata={"Software": None})
     return Path(path)

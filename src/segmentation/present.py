@@ -11,7 +11,8 @@ above it. The kind of a column is read from its name, by one rule:
 - days and purchases (``Recency_Days``, ``Purchase_Interval_Days``,
   ``Frequency`` and their statistics): at most one decimal;
 - whole numbers (integer columns, counts): thousands separators;
-- other decimals (silhouette, inertia, Jaccard, ARI): three decimals;
+- inertia (a sum of squares): one decimal, thousands separators;
+- other decimals (silhouette, Jaccard, ARI): three decimals;
 - dates: ``YYYY-MM-DD``; yes/no for flags; text as it is.
 """
 
@@ -72,6 +73,8 @@ def kind_of(name: object) -> str:
         return "money"
     if any(text == column or text.endswith("_" + column) for column in DAY_COLUMNS):
         return "days"
+    if text == c.INERTIA:
+        return "inertia"
     return ""
 
 
@@ -91,6 +94,8 @@ def format_value(value: object, kind: str) -> str:
         return share(value)
     if kind == "days":
         return days(value)
+    if kind == "inertia":
+        return f"{float(value):,.1f}"
     if isinstance(value, int):
         return count(value)
     return decimal(value)
