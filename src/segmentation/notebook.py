@@ -202,8 +202,7 @@ main { max-width: 1100px; margin: 0 auto; padding: 1em 1.5em; box-sizing: border
 .jp-Cell, .jp-Cell-outputWrapper, .jp-OutputArea, .jp-OutputArea-child, .jp-OutputArea-output,
 .jp-RenderedHTMLCommon { max-width: 100%; min-width: 0; box-sizing: border-box; }
 .jp-RenderedHTMLCommon table { max-width: 100%; table-layout: auto; }
-.jp-RenderedHTMLCommon th, .jp-RenderedHTMLCommon td { white-space: normal; overflow-wrap: anywhere; }
-.jp-RenderedHTMLCommon th { overflow-wrap: normal; }
+.jp-RenderedHTMLCommon th, .jp-RenderedHTMLCommon td { white-space: normal; overflow-wrap: break-word; }
 .jp-OutputArea-output { overflow-x: auto; }
 .jp-OutputArea-output pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 img { max-width: 100%; height: auto; }
