@@ -11,7 +11,8 @@ from segmentation import present
 def test_each_kind_of_number_is_written_its_own_way():
     assert present.money(1757248.58) == "£1,757,249"
     assert present.money(-12.4) == "−£12"
-    assert present.money(272.5) == "£273" and present.money(-0.4) == "£0"
+    assert present.money(272.5) == "£273" and present.money(-0.4) == "−£0.40"
+    assert present.money(0.73) == "£0.73" and present.money(9.999) == "£10.00" and present.money(0) == "£0"
     assert present.share(0.0931) == "9.3%"
     assert present.count(4261) == "4,261"
     assert present.days(214.5) == "214.5" and present.days(12.0) == "12"

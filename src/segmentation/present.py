@@ -5,7 +5,7 @@ and every sentence of :mod:`segmentation.findings` writes its numbers with the
 formatters here, so a number in a sentence is spelled exactly as in the table
 above it. The kind of a column is read from its name, by one rule:
 
-- money (£, whole pounds, thousands separators): the customer money features,
+- money (£, whole pounds with thousands separators, pence below £10): the customer money features,
   the ledger's ``amount`` and any statistic of them (``median_Total_Bill_Size``);
 - shares (``share_…``): a percentage with one decimal;
 - days and purchases (``Recency_Days``, ``Purchase_Interval_Days``,
@@ -29,13 +29,24 @@ MONEY_COLUMNS: tuple[str, ...] = (*c.MONEY_FEATURES, c.LEDGER_AMOUNT)
 #: Columns of days or of purchases: whole numbers whose medians may end in .5.
 DAY_COLUMNS: tuple[str, ...] = (c.RECENCY_DAYS, c.PURCHASE_INTERVAL_DAYS, c.FREQUENCY)
 SHARE_PREFIX = "share_"
+#: Amounts below this many pounds are written with pence.
+PENCE_BELOW = 10
 
 
 def money(value: float) -> str:
-    """``£1,234`` (whole pounds, halves rounded away from zero); ``−£12`` for a negative amount."""
-    pounds = math.floor(abs(float(value)) + 0.5)
-    sign = "−" if value < 0 and pounds else ""
-    return f"{sign}£{pounds:,}"
+    """``£1,234`` (whole pounds, halves rounded away from zero) from £10 up; ``£0.73`` below; ``−£12`` when negative.
+
+    Pence are kept under ``PENCE_BELOW`` pounds, so a customer who spent 73p is
+    not shown as having spent £1; exactly zero is ``£0``.
+    """
+    amount = abs(float(value))
+    sign = "−" if value < 0 else ""
+    if amount == 0:
+        return "£0"
+    if amount < PENCE_BELOW:
+        pence = math.floor(amount * 100 + 0.5)
+        return f"{sign}£{pence // 100}.{pence % 100:02d}" if pence else "£0"
+    return f"{sign}£{math.floor(amount + 0.5):,}"
 
 
 def share(value: float) -> str:
