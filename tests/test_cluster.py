@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from segmentation import columns as c
-from segmentation.cluster import cluster_customers, segment_names, summarise_clusters
+from segmentation.cluster import cluster_customers, summarise_clusters
+from segmentation.segments import segment_names
 from segmentation.errors import InvoiceDataError
 
 

@@ -25,10 +25,10 @@ from matplotlib.patches import Rectangle
 
 from segmentation import columns as c
 from segmentation import config, diagnostics, plots
-from segmentation.cluster import ClusterResult, segment_names
+from segmentation.cluster import ClusterResult
 from segmentation.notebook import render_html
 from segmentation.pipeline import analyse_beyond_seed, segment_file
-from segmentation.profiles import RFM_NAMES
+from segmentation.segments import RFM_NAMES, segment_names
 
 from test_cluster import customers_with_spend
 
@@ -238,7 +238,8 @@ def test_k_diagnostics_star_no_best_k_on_a_flat_silhouette_and_mark_the_chosen_k
     flat = _scan([0.52, 0.55, 0.53, 0.54])  # spans 0.03 < config.FLAT_SILHOUETTE_RANGE
     peaked = _scan([0.40, 0.33, 0.30, 0.28])
     assert diagnostics.silhouette_is_flat(flat) and not diagnostics.silhouette_is_flat(peaked)
-    figure = plots.plot_k_diagnostics({"flat": flat, "peaked": peaked}, chosen="peaked", k=4, elbow=3)
+    scans = {"flat": flat, "peaked": peaked}
+    figure = plots.plot_k_diagnostics(scans, diagnostics.summarise_scans(scans), chosen="peaked", k=4, elbow=3)
     inertia, silhouette = figure.axes
     stars = _stars(silhouette)
     assert [(line.get_xdata()[0], line.get_ydata()[0]) for line in stars] == [(2, 0.40)]
@@ -252,20 +253,22 @@ def test_k_diagnostics_star_no_best_k_on_a_flat_silhouette_and_mark_the_chosen_k
 
 
 def test_k_diagnostics_draw_no_elbow_when_none_is_given():
-    figure = plots.plot_k_diagnostics({"peaked": _scan([0.40, 0.33, 0.30])}, chosen="peaked", k=2)
+    scans = {"peaked": _scan([0.40, 0.33, 0.30])}
+    figure = plots.plot_k_diagnostics(scans, diagnostics.summarise_scans(scans), chosen="peaked", k=2)
     assert not any("elbow" in text.get_text() for text in figure.axes[0].get_legend().get_texts())
     plt.close(figure)
 
 
 def test_k_diagnostics_refuse_an_elbow_outside_the_scan():
     with pytest.raises(ValueError, match="elbow k = 12"):
-        plots.plot_k_diagnostics({"peaked": _scan([0.40, 0.33, 0.30])}, chosen="peaked", k=2, elbow=12)
+        scans = {"peaked": _scan([0.40, 0.33, 0.30])}
+        plots.plot_k_diagnostics(scans, diagnostics.summarise_scans(scans), chosen="peaked", k=2, elbow=12)
 
 
 def test_committed_k_diagnostics_mark_the_analysis_choice(default_figures, default_beyond):
     inertia, silhouette = default_figures[plots.K_DIAGNOSTICS].axes
     choice = default_beyond.rfm_choice
-    flat = [name for name, scan in default_beyond.scans.items() if diagnostics.silhouette_is_flat(scan)]
+    flat = default_beyond.scan_summary.index[default_beyond.scan_summary[c.FLAT]].tolist()
     assert flat == [diagnostics.LOG_SPEND]  # log1p spend: 0.519 … 0.563
     assert len(_stars(silhouette)) == len(default_beyond.scans) - len(flat)
     for ax in (inertia, silhouette):
@@ -276,6 +279,7 @@ def test_committed_k_diagnostics_mark_the_analysis_choice(default_figures, defau
 def test_draw_figures_with_a_scan_marks_the_choice(default_run, default_beyond):
     rfm_scan = default_beyond.scans[diagnostics.RFM_LOG]
     figures = plots.draw_figures(default_run.customers, default_beyond.rfm, scan=rfm_scan,
+                                 scan_summary=diagnostics.summarise_scans({"rfm": rfm_scan}),
                                  choice=default_beyond.rfm_choice)
     assert set(figures) == {plots.SEGMENT_PROFILES, plots.CUSTOMER_SEGMENTS, plots.FEATURE_CORRELATIONS,
                             plots.K_DIAGNOSTICS}

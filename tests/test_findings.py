@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from segmentation import columns as c
-from segmentation import config, findings
+from segmentation import config, diagnostics, findings
 from segmentation import present as p
 from segmentation.notebook import execute_on_file
 
@@ -128,7 +128,8 @@ def test_flat_silhouette_is_called_flat_and_a_clear_one_names_its_best_k():
                         index=pd.Index([2, 3, 4], name=c.K))
     clear = pd.DataFrame({c.INERTIA: [9.0, 5.0, 3.0], c.SILHOUETTE: [0.30, 0.45, 0.31]},
                          index=pd.Index([2, 3, 4], name=c.K))
-    text = findings.describe_k_choice({"a": flat, "b": clear}, chosen="b", k=3, choice=None)
+    scans = {"a": flat, "b": clear}
+    text = findings.describe_k_choice(scans, diagnostics.summarise_scans(scans), chosen="b", k=3, choice=None)
     assert "a: flat (0.520 to 0.550)" in text
     assert "b: highest at k = 3 (0.450)" in text
     assert "k = 3, set by hand" in text

@@ -8,7 +8,8 @@ import pytest
 from segmentation import columns as c
 from segmentation.cluster import cluster_customers
 from segmentation.errors import InvoiceDataError
-from segmentation.profiles import name_rfm_segments, profile_segments
+from segmentation.profiles import profile_segments
+from segmentation.segments import name_rfm_segments
 
 
 def rfm_customers() -> pd.DataFrame:

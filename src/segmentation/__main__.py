@@ -115,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_csv(run.clusters.round(4), out_dir / "clusters.csv")
     write_customer_segments(run.customers, run.clustering.labels, run.clustering.segments,
                             out_dir / CUSTOMER_SEGMENTS_CSV)
-    figures = plots.draw_figures(run.customers, run.clustering, scan=run.scan, choice=run.k_choice)
+    figures = plots.draw_figures(run.customers, run.clustering, scan=run.scan, scan_summary=run.scan_summary,
+                                 choice=run.k_choice)
     for name, figure in figures.items():
         plots.save_figure(figure, out_dir / name)
         plt.close(figure)

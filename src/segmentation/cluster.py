@@ -25,13 +25,8 @@ from sklearn.preprocessing import StandardScaler
 from segmentation import columns as c
 from segmentation import config
 from segmentation.errors import InvoiceDataError
-from segmentation.profiles import name_rfm_segments
+from segmentation.segments import name_rfm_segments, segment_names
 
-_SPEND_NAMES: dict[int, tuple[str, ...]] = {
-    1: ("All customers",),
-    2: ("Low spend", "High spend"),
-    3: ("Low spend", "Mid spend", "High spend"),
-}
 
 
 logger = logging.getLogger(__name__)
@@ -102,11 +97,6 @@ def make_kmeans(k: int, *, n_customers: int, random_state: int = config.RANDOM_S
     return KMeans(n_clusters=k, n_init=config.N_INIT, random_state=random_state)
 
 
-def segment_names(k: int) -> tuple[str, ...]:
-    """Names of clusters 0..k-1 ordered by ascending spend."""
-    return _SPEND_NAMES.get(k, tuple(f"Spend level {i + 1} of {k}" for i in range(k)))
-
-
 def cluster_customers(
     customers: pd.DataFrame,
     *,
@@ -135,7 +125,7 @@ def cluster_customers(
     go by the centroids of the other features in the order given. Segments are
     named Low / Mid / High spend (:func:`segment_names`), except when the
     features include the three of ``columns.RFM_FEATURES``: then by the RFM
-    rule of :func:`segmentation.profiles.name_rfm_segments`.
+    rule of :func:`segmentation.segments.name_rfm_segments`.
 
     Raises
     ------

@@ -131,6 +131,12 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
 K = "k"
 INERTIA = "inertia"
 SILHOUETTE = "silhouette"
+#: One row per feature set of a scan summary (``diagnostics.summarise_scans``).
+FEATURE_SET = "features"
+BEST_K = "best_k"
+BEST_SILHOUETTE = "best_silhouette"
+LOWEST_SILHOUETTE = "lowest_silhouette"
+FLAT = "flat"
 
 # --- segment profiles: one row is one cluster -------------------------------------
 CUSTOMERS = "customers"

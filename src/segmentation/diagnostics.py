@@ -88,6 +88,26 @@ def silhouette_is_flat(scan: pd.DataFrame, *, tolerance: float = config.FLAT_SIL
     return bool(scan[c.SILHOUETTE].max() - scan[c.SILHOUETTE].min() < tolerance)
 
 
+def summarise_scans(scans: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """What each k scan says, one row per feature set (index ``features``, in the order given).
+
+    Columns: ``best_k`` and ``best_silhouette`` (the highest silhouette and its
+    k, ties to the smaller k), ``lowest_silhouette``, and ``flat``
+    (:func:`silhouette_is_flat`: the scan has no best k, whatever ``best_k``
+    says). The figures and the sentences about choosing k read this table.
+    """
+    rows = {
+        name: {
+            c.BEST_K: best_silhouette_k(scan),
+            c.BEST_SILHOUETTE: float(scan[c.SILHOUETTE].max()),
+            c.LOWEST_SILHOUETTE: float(scan[c.SILHOUETTE].min()),
+            c.FLAT: silhouette_is_flat(scan),
+        }
+        for name, scan in scans.items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(c.FEATURE_SET)
+
+
 #: Rules :func:`choose_k` knows: the silhouette's best k, or the inertia elbow.
 SILHOUETTE_RULE = "auto"
 ELBOW_RULE = "elbow"

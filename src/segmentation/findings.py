@@ -19,7 +19,7 @@ import pandas as pd
 from segmentation import columns as c
 from segmentation import config
 from segmentation import present as p
-from segmentation.diagnostics import KChoice, best_silhouette_k, silhouette_is_flat
+from segmentation.diagnostics import KChoice
 
 #: Spearman correlations at or above these (in absolute value) are called strong / moderate.
 STRONG_CORRELATION = 0.7
@@ -165,16 +165,16 @@ def describe_seed_clusters(clusters: pd.DataFrame, *, not_clustered: int) -> str
     return text
 
 
-def describe_k_choice(scans: dict[str, pd.DataFrame], *, chosen: str, k: int, choice: KChoice | None) -> str:
-    """What each k scan says (best silhouette, or flat), and the k used for ``chosen``."""
+def describe_k_choice(scans: dict[str, pd.DataFrame], summary: pd.DataFrame, *, chosen: str, k: int,
+                      choice: KChoice | None) -> str:
+    """What each k scan says (its ``diagnostics.summarise_scans`` row: best k, or flat), and the k used."""
     parts = []
-    for name, scan in scans.items():
-        if silhouette_is_flat(scan):
-            parts.append(f"{name}: flat ({p.decimal(scan[c.SILHOUETTE].min())} to "
-                         f"{p.decimal(scan[c.SILHOUETTE].max())}), no number of groups stands out")
+    for name, row in summary.iterrows():
+        if row[c.FLAT]:
+            parts.append(f"{name}: flat ({p.decimal(row[c.LOWEST_SILHOUETTE])} to "
+                         f"{p.decimal(row[c.BEST_SILHOUETTE])}), no number of groups stands out")
         else:
-            best = best_silhouette_k(scan)
-            parts.append(f"{name}: highest at k = {best} ({p.decimal(scan.loc[best, c.SILHOUETTE])})")
+            parts.append(f"{name}: highest at k = {int(row[c.BEST_K])} ({p.decimal(row[c.BEST_SILHOUETTE])})")
     ks = scans[chosen].index
     text = f"Silhouette over k = {min(ks)} … {max(ks)}, by feature set — {'; '.join(parts)}."
     if choice is None:

@@ -50,6 +50,7 @@ class SegmentationRun:
     returns_matched: float
     returns_unmatched: float
     scan: pd.DataFrame | None = None
+    scan_summary: pd.DataFrame | None = None
     k_choice: KChoice | None = None
 
 
@@ -118,9 +119,10 @@ def segment_file(
         scheduler=scheduler, worker_memory=worker_memory,
     )
     columns = c.FEATURE_SETS[features]
-    scan = choice = None
+    scan = scan_summary = choice = None
     if isinstance(k, str):
         scan = diagnostics.scan_k(customers, features=columns, log=log)
+        scan_summary = diagnostics.summarise_scans({features: scan})
         choice = diagnostics.choose_k(scan, rule=k)
         k = choice.k
     clustering = cluster_customers(customers, k=k, random_state=config.RANDOM_STATE, features=columns, log=log)
@@ -136,6 +138,7 @@ def segment_file(
         returns_matched=matched,
         returns_unmatched=unmatched,
         scan=scan,
+        scan_summary=scan_summary,
         k_choice=choice,
     )
 
@@ -144,14 +147,16 @@ def segment_file(
 class BeyondSeed:
     """The analyses beyond the seed method, on one customer table.
 
-    ``scans``: a k scan per feature set and scaling (``diagnostics.SCALINGS``);
-    ``rfm_choice``: the RFM k and why; ``raw``/``log``: k = 3 on raw and on
-    log1p spend, compared in ``scalings``; ``rfm``: the RFM clustering,
-    profiled in ``profile``; ``stability``: ARI between seeds and bootstrap
-    resamples of the RFM clustering.
+    ``scans``: a k scan per feature set and scaling (``diagnostics.SCALINGS``),
+    read in ``scan_summary``; ``rfm_choice``: the RFM k and why; ``raw``/``log``:
+    k = 3 on raw and on log1p spend, compared in ``scalings``; ``rfm``: the RFM
+    clustering, profiled in ``profile``; ``stability``: ARI between seeds and
+    bootstrap resamples of the RFM clustering; ``segment_stability``: each RFM
+    segment's bootstrap Jaccard.
     """
 
     scans: dict[str, pd.DataFrame]
+    scan_summary: pd.DataFrame
     rfm_choice: KChoice | None
     raw: ClusterResult
     log: ClusterResult
@@ -159,30 +164,66 @@ class BeyondSeed:
     rfm: ClusterResult
     profile: pd.DataFrame
     stability: pd.DataFrame
+    segment_stability: pd.DataFrame
 
 
-def analyse_beyond_seed(customers: pd.DataFrame, *, rfm_k: int | str = config.RFM_K_RULE) -> BeyondSeed:
-    """Scan k, compare raw and log spend at the seed's k, and cluster, profile and test RFM segments."""
-    scans = {name: diagnostics.scan_k(customers, features=columns, log=log)
-             for name, (columns, log) in diagnostics.SCALINGS.items()}
-    rfm_choice = diagnostics.choose_k(scans[diagnostics.RFM_LOG], rule=rfm_k) if isinstance(rfm_k, str) else None
-    k = rfm_choice.k if rfm_choice is not None else rfm_k
-    raw = cluster_customers(customers)
-    log = cluster_customers(customers, log=True)
-    rfm = cluster_customers(customers, k=k, features=c.RFM_FEATURES, log=True)
-    stability = diagnostics.summarise_stability(
-        diagnostics.seed_stability(customers, k=k, features=c.RFM_FEATURES, log=True),
-        diagnostics.bootstrap_stability(customers, k=k, features=c.RFM_FEATURES, log=True),
-    )
+# --- the steps beyond the seed, in the order the notebook shows them ----------------
+
+def scan_feature_sets(customers: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """A k scan (inertia and silhouette for each k of ``config.K_RANGE``) per feature set and scaling."""
+    return {name: diagnostics.scan_k(customers, features=features, log=log)
+            for name, (features, log) in diagnostics.SCALINGS.items()}
+
+
+def choose_rfm_k(scans: dict[str, pd.DataFrame], rfm_k: int | str) -> tuple[int, KChoice | None]:
+    """The RFM k: ``rfm_k`` itself when a number, else the rule's choice on the RFM scan (and the choice)."""
+    if not isinstance(rfm_k, str):
+        return rfm_k, None
+    choice = diagnostics.choose_k(scans[diagnostics.RFM_LOG], rule=rfm_k)
+    return choice.k, choice
+
+
+def compare_raw_and_log(customers: pd.DataFrame, *, k: int = config.N_CLUSTERS
+                        ) -> tuple[ClusterResult, ClusterResult, pd.DataFrame]:
+    """KMeans on raw and on log1p spend with the same k, and the two side by side."""
+    raw = cluster_customers(customers, k=k, random_state=config.RANDOM_STATE)
+    log = cluster_customers(customers, k=k, random_state=config.RANDOM_STATE, log=True)
+    return raw, log, diagnostics.compare_scalings(customers, {"raw": raw, "log": log})
+
+
+def segment_rfm(customers: pd.DataFrame, *, k: int) -> ClusterResult:
+    """KMeans on log1p, standardised recency, frequency and spend, named by the RFM rule."""
+    return cluster_customers(customers, k=k, random_state=config.RANDOM_STATE, features=c.RFM_FEATURES, log=True)
+
+
+def check_stability(customers: pd.DataFrame, clustering: ClusterResult) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(ARI across seeds and bootstrap refits, each segment's bootstrap Jaccard) of ``clustering``."""
+    k = len(clustering.centroids)
+    options = {"k": k, "features": clustering.features, "log": clustering.log}
+    summary = diagnostics.summarise_stability(diagnostics.seed_stability(customers, **options),
+                                              diagnostics.bootstrap_stability(customers, **options))
+    return summary, diagnostics.segment_stability(customers, clustering)
+
+
+def analyse_beyond_seed(customers: pd.DataFrame, *, rfm_k: int | str = config.RFM_K_RULE,
+                        k: int = config.N_CLUSTERS) -> BeyondSeed:
+    """Every step beyond the seed at once: scan k, compare raw and log spend, cluster, profile and test RFM."""
+    scans = scan_feature_sets(customers)
+    chosen_k, rfm_choice = choose_rfm_k(scans, rfm_k)
+    raw, log, scalings = compare_raw_and_log(customers, k=k)
+    rfm = segment_rfm(customers, k=chosen_k)
+    stability, segments = check_stability(customers, rfm)
     return BeyondSeed(
         scans=scans,
+        scan_summary=diagnostics.summarise_scans(scans),
         rfm_choice=rfm_choice,
         raw=raw,
         log=log,
-        scalings=diagnostics.compare_scalings(customers, {"raw": raw, "log": log}),
+        scalings=scalings,
         rfm=rfm,
         profile=profile_segments(customers, rfm),
         stability=stability,
+        segment_stability=segments,
     )
 
 

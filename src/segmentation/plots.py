@@ -36,8 +36,9 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from segmentation import columns as c
 from segmentation import config
-from segmentation.cluster import ClusterResult, segment_names
-from segmentation.diagnostics import RFM_LOG, best_silhouette_k, silhouette_is_flat
+from segmentation.cluster import ClusterResult
+from segmentation.segments import segment_names
+from segmentation.diagnostics import RFM_LOG
 from segmentation.export import atomic_path
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ SEGMENT_COLOURS: dict[str, str] = {
     "At risk": OKABE_ITO["orange"],
     "Lost": OKABE_ITO["vermillion"],
 }
-#: "Spend level i of k" (:func:`segmentation.cluster.segment_names` for k > 3).
+#: "Spend level i of k" (:func:`segmentation.segments.segment_names` for k > 3).
 _SPEND_LEVEL = re.compile(r"Spend level (\d+) of (\d+)")
 #: "Lost 2": a further segment of a named cell, a shade darker per number.
 _NUMBERED = re.compile(r"(.+) (\d+)")
@@ -382,16 +383,17 @@ def plot_feature_correlations(customers: pd.DataFrame) -> Figure:
 _SILHOUETTE_MARGIN = 0.05
 
 
-def plot_k_diagnostics(scans: dict[str, pd.DataFrame], *, chosen: str = RFM_LOG, k: int,
-                       elbow: int | None = None) -> Figure:
+def plot_k_diagnostics(scans: dict[str, pd.DataFrame], summary: pd.DataFrame, *, chosen: str = RFM_LOG,
+                       k: int, elbow: int | None = None) -> Figure:
     """Inertia (left, of the ``chosen`` scan) and silhouette (right, of every scan) against k.
 
     ``scans`` are :func:`segmentation.diagnostics.scan_k` tables keyed by a
-    short name of the features and scaling; ``k`` is the k the analysis chose
-    for the ``chosen`` scan, marked on both panels; ``elbow`` the inertia
-    elbow it found (kneed), circled on the left, or None. On the right a star
-    marks each scan's best silhouette, except on scans whose silhouette is
-    flat (:func:`segmentation.diagnostics.silhouette_is_flat`): they have no best k.
+    short name of the features and scaling, and ``summary`` what the analysis
+    read from them (:func:`segmentation.diagnostics.summarise_scans`); ``k`` is
+    the k the analysis chose for the ``chosen`` scan, marked on both panels;
+    ``elbow`` the inertia elbow it found (kneed), circled on the left, or None.
+    On the right a star marks each scan's best silhouette, except on scans the
+    summary calls flat: they have no best k.
     """
     if chosen not in scans:
         raise ValueError(f"chosen scan {chosen!r} is not one of {', '.join(scans)}")
@@ -402,7 +404,7 @@ def plot_k_diagnostics(scans: dict[str, pd.DataFrame], *, chosen: str = RFM_LOG,
         fig, (left, right) = plt.subplots(1, 2, figsize=FIGSIZE, dpi=DPI, layout="constrained")
         colours = dict(zip(scans, _LINE_COLOURS))
         _draw_inertia(left, scan, chosen=chosen, elbow=elbow, colour=colours[chosen])
-        _draw_silhouettes(right, scans, chosen=chosen, colours=colours)
+        _draw_silhouettes(right, scans, summary, chosen=chosen, colours=colours)
         for ax in (left, right):
             ax.axvline(k, color=_MARK_COLOUR, linestyle="--", linewidth=1.2, zorder=1,
                        label=f"chosen k = {k} ({chosen})" if ax is right else f"chosen k = {k}")
@@ -423,13 +425,13 @@ def _draw_inertia(ax: plt.Axes, scan: pd.DataFrame, *, chosen: str, elbow: int |
     ax.set_ylabel("within-cluster sum of squares (standard units²)")
 
 
-def _draw_silhouettes(ax: plt.Axes, scans: dict[str, pd.DataFrame], *, chosen: str,
+def _draw_silhouettes(ax: plt.Axes, scans: dict[str, pd.DataFrame], summary: pd.DataFrame, *, chosen: str,
                       colours: dict[str, str]) -> None:
     """Each scan's silhouette against k; a star on the best k of each scan that is not flat."""
     for name, table in scans.items():
         colour = colours[name]
-        flat = silhouette_is_flat(table)
-        best = best_silhouette_k(table)
+        flat = bool(summary.loc[name, c.FLAT])
+        best = int(summary.loc[name, c.BEST_K])
         label = f"{name} (flat: no best k)" if flat else f"{name} (best k = {best})"
         ax.plot(table.index, table[c.SILHOUETTE], marker="o", color=colour, label=label,
                 linewidth=2.5 if name == chosen else 1.2, linestyle=":" if flat else "-")
@@ -555,13 +557,13 @@ def _log_axis(axis: Axis, *, money: bool) -> None:
 
 
 def draw_figures(customers: pd.DataFrame, clustering: ClusterResult, *, scan: pd.DataFrame | None = None,
-                 choice: KChoice | None = None) -> dict[str, Figure]:
+                 scan_summary: pd.DataFrame | None = None, choice: KChoice | None = None) -> dict[str, Figure]:
     """The figures of one clustering, keyed by their file name.
 
     Clusters of spend alone get the three seed figures; other feature sets get
     the segment profiles in place of the spend histogram. With a k ``scan``
-    the k diagnostics are added, marking the clustering's k and, when the
-    ``choice`` that picked it is given, its elbow.
+    and its one-row ``scan_summary`` the k diagnostics are added, marking the
+    clustering's k and, when the ``choice`` that picked it is given, its elbow.
     """
     first = (
         {BILL_SIZE_DISTRIBUTION: plot_bill_size_distribution(customers, clustering)}
@@ -573,9 +575,10 @@ def draw_figures(customers: pd.DataFrame, clustering: ClusterResult, *, scan: pd
         CUSTOMER_SEGMENTS: plot_customer_segments(customers, clustering),
         FEATURE_CORRELATIONS: plot_feature_correlations(customers),
     }
-    if scan is not None:
+    if scan is not None and scan_summary is not None:
         name = describe_method(clustering)
-        figures[K_DIAGNOSTICS] = plot_k_diagnostics({name: scan}, chosen=name, k=len(clustering.centroids),
+        figures[K_DIAGNOSTICS] = plot_k_diagnostics({name: scan}, scan_summary.set_axis([name]), chosen=name,
+                                                    k=len(clustering.centroids),
                                                     elbow=choice.elbow if choice is not None else None)
     return figures
 
@@ -586,7 +589,7 @@ def draw_beyond_seed_figures(customers: pd.DataFrame, beyond: BeyondSeed) -> dic
     choice = beyond.rfm_choice
     k = choice.k if choice is not None else len(beyond.rfm.centroids)
     return {
-        K_DIAGNOSTICS: plot_k_diagnostics(beyond.scans, chosen=RFM_LOG, k=k,
+        K_DIAGNOSTICS: plot_k_diagnostics(beyond.scans, beyond.scan_summary, chosen=RFM_LOG, k=k,
                                           elbow=choice.elbow if choice is not None else None),
         RAW_VS_LOG_CLUSTERS: plot_raw_vs_log(customers, beyond.raw, beyond.log, silhouettes=silhouettes),
         SEGMENT_PROFILES: plot_segment_profiles(customers, beyond.rfm),
