@@ -52,6 +52,12 @@ def invoice_lines(rows: list[tuple]) -> pd.DataFrame:
     )
 
 
+def customers_with_spend(spend: list[float]) -> pd.DataFrame:
+    """A customer table of Total_Bill_Size alone, CustomerIDs 1, 2, … in the order given."""
+    index = pd.Index(range(1, len(spend) + 1), dtype="Int64", name=c.CUSTOMER_ID)
+    return pd.DataFrame({c.TOTAL_BILL_SIZE: spend}, index=index)
+
+
 @pytest.fixture
 def real_file() -> Path:
     return REAL_FILE

@@ -8,13 +8,10 @@ import pytest
 
 from segmentation import columns as c
 from segmentation.cluster import cluster_customers, summarise_clusters
-from segmentation.segments import segment_names
 from segmentation.errors import InvoiceDataError
+from segmentation.segments import segment_names
 
-
-def customers_with_spend(spend: list[float]) -> pd.DataFrame:
-    index = pd.Index(range(1, len(spend) + 1), dtype="Int64", name=c.CUSTOMER_ID)
-    return pd.DataFrame({c.TOTAL_BILL_SIZE: spend}, index=index)
+from conftest import customers_with_spend
 
 
 # Three obvious groups, listed high-low-mid so file order cannot give the numbering.

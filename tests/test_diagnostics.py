@@ -10,7 +10,7 @@ from segmentation import columns as c
 from segmentation import config, diagnostics
 from segmentation.cluster import cluster_customers
 
-from test_cluster import customers_with_spend
+from conftest import customers_with_spend
 
 
 def heavy_tailed_customers(n: int = 300, seed: int = 5) -> pd.DataFrame:

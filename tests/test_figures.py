@@ -30,7 +30,7 @@ from segmentation.notebook import render_html
 from segmentation.pipeline import analyse_beyond_seed, segment_file
 from segmentation.segments import RFM_NAMES, segment_names
 
-from test_cluster import customers_with_spend
+from conftest import customers_with_spend
 
 #: Extents may touch the figure's edge to within this many pixels.
 EDGE_TOLERANCE_PX = 1.0
