@@ -26,7 +26,6 @@ from matplotlib.patches import Rectangle
 from segmentation import columns as c
 from segmentation import config, diagnostics, plots
 from segmentation.cluster import ClusterResult
-from segmentation.notebook import render_html
 from segmentation.pipeline import analyse_beyond_seed, segment_file
 from segmentation.segments import RFM_NAMES, segment_names
 
@@ -420,15 +419,6 @@ def test_notebook_shows_the_committed_figures():
              for cell in _notebook()["cells"] for output in cell.get("outputs", [])
              if "image/png" in output.get("data", {})]
     assert len(shown) == len(plots.ALL_FIGURE_FILES)
-
-
-def test_report_page_embeds_every_figure_and_no_error(tmp_path):
-    page = render_html(config.NOTEBOOK_PATH, tmp_path / "report.html").read_text(encoding="utf-8")
-    assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', page)) == len(plots.ALL_FIGURE_FILES)
-    body = page.split("<body", 1)[1]
-    assert "Traceback" not in body
-    assert 'data-mime-type="application/vnd.jupyter.stderr"' not in body
-    assert 'src="http' not in body  # nothing fetched from elsewhere
 
 
 def test_raw_vs_log_panels_count_every_clustered_customer_in_their_legends(default_figures, default_run):
