@@ -52,7 +52,7 @@ test: $(STAMP) ## run every test, the notebook (nbval) included
 
 bench: $(STAMP) ## benchmark the feature stage against the naive idiom, DuckDB and Polars
 	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
-	$(BIN)/python -m segmentation.bench
+	$(BIN)/python -m benchmarks.bench
 
 data: $(STAMP) ## download the real UCI Online Retail workbook into data/raw/
 	$(BIN)/python -m segmentation.download
