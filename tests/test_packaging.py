@@ -54,3 +54,14 @@ def test_import_segmentation_download_loads_only_the_standard_library():
     modules = imported_modules("import segmentation.download")
     third_party = {name for name in modules if name not in sys.stdlib_module_names} - {"segmentation"}
     assert not third_party, sorted(third_party)
+
+
+@pytest.mark.parametrize(("module", "missing"), [("segmentation.notebook", "nbclient"),
+                                                  ("segmentation.readme", "nbformat")])
+def test_a_module_whose_extra_is_missing_names_the_extra(module, missing):
+    code = f"import sys; sys.modules[{missing!r}] = None; import {module}"  # None: as if not installed
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"ModuleNotFoundError: {module} needs {missing}: pip install 'segmentation[notebook]'"
+    )
