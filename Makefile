@@ -47,7 +47,8 @@ check-report: $(STAMP) ## render the report and check it in headless Chromium at
 	SEGMENTATION_REPORT_SCREENSHOT=$(REPORT_SCREENSHOT) $(BIN)/python -m pytest tests/test_report.py
 	@echo "screenshot: $(REPORT_SCREENSHOT)"
 
-test: $(STAMP) ## run every test, the notebook (nbval) included
+test: $(STAMP) ## lint (ruff check), then run every test, the notebook (nbval) included
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 
 bench: $(STAMP) ## benchmark the feature stage against the naive idiom, DuckDB and Polars

@@ -181,15 +181,15 @@ def features_polars(lines) -> pd.DataFrame:  # noqa: ANN001 - a polars DataFrame
     import polars as pl
 
     q, p, cid, code = pl.col(c.QUANTITY), pl.col(c.UNIT_PRICE), pl.col(c.CUSTOMER_ID), pl.col(c.STOCK_CODE)
-    l = lines.lazy().with_columns((q * p * 1_000_000).round(0).cast(pl.Int64).alias("micros"))
-    bought = l.filter(q > 0)
+    priced = lines.lazy().with_columns((q * p * 1_000_000).round(0).cast(pl.Int64).alias("micros"))
+    bought = priced.filter(q > 0)
     cust = bought.group_by(c.CUSTOMER_ID).agg(
         pl.col("micros").sum().alias(GROSS_MICROS),
         pl.col(c.INVOICE_DATE).min().alias(c.FIRST_PURCHASE),
         pl.col(c.INVOICE_DATE).max().alias(c.LAST_PURCHASE),
         pl.col(c.INVOICE).n_unique().alias(c.FREQUENCY),
     )
-    items = l.group_by([c.CUSTOMER_ID, c.STOCK_CODE]).agg(
+    items = priced.group_by([c.CUSTOMER_ID, c.STOCK_CODE]).agg(
         (q > 0).sum().alias(LINES),
         pl.when(q > 0).then(q).otherwise(0).sum().alias("purchased"),
         pl.when(q < 0).then(-q).otherwise(0).sum().alias("returned_q"),
@@ -207,7 +207,7 @@ def features_polars(lines) -> pd.DataFrame:  # noqa: ANN001 - a polars DataFrame
         .select(cid, pl.col(c.COUNTRY).alias(c.MOST_COMMON_LOCATION))
     )
     descr = (
-        l.filter(pl.col(c.DESCRIPTION).is_not_null()).group_by([c.STOCK_CODE, c.DESCRIPTION])
+        priced.filter(pl.col(c.DESCRIPTION).is_not_null()).group_by([c.STOCK_CODE, c.DESCRIPTION])
         .agg(pl.len().alias(LINES))
         .sort([c.STOCK_CODE, LINES, c.DESCRIPTION], descending=[False, True, False])
         .group_by(c.STOCK_CODE, maintain_order=True).first()
@@ -220,7 +220,7 @@ def features_polars(lines) -> pd.DataFrame:  # noqa: ANN001 - a polars DataFrame
         .select(cid, code.alias(c.TOP_ITEM_CODE))
     )
     day = pl.col(c.INVOICE_DATE).max().dt.truncate("1d") + pl.duration(days=1)
-    snapshot = l.select(day.alias("snapshot"))
+    snapshot = priced.select(day.alias("snapshot"))
     gross = (pl.col(GROSS_MICROS) / 1e6).round(2)
     returned = pl.col("counted").fill_null(0.0).round(2)
     table = (

@@ -9,7 +9,6 @@ import pytest
 from segmentation import columns as c
 from segmentation import diagnostics
 from segmentation.cluster import cluster_customers
-
 from test_cluster import customers_with_spend
 
 

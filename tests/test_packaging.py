@@ -81,7 +81,8 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     """
     scratch = tmp_path_factory.mktemp("wheel")
     source = scratch / "source"
-    shutil.copytree(config.PROJECT_ROOT / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    shutil.copytree(config.PROJECT_ROOT / "src", source / "src",
+                    ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(config.PROJECT_ROOT / name, source / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
