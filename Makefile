@@ -47,12 +47,13 @@ check-report: $(STAMP) ## render the report and check it in headless Chromium at
 	SEGMENTATION_REPORT_SCREENSHOT=$(REPORT_SCREENSHOT) $(BIN)/python -m pytest tests/test_report.py
 	@echo "screenshot: $(REPORT_SCREENSHOT)"
 
-test: $(STAMP) ## run every test, the notebook (nbval) included
+test: $(STAMP) ## lint (ruff check), then run every test, the notebook (nbval) included
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 
 bench: $(STAMP) ## benchmark the feature stage against the naive idiom, DuckDB and Polars
 	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
-	$(BIN)/python -m segmentation.bench
+	$(BIN)/python -m benchmarks.bench
 
 data: $(STAMP) ## download the real UCI Online Retail workbook into data/raw/
 	$(BIN)/python -m segmentation.download

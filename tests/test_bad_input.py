@@ -125,7 +125,8 @@ def test_decimal_commas_with_thousands_points(tmp_path):
 
 def test_mixed_decimal_conventions_are_refused(tmp_path):
     rows = [ROWS[0][:5] + ["2,55"] + ROWS[0][6:], ROWS[1][:5] + ["1.85"] + ROWS[1][6:]]
-    with pytest.raises(InvoiceDataError, match=r"UnitPrice writes decimals both with a comma \('2,55'\) and with a point \('1.85'\)"):
+    message = r"UnitPrice writes decimals both with a comma \('2,55'\) and with a point \('1.85'\)"
+    with pytest.raises(InvoiceDataError, match=message):
         load_invoices(write_table(tmp_path / "mixed.csv", rows, sep=";"))
 
 
@@ -155,13 +156,14 @@ def test_text_in_quantity(tmp_path, capsys):
 
 
 def test_unparseable_dates_report_count_and_first_rows(tmp_path, capsys):
-    rows = [row[:4] + [date] + row[5:] for row, date in zip(ROWS, ["soon", "2010-12-01 08:28:00", "n/a"])]
+    rows = [row[:4] + [date] + row[5:] for row, date in zip(ROWS, ["soon", "2010-12-01 08:28:00", "n/a"], strict=True)]
     message = cli_error(write_table(tmp_path / "dates.csv", rows), tmp_path, capsys)
     assert "column InvoiceDate has 2 value(s) that are not dates ('soon', 'n/a') at row(s) 2, 4" in message
 
 
 def test_day_first_dates_ask_for_a_format(tmp_path, capsys):
-    rows = [row[:4] + [date] + row[5:] for row, date in zip(ROWS, ["13/12/2010 08:26", "1/12/2010 08:28", "2/12/2010 09:41"])]
+    dates = ["13/12/2010 08:26", "1/12/2010 08:28", "2/12/2010 09:41"]
+    rows = [row[:4] + [date] + row[5:] for row, date in zip(ROWS, dates, strict=True)]
     path = write_table(tmp_path / "dayfirst.csv", rows)
     assert "day-first; pass date_format" in cli_error(path, tmp_path, capsys)
     invoices = load_invoices(path, date_format="%d/%m/%Y %H:%M")
@@ -169,7 +171,8 @@ def test_day_first_dates_ask_for_a_format(tmp_path, capsys):
 
 
 def test_mixed_date_formats_in_one_column(tmp_path):
-    rows = [row[:4] + [date] + row[5:] for row, date in zip(ROWS, ["2010-12-01 08:26:00", "12/13/2010 8:28", "12/1/2010 9:41"])]
+    dates = ["2010-12-01 08:26:00", "12/13/2010 8:28", "12/1/2010 9:41"]
+    rows = [row[:4] + [date] + row[5:] for row, date in zip(ROWS, dates, strict=True)]
     invoices = load_invoices(write_table(tmp_path / "mixed_dates.csv", rows))
     assert invoices[c.INVOICE_DATE].tolist() == list(
         pd.to_datetime(["2010-12-01 08:26", "2010-12-13 08:28", "2010-12-01 09:41"])
@@ -177,14 +180,15 @@ def test_mixed_date_formats_in_one_column(tmp_path):
 
 
 def test_customer_id_as_float_text_and_with_spaces(tmp_path):
-    rows = [row[:6] + [cid] + row[7:] for row, cid in zip(ROWS, ["17850.0", " 17851 ", ""])]
+    rows = [row[:6] + [cid] + row[7:] for row, cid in zip(ROWS, ["17850.0", " 17851 ", ""], strict=True)]
     invoices = load_invoices(write_table(tmp_path / "ids.csv", rows))
     assert invoices[c.CUSTOMER_ID].tolist()[:2] == [17850, 17851]
     assert invoices[c.CUSTOMER_ID].isna().tolist() == [False, False, True]
 
 
 def test_headers_in_other_case_with_spaces_and_bom(tmp_path):
-    header = ["\ufeffINVOICENO", " stock code ", "description", "Quantity ", "invoice_date", "Unit Price", "Customer ID", "country"]
+    header = ["\ufeffINVOICENO", " stock code ", "description", "Quantity ", "invoice_date", "Unit Price",
+              "Customer ID", "country"]
     invoices = load_invoices(write_table(tmp_path / "headers.csv", ROWS, header=header))
     assert list(invoices.columns) == HEADER and len(invoices) == 3
 
@@ -228,7 +232,8 @@ def test_workbook_error_names_sheet_and_excel_row(tmp_path):
     path = tmp_path / "bad.xlsx"
     rows = [ROWS[0], ROWS[1][:3] + ["6"] + ROWS[1][4:5] + ["free"] + ROWS[1][6:]]
     _frame(rows).to_excel(path, sheet_name="Sales", index=False)
-    with pytest.raises(InvoiceDataError, match=r"UnitPrice has 1 value\(s\) that are not numbers \('free'\) at row\(s\) Sales!3"):
+    message = r"UnitPrice has 1 value\(s\) that are not numbers \('free'\) at row\(s\) Sales!3"
+    with pytest.raises(InvoiceDataError, match=message):
         load_invoices(path)
 
 
@@ -247,7 +252,8 @@ def test_fewer_customers_than_k(tmp_path, capsys):
 
 
 def test_every_customer_with_the_same_spend(tmp_path, capsys):
-    rows = [[str(536365 + i), "85123A", "HEART", "1", "2010-12-01 08:26:00", "5.00", str(17850 + i), "France"] for i in range(5)]
+    rows = [[str(536365 + i), "85123A", "HEART", "1", "2010-12-01 08:26:00", "5.00", str(17850 + i), "France"]
+            for i in range(5)]
     message = cli_error(write_table(tmp_path / "same.csv", rows), tmp_path, capsys)
     assert "only 1 distinct value(s) of Total_Bill_Size among 5 customers" in message
 

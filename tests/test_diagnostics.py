@@ -6,11 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import customers_with_spend
 from segmentation import columns as c
 from segmentation import config, diagnostics
 from segmentation.cluster import cluster_customers
-
-from conftest import customers_with_spend
 
 
 def heavy_tailed_customers(n: int = 300, seed: int = 5) -> pd.DataFrame:

@@ -7,8 +7,8 @@ import http.server
 import socket
 import threading
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

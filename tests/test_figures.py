@@ -12,6 +12,7 @@ import base64
 import json
 import re
 import struct
+from itertools import pairwise
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,13 +24,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
+from conftest import customers_with_spend
 from segmentation import columns as c
 from segmentation import config, diagnostics, plots
 from segmentation.cluster import ClusterResult
 from segmentation.pipeline import analyse_beyond_seed, segment_file
 from segmentation.segments import RFM_NAMES, segment_names
-
-from conftest import customers_with_spend
 
 #: Extents may touch the figure's edge to within this many pixels.
 EDGE_TOLERANCE_PX = 1.0
@@ -141,7 +141,7 @@ def test_nothing_drawn_lies_outside_the_figure(default_figures, name):
 def _drawn_tick_labels(axis) -> list:
     """The major tick labels of ``axis`` that are drawn: inside the view and not blank."""
     low, high = sorted(axis.get_view_interval())
-    return [label for location, label in zip(axis.get_majorticklocs(), axis.get_majorticklabels())
+    return [label for location, label in zip(axis.get_majorticklocs(), axis.get_majorticklabels(), strict=False)
             if low <= location <= high and label.get_visible() and label.get_text()]
 
 
@@ -153,7 +153,7 @@ def test_x_tick_labels_never_touch(default_figures, name):
     for ax in figure.axes:
         boxes = sorted((label.get_window_extent(renderer) for label in _drawn_tick_labels(ax.xaxis)),
                        key=lambda box: box.x0)
-        for left, right in zip(boxes, boxes[1:]):
+        for left, right in pairwise(boxes):
             assert right.x0 - left.x1 >= min_gap, (name, ax.get_title(), left, right)
 
 
@@ -166,7 +166,7 @@ def test_raw_vs_log_money_ticks_are_compact_and_apart(default_figures):
         assert "£10k" in texts and "£100k" in texts, texts
         assert all(len(text) <= len("£100k") for text in texts), texts
         boxes = [label.get_window_extent(renderer) for label in labels]
-        assert all(b.x0 - a.x1 >= MIN_TICK_GAP_PT * figure.dpi / 72 for a, b in zip(boxes, boxes[1:]))
+        assert all(b.x0 - a.x1 >= MIN_TICK_GAP_PT * figure.dpi / 72 for a, b in pairwise(boxes))
 
 
 @pytest.mark.parametrize(("value", "text"), [(0.5, "£0.5"), (10, "£10"), (100, "£100"), (1_000, "£1k"),
@@ -341,7 +341,7 @@ def _profile_colours(figure: Figure) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for ax in figure.axes:
         boxes = [patch for patch in ax.patches if not isinstance(patch, Rectangle)]
-        for name, box in zip(names, boxes):
+        for name, box in zip(names, boxes, strict=False):
             found.setdefault(name, set()).add(to_hex(box.get_facecolor()))
     return found
 

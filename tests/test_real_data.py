@@ -9,14 +9,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from conftest import REAL_FILE
 from segmentation import columns as c
 from segmentation.clean import clean_invoices, line_amounts
 from segmentation.cluster import cluster_customers
 from segmentation.diagnostics import scan_k
 from segmentation.features import build_customer_features, match_returns
 from segmentation.load import load_invoices
-
-from conftest import REAL_FILE
 
 pytestmark = pytest.mark.real_data
 

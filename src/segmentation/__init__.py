@@ -4,14 +4,33 @@ The stages, in order: :func:`load_invoices` reads a file into canonical
 columns, :func:`clean_invoices` removes unusable lines and counts them in a
 ledger, :func:`build_customer_features` makes one row per customer, and
 :func:`cluster_customers` runs the seed analysis's KMeans on Total_Bill_Size.
+
+The names below are imported on first use, so that ``import segmentation``
+(and ``python -m segmentation.download``) stays fast and loads neither
+scikit-learn nor matplotlib until a stage that needs them is called.
 """
 
-from segmentation.clean import CleanResult, clean_invoices
-from segmentation.cluster import ClusterResult, cluster_customers, summarise_clusters
-from segmentation.errors import InvoiceDataError
-from segmentation.features import build_customer_features, match_returns
-from segmentation.load import load_invoices
-from segmentation.pipeline import SegmentationRun, describe_run, segment_file
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
+#: Public name -> the module that defines it.
+_EXPORTS = {
+    "CleanResult": "clean",
+    "clean_invoices": "clean",
+    "ClusterResult": "cluster",
+    "cluster_customers": "cluster",
+    "summarise_clusters": "cluster",
+    "InvoiceDataError": "errors",
+    "build_customer_features": "features",
+    "match_returns": "features",
+    "load_invoices": "load",
+    "SegmentationRun": "pipeline",
+    "describe_run": "pipeline",
+    "segment_file": "pipeline",
+}
 
 __all__ = [
     "CleanResult",
@@ -27,3 +46,28 @@ __all__ = [
     "segment_file",
     "summarise_clusters",
 ]
+
+if TYPE_CHECKING:
+    from segmentation.clean import CleanResult, clean_invoices
+    from segmentation.cluster import ClusterResult, cluster_customers, summarise_clusters
+    from segmentation.errors import InvoiceDataError
+    from segmentation.features import build_customer_features, match_returns
+    from segmentation.load import load_invoices
+    from segmentation.pipeline import SegmentationRun, describe_run, segment_file
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use (PEP 562); ``segmentation.plots`` and the other
+    stage modules are imported the same way, as they were when this file imported every stage."""
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    elif not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _run() -> int:
+def run() -> int:
     """``main`` for a shell: a reader that closes the pipe early (``| head``) is not an error."""
     try:
         return main()
@@ -136,4 +136,4 @@ def _run() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(_run())
+    raise SystemExit(run())

@@ -27,8 +27,6 @@ from segmentation import config
 from segmentation.errors import InvoiceDataError
 from segmentation.segments import name_rfm_segments, segment_names
 
-
-
 logger = logging.getLogger(__name__)
 
 

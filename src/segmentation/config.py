@@ -5,7 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+_PACKAGE_DIR = Path(__file__).resolve().parent
+#: True when the package runs from a checkout (``src/segmentation`` beside ``pyproject.toml``, the
+#: editable install included); False when it was installed from a wheel into site-packages.
+IN_CHECKOUT = _PACKAGE_DIR.parent.name == "src" and (_PACKAGE_DIR.parents[1] / "pyproject.toml").is_file()
+#: The repository root. An installed package has no data/, figures/ or notebook of its own: there the
+#: working directory the command was started in stands for the project, so that a default output
+#: (``data/processed/<input name>/``) lands beside the user's files, never inside site-packages.
+PROJECT_ROOT = _PACKAGE_DIR.parents[1] if IN_CHECKOUT else Path.cwd()
 DATA_DIR = PROJECT_ROOT / "data"
 RAW_DIR = DATA_DIR / "raw"
 PROCESSED_DIR = DATA_DIR / "processed"

@@ -17,7 +17,6 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from kneed import KneeLocator
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
@@ -71,6 +70,8 @@ def scan_k(
 
 def elbow_k(scan: pd.DataFrame) -> int | None:
     """The elbow of the inertia curve found by kneed (convex, decreasing); None when it finds none."""
+    from kneed import KneeLocator  # kneed imports matplotlib.pyplot: load it only when an elbow is asked for
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # kneed warns when a curve has no knee; None says so
         knee = KneeLocator(scan.index.to_list(), scan[c.INERTIA].to_list(), curve="convex",

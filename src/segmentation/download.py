@@ -16,9 +16,10 @@ import urllib.error
 import urllib.request
 import zipfile
 import zlib
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import IO, Iterator, Sequence
+from typing import IO
 
 from segmentation import config
 

@@ -234,7 +234,8 @@ def describe_stability(summary: pd.DataFrame, segments: pd.DataFrame) -> str:
         text += (f" Not stable (mean Jaccard below {threshold}): {listed}; another sample of the same customers "
                  "would draw these segments differently, so do not act on their edges.")
         if not stable.empty:
-            text += f" Stable: {_and(f'{row[c.SEGMENT]} ({p.decimal(row[c.MEAN_JACCARD])})' for _, row in stable.iterrows())}."
+            stable_segments = (f"{row[c.SEGMENT]} ({p.decimal(row[c.MEAN_JACCARD])})" for _, row in stable.iterrows())
+            text += f" Stable: {_and(stable_segments)}."
     return text
 
 

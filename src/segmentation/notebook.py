@@ -23,12 +23,15 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import nbformat
-from jinja2 import DictLoader
-from jupyter_client.manager import AsyncKernelManager
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-from nbconvert import HTMLExporter
+try:
+    import nbformat
+    from jinja2 import DictLoader
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    from nbconvert import HTMLExporter
+except ModuleNotFoundError as error:  # the optional extra is not installed
+    raise ModuleNotFoundError(f"{__name__} needs {error.name}: pip install 'segmentation[notebook]'") from None
 
 from segmentation import config
 from segmentation.errors import InvoiceDataError

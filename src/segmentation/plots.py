@@ -37,9 +37,9 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from segmentation import columns as c
 from segmentation import config
 from segmentation.cluster import ClusterResult
-from segmentation.segments import segment_names
 from segmentation.diagnostics import RFM_LOG
 from segmentation.export import atomic_path
+from segmentation.segments import segment_names
 
 if TYPE_CHECKING:
     from segmentation.diagnostics import KChoice
@@ -248,7 +248,8 @@ def _draw_spend_histogram(ax: plt.Axes, customers: pd.DataFrame, clustering: Clu
     bins = np.unique(np.concatenate([np.geomspace(spend.min(), spend.max(), _BINS + 1), boundaries]))
     groups = [spend[labels == cluster] for cluster in clustering.centroids.index]
     segments = clustering.centroids[c.SEGMENT]
-    names = [_legend_label(cluster, name, len(group)) for (cluster, name), group in zip(segments.items(), groups)]
+    names = [_legend_label(cluster, name, len(group))
+             for (cluster, name), group in zip(segments.items(), groups, strict=True)]
     ax.hist(groups, bins=bins, stacked=True, color=[segment_colour(name) for name in segments],
             edgecolor="white", linewidth=0.5, label=names)
     _draw_small_segment_rug(ax, groups, segments)
@@ -266,7 +267,8 @@ def _draw_small_segment_rug(ax: plt.Axes, groups: list[pd.Series], segments: pd.
     """One outlined triangle under the bars per customer of each small segment (bars a few customers high
     vanish beside thousands)."""
     n_customers = sum(len(group) for group in groups)
-    small = [(group, name) for group, name in zip(groups, segments) if is_small_segment(len(group), n_customers)]
+    small = [(group, name) for group, name in zip(groups, segments, strict=True)
+             if is_small_segment(len(group), n_customers)]
     for i, (group, name) in enumerate(small):
         ax.plot(group, np.full(len(group), _RUG_HEIGHT), transform=ax.get_xaxis_transform(), linestyle="none",
                 marker="^", markersize=_RUG_MARKER_SIZE, color=segment_colour(name), markeredgecolor="black",
@@ -402,7 +404,7 @@ def plot_k_diagnostics(scans: dict[str, pd.DataFrame], summary: pd.DataFrame, *,
         raise ValueError(f"elbow k = {elbow} is not in the scanned k = {scan.index.min()} … {scan.index.max()}")
     with _style():
         fig, (left, right) = plt.subplots(1, 2, figsize=FIGSIZE, dpi=DPI, layout="constrained")
-        colours = dict(zip(scans, _LINE_COLOURS))
+        colours = dict(zip(scans, _LINE_COLOURS, strict=False))  # more colours than lines
         _draw_inertia(left, scan, chosen=chosen, elbow=elbow, colour=colours[chosen])
         _draw_silhouettes(right, scans, summary, chosen=chosen, colours=colours)
         for ax in (left, right):
@@ -456,7 +458,8 @@ def plot_raw_vs_log(customers: pd.DataFrame, raw: ClusterResult, log: ClusterRes
     scores = silhouettes or {}
     with _style():
         fig, axes = plt.subplots(1, 2, figsize=FIGSIZE, dpi=DPI, layout="constrained", sharey=True)
-        for ax, (key, title, clustering) in zip(axes, [("raw", "Raw spend", raw), ("log", "log1p spend", log)]):
+        panels = [("raw", "Raw spend", raw), ("log", "log1p spend", log)]
+        for ax, (key, title, clustering) in zip(axes, panels, strict=True):
             _draw_spend_histogram(ax, customers, clustering)
             ax.set_xlabel("Total_Bill_Size (£, log scale)")
             score = f", silhouette {scores[key]:.2f}" if key in scores else ""
@@ -509,7 +512,7 @@ def plot_segment_profiles(customers: pd.DataFrame, clustering: ClusterResult) ->
     with _style():
         fig, axes = plt.subplots(1, len(PROFILE_PANELS), figsize=FIGSIZE, dpi=DPI, layout="constrained",
                                  sharey=True)
-        for ax, (column, title, label, log) in zip(axes, PROFILE_PANELS):
+        for ax, (column, title, label, log) in zip(axes, PROFILE_PANELS, strict=True):
             _draw_profile_boxes(ax, [group[column] for group in groups], colours=colours,
                                 format_median=_MEDIAN_FORMATS[column])
             ax.set_title(title)
@@ -517,7 +520,7 @@ def plot_segment_profiles(customers: pd.DataFrame, clustering: ClusterResult) ->
             if log:
                 _log_axis(ax.xaxis, money=column in c.MONEY_FEATURES)
         axes[0].set_yticks(np.arange(len(clusters)),
-                           [f"{segment}\n(n={len(group):,})" for segment, group in zip(segments, groups)])
+                           [f"{segment}\n(n={len(group):,})" for segment, group in zip(segments, groups, strict=True)])
         fig.suptitle(f"Segment profiles: KMeans (k={len(clusters)}) on {describe_method(clustering)}, "
                      f"{len(clustered):,} customers")
         fig.supxlabel(f"boxes: middle half of each segment's customers; line and number: median; "
@@ -533,7 +536,7 @@ def _draw_profile_boxes(ax: plt.Axes, values: list[pd.Series], *, colours: list[
                        patch_artist=True, showfliers=False, whis=_WHISKERS,
                        medianprops={"color": "black", "linewidth": 1.5},
                        whiskerprops={"color": _MARK_COLOUR}, capprops={"color": _MARK_COLOUR})
-    for position, (box, colour, series) in enumerate(zip(boxes["boxes"], colours, values)):
+    for position, (box, colour, series) in enumerate(zip(boxes["boxes"], colours, values, strict=True)):
         box.set(facecolor=colour, edgecolor=_MARK_COLOUR)
         median = float(series.median())
         ax.annotate(format_median(median), (median, position + _BOX_WIDTH / 2), xytext=_MEDIAN_OFFSET,

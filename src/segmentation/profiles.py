@@ -52,4 +52,4 @@ def _top_shares(values: pd.Series, top_n: int) -> str:
     """``"A 50%, B 25%"``: the ``top_n`` most common values and their share of the rows."""
     counts = values.dropna().value_counts().rename_axis("value").reset_index(name="n")
     counts = counts.sort_values(["n", "value"], ascending=[False, True], kind="stable").head(top_n)
-    return ", ".join(f"{value} {n / len(values):.0%}" for value, n in zip(counts["value"], counts["n"]))
+    return ", ".join(f"{value} {n / len(values):.0%}" for value, n in zip(counts["value"], counts["n"], strict=True))

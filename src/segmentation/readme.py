@@ -12,7 +12,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import nbformat
+try:
+    import nbformat
+except ModuleNotFoundError as error:  # the optional extra is not installed
+    raise ModuleNotFoundError(f"{__name__} needs {error.name}: pip install 'segmentation[notebook]'") from None
 
 from segmentation import config
 from segmentation.export import atomic_path

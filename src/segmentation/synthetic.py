@@ -479,14 +479,14 @@ def _draw_catalogue(rng: np.random.Generator) -> _Catalogue:
     motif_first = rng.random(_CATALOGUE_SIZE) < 0.6
     descriptions = [
         f"{prefix_names[p]}{m} {o}" if first else f"{prefix_names[p]}{o} {m}"
-        for p, m, o, first in zip(prefix, motif, obj, motif_first)
+        for p, m, o, first in zip(prefix, motif, obj, motif_first, strict=True)
     ]
     base_price = np.array([_OBJECTS[o] for o in obj]) * prefix_factor[prefix]
     prices = _snap(base_price * rng.lognormal(0.15, 0.25, _CATALOGUE_SIZE), _PRICE_POINTS)
     respelled = rng.random(_CATALOGUE_SIZE) < _ALTERNATE_SPELLING_SHARE
     alternates = [
         _respell(text, prefix_names[p], m, o) if second else ""
-        for text, p, m, o, second in zip(descriptions, prefix, motif, obj, respelled)
+        for text, p, m, o, second in zip(descriptions, prefix, motif, obj, respelled, strict=True)
     ]
     rank = rng.permutation(_CATALOGUE_SIZE)
     popularity = 1.0 / (rank + 8.0) ** 1.1
@@ -864,7 +864,7 @@ def _assemble(
 ) -> pd.DataFrame:
     """The canonical table, lines in invoice order, a few written twice."""
     prefix = np.where(heads.cancelled, CANCELLATION_PREFIX, "")
-    invoices = np.array([p + str(n) for p, n in zip(prefix, numbers)], dtype=object)
+    invoices = np.array([p + str(n) for p, n in zip(prefix, numbers, strict=True)], dtype=object)
     order = np.lexsort((np.arange(len(lines.head)), numbers[lines.head]))
     copies = 1 + (rng.random(len(order)) < _DUPLICATE_LINE_SHARE)
     order = np.repeat(order, copies)
@@ -932,7 +932,8 @@ def write_synthetic_parquet(path: str | Path, *, n_lines: int, seed: int) -> Pat
     schema = pa.schema(
         [
             (columns.INVOICE, pa.string()), (columns.STOCK_CODE, pa.string()), (columns.DESCRIPTION, pa.string()),
-            (columns.QUANTITY, pa.int64()), (columns.INVOICE_DATE, pa.timestamp("ns")), (columns.UNIT_PRICE, pa.float64()),
+            (columns.QUANTITY, pa.int64()), (columns.INVOICE_DATE, pa.timestamp("ns")),
+            (columns.UNIT_PRICE, pa.float64()),
             (columns.CUSTOMER_ID, pa.int64()), (columns.COUNTRY, pa.string()),
         ]
     )

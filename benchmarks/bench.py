@@ -1,5 +1,8 @@
 """``make bench``: the customer feature stage against other ways of computing it.
 
+Run from the repository root as ``python -m benchmarks.bench`` (or ``python benchmarks/bench.py``);
+it is not part of the installed package.
+
 Two stages are measured:
 
 - ``features``: clean invoice lines already in memory -> the customer feature
@@ -51,7 +54,6 @@ from segmentation.load import load_invoices
 from segmentation.synthetic import write_synthetic_parquet
 
 BENCH_DIR = config.PROCESSED_DIR / "bench"
-REAL_FILE = config.REAL_DATA_PATH
 SYNTHETIC_SIZES = {"1M": 1_000_000, "5M": 5_000_000, "20M": 20_000_000}
 SYNTHETIC_SEED = 2026
 #: The naive idiom runs a Python function per customer (minutes on millions of lines): the real file only.
@@ -179,15 +181,15 @@ def features_polars(lines) -> pd.DataFrame:  # noqa: ANN001 - a polars DataFrame
     import polars as pl
 
     q, p, cid, code = pl.col(c.QUANTITY), pl.col(c.UNIT_PRICE), pl.col(c.CUSTOMER_ID), pl.col(c.STOCK_CODE)
-    l = lines.lazy().with_columns((q * p * 1_000_000).round(0).cast(pl.Int64).alias("micros"))
-    bought = l.filter(q > 0)
+    priced = lines.lazy().with_columns((q * p * 1_000_000).round(0).cast(pl.Int64).alias("micros"))
+    bought = priced.filter(q > 0)
     cust = bought.group_by(c.CUSTOMER_ID).agg(
         pl.col("micros").sum().alias(GROSS_MICROS),
         pl.col(c.INVOICE_DATE).min().alias(c.FIRST_PURCHASE),
         pl.col(c.INVOICE_DATE).max().alias(c.LAST_PURCHASE),
         pl.col(c.INVOICE).n_unique().alias(c.FREQUENCY),
     )
-    items = l.group_by([c.CUSTOMER_ID, c.STOCK_CODE]).agg(
+    items = priced.group_by([c.CUSTOMER_ID, c.STOCK_CODE]).agg(
         (q > 0).sum().alias(LINES),
         pl.when(q > 0).then(q).otherwise(0).sum().alias("purchased"),
         pl.when(q < 0).then(-q).otherwise(0).sum().alias("returned_q"),
@@ -205,7 +207,7 @@ def features_polars(lines) -> pd.DataFrame:  # noqa: ANN001 - a polars DataFrame
         .select(cid, pl.col(c.COUNTRY).alias(c.MOST_COMMON_LOCATION))
     )
     descr = (
-        l.filter(pl.col(c.DESCRIPTION).is_not_null()).group_by([c.STOCK_CODE, c.DESCRIPTION])
+        priced.filter(pl.col(c.DESCRIPTION).is_not_null()).group_by([c.STOCK_CODE, c.DESCRIPTION])
         .agg(pl.len().alias(LINES))
         .sort([c.STOCK_CODE, LINES, c.DESCRIPTION], descending=[False, True, False])
         .group_by(c.STOCK_CODE, maintain_order=True).first()
@@ -218,7 +220,7 @@ def features_polars(lines) -> pd.DataFrame:  # noqa: ANN001 - a polars DataFrame
         .select(cid, code.alias(c.TOP_ITEM_CODE))
     )
     day = pl.col(c.INVOICE_DATE).max().dt.truncate("1d") + pl.duration(days=1)
-    snapshot = l.select(day.alias("snapshot"))
+    snapshot = priced.select(day.alias("snapshot"))
     gross = (pl.col(GROSS_MICROS) / 1e6).round(2)
     returned = pl.col("counted").fill_null(0.0).round(2)
     table = (
@@ -341,17 +343,18 @@ def _worker(stage: str, engine: str, source: str, repeats: int, result_path: str
 
 def _measure(stage: str, engine: str, source: Path, repeats: int, workdir: Path) -> tuple[dict, pd.DataFrame]:
     result_path = workdir / f"{stage}-{engine.split()[0]}-{source.stem}.pkl"
-    command = [sys.executable, "-m", "segmentation.bench", "--worker", stage, engine, str(source),
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", stage, engine, str(source),
                str(repeats), str(result_path)]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1]), pd.read_pickle(result_path)
 
 
-def _inputs(sizes: list[str]) -> list[tuple[str, Path, int]]:
+def _inputs(sizes: list[str], real_file: Path) -> list[tuple[str, Path, int]]:
     """(name, path, lines) of every input: the real file if present, then synthetic Parquet files."""
     inputs = []
-    if REAL_FILE.exists():
-        inputs.append(("real 2009-2010", REAL_FILE, len(pd.read_parquet(REAL_FILE, columns=["Quantity"]))))
+    if real_file.exists():
+        name = "real 2009-2010" if real_file.resolve() == config.REAL_DATA_PATH.resolve() else f"real {real_file.name}"
+        inputs.append((name, real_file, len(load_invoices(real_file))))
     for name in sizes:
         path = BENCH_DIR / f"synthetic_{name}.parquet"
         if not path.exists():
@@ -361,14 +364,18 @@ def _inputs(sizes: list[str]) -> list[tuple[str, Path, int]]:
     return inputs
 
 
-def run_benchmark(sizes: list[str], *, repeats: int) -> pd.DataFrame:
-    """Measure every (stage, engine, input); one row each, results checked equal first."""
+def run_benchmark(sizes: list[str], *, repeats: int, real_file: Path = config.REAL_DATA_PATH) -> pd.DataFrame:
+    """Measure every (stage, engine, input); one row each, results checked equal first.
+
+    ``real_file`` (any file ``load_invoices`` reads) is measured on the feature stage only; it is
+    skipped when it does not exist.
+    """
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         workdir = Path(scratch)
-        for input_name, path, n_lines in _inputs(sizes):
+        for input_name, path, n_lines in _inputs(sizes, real_file):
             stages = [("features", FEATURE_ENGINES)]
-            if path != REAL_FILE:  # the real file's columns and text dates differ from the others'
+            if path != real_file:  # the real file's columns and text dates differ from the others'
                 stages.append(("pipeline", PIPELINE_ENGINES))
             for stage, engines in stages:
                 reference = None
@@ -401,9 +408,12 @@ def markdown_table(table: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m segmentation.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", nargs="*", default=list(SYNTHETIC_SIZES), choices=list(SYNTHETIC_SIZES))
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per engine and input (median)")
+    parser.add_argument("--real-file", type=Path, default=config.REAL_DATA_PATH,
+                        help="a real invoice file measured on the feature stage (default: the bundled "
+                             f"{config.display_path(config.REAL_DATA_PATH)}; skipped if it does not exist)")
     parser.add_argument("--worker", nargs=5, metavar=("STAGE", "ENGINE", "INPUT", "REPEATS", "RESULT"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -411,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         stage, engine, source, repeats, result = args.worker
         print(json.dumps(_worker(stage, engine, source, int(repeats), result)))
         return 0
-    table = run_benchmark(args.sizes, repeats=args.repeats)
+    table = run_benchmark(args.sizes, repeats=args.repeats, real_file=args.real_file)
     out = write_csv(table, BENCH_DIR / "bench.csv", index=False)
     (BENCH_DIR / "bench.md").write_text(markdown_table(table) + "\n", encoding="utf-8")
     print(table.to_string(index=False))

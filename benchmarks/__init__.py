@@ -1,0 +1,1 @@
+"""Benchmarks of the feature stage (``make bench``); kept out of the installed package. See docs/performance.md."""
