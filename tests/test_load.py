@@ -11,7 +11,7 @@ import pytest
 
 from segmentation import columns as c
 from segmentation.errors import InvoiceDataError
-from segmentation.load import load_invoices, parse_invoice_dates
+from segmentation.load import load_invoices, parse_invoice_dates, sniff
 
 ONLINE_RETAIL_HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 ONLINE_RETAIL_II_HEADER = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country"
@@ -235,3 +235,24 @@ def test_changed_xlsx_is_parsed_again(tmp_path):
                   "InvoiceDate": [pd.Timestamp("2011-01-05 10:00")], "UnitPrice": [4.95],
                   "CustomerID": [12346], "Country": ["Spain"]}).to_excel(path, index=False)
     assert load_invoices(path)[c.COUNTRY].tolist() == ["Spain"]
+
+
+def test_sniff_describes_a_gzipped_semicolon_file_with_a_title_row(tmp_path):
+    text = "Sales export\n" + ONLINE_RETAIL_II_CSV.replace(",", ";")
+    path = tmp_path / "sales.csv.gz"
+    path.write_bytes(gzip.compress(text.encode("cp1252")))
+    table = sniff(path)
+    assert (table.kind, table.compression, table.delimiter, table.header_row) == ("text", "gzip", ";", 1)
+    assert table.encoding == "utf-8-sig"  # plain ASCII decodes as UTF-8
+    assert table.renames["Customer ID"] == c.CUSTOMER_ID and table.renames["Price"] == c.UNIT_PRICE
+
+
+def test_sniff_reads_a_parquet_schema_and_refuses_missing_columns(tmp_path):
+    path = tmp_path / "lines.parquet"
+    pd.DataFrame({"Invoice": ["1"], "StockCode": ["A"]}).to_parquet(path)
+    with pytest.raises(InvoiceDataError, match="missing column"):
+        sniff(path)
+    lines = load_invoices(write(tmp_path / "lines.csv", ONLINE_RETAIL_II_CSV))
+    lines.to_parquet(path)
+    table = sniff(path)
+    assert table.kind == "parquet" and set(table.renames.values()) == set(c.INVOICE_COLUMNS)

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import dask.dataframe as dd
 import pandas as pd
-import pyarrow.parquet as pq
 
 from segmentation import columns as c
 from segmentation import load
@@ -92,14 +91,12 @@ def read_invoices(source: str | Path, *, date_format: str | None = None) -> dd.D
     month-first detection needs the whole column and is not done per partition.
     """
     files = input_files(source)
-    first = files[0]
-    if first.name.lower().endswith(load.PARQUET_SUFFIXES):
-        names = pq.read_schema(first).names
-        load._require_columns(names, where=str(first))
-        renames = load._canonical_names(names)
+    table = load.sniff(files[0])
+    renames = table.renames
+    if table.kind == load.PARQUET:
         lines = dd.read_parquet([str(f) for f in files], columns=list(renames), split_row_groups=True)
     else:
-        lines, renames = _read_csv_files(files)
+        lines = _read_text_files(files, table)
     lines = lines.rename(columns=renames)[list(c.INVOICE_COLUMNS)]
     meta = _canonical_meta()
     return lines.map_partitions(
@@ -107,26 +104,15 @@ def read_invoices(source: str | Path, *, date_format: str | None = None) -> dd.D
     )
 
 
-def _read_csv_files(files: list[Path]) -> tuple[dd.DataFrame, dict]:
-    first = files[0]
-    head = load._head(first)
-    compression = load._compression(first, head)
-    if compression == "zip":
-        raise InvoiceDataError(f"{first}: the Dask engine reads .csv, .csv.gz and Parquet, not .zip; unzip it.")
-    sample = load._decompressed_sample(first, compression)
-    encoding = load._encoding(first, compression)
-    lines = sample.decode(encoding, errors="replace").splitlines()[: load.HEADER_SEARCH_ROWS]
-    delimiter, rows = load._delimiter(lines)
-    header_at = load._header_row(rows)
-    header = rows[header_at]
-    load._require_columns(header, where=str(first))
-    renames = load._canonical_names(header)
-    frame = dd.read_csv(
-        [str(f) for f in files], sep=delimiter, skiprows=header_at, usecols=list(renames), dtype=str,
-        keep_default_na=False, na_values=[""], encoding=encoding,
-        compression=compression, blocksize=None if compression else "64MB",
+def _read_text_files(files: list[Path], table: load.TableFormat) -> dd.DataFrame:
+    """Every text file read as ``table`` (the first file's layout) says, all columns as text."""
+    if table.compression == "zip":
+        raise InvoiceDataError(f"{table.path}: the Dask engine reads .csv, .csv.gz and Parquet, not .zip; unzip it.")
+    return dd.read_csv(
+        [str(f) for f in files], sep=table.delimiter, skiprows=table.header_row, usecols=list(table.renames),
+        dtype=str, keep_default_na=False, na_values=[""], encoding=table.encoding,
+        compression=table.compression, blocksize=None if table.compression else "64MB",
     )
-    return frame, renames
 
 
 def _canonical_meta() -> pd.DataFrame:
