@@ -256,3 +256,9 @@ def test_sniff_reads_a_parquet_schema_and_refuses_missing_columns(tmp_path):
     lines.to_parquet(path)
     table = sniff(path)
     assert table.kind == "parquet" and set(table.renames.values()) == set(c.INVOICE_COLUMNS)
+
+
+def test_a_column_with_no_text_at_all_is_read_as_missing(tmp_path):
+    text = ONLINE_RETAIL_II_HEADER + "\n" + "489434,85048,,12,2009-12-01 07:45:00,6.95,13085,United Kingdom\n"
+    invoices = load_invoices(write(tmp_path / "lines.csv", text))
+    assert invoices[c.DESCRIPTION].isna().all() and invoices[c.STOCK_CODE].tolist() == ["85048"]

@@ -585,9 +585,9 @@ def _text(values: pd.Series) -> pd.Series:
     stripped = pd.Series(categorical.cat.categories.astype("str"), dtype="str").str.strip()
     stripped = stripped.mask(stripped == "")
     categories = pd.Index(np.sort(stripped.dropna().unique().astype(object)), dtype="str")
-    new_code_of_old = categories.get_indexer(stripped)
-    codes = categorical.cat.codes.to_numpy()
-    new_codes = np.where(codes >= 0, new_code_of_old[codes], -1)
+    # the old code -1 (missing) is the last entry, so missing stays missing even with no text at all
+    new_code_of_old = np.append(categories.get_indexer(stripped), -1)
+    new_codes = new_code_of_old[categorical.cat.codes.to_numpy()]
     return pd.Series(pd.Categorical.from_codes(new_codes, categories=categories), index=values.index)
 
 
