@@ -34,7 +34,7 @@ ENGINE_SETTINGS = settings(
 invoice_numbers = st.builds(
     lambda pad, prefix, number, tail: f"{pad}{prefix}{number}{tail}",
     st.sampled_from(["", " "]),
-    st.sampled_from(["", "", "c", "C", "A"]),
+    st.sampled_from(["", "", "", "c", "C", "A"]),
     st.sampled_from(["536001", "536002", "536003"]),
     st.sampled_from(["", " "]),
 )
@@ -49,10 +49,10 @@ line = st.tuples(
     st.sampled_from([12346, 12347, 12348, None]),
     st.sampled_from(["United Kingdom", "France", "EIRE"]),  # few countries: ties in the location
 )
-# Some lines repeated exactly (the duplicate rule), anywhere in the file.
-tables = st.lists(line, min_size=5, max_size=30).flatmap(
+# Some lines repeated exactly (the duplicate rule); the copies may land in another file.
+tables = st.lists(line, min_size=8, max_size=30).flatmap(
     lambda rows: st.lists(st.sampled_from(rows), max_size=6).map(lambda copies: rows + copies)
-).flatmap(lambda rows: st.permutations(rows))
+)
 
 
 @pytest.fixture(scope="module")
