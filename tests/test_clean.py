@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from segmentation import columns as c
-from segmentation.clean import RULES, clean_invoices, line_amounts
+from segmentation.clean import RULES, clean_invoices, ledger_from_counts, line_amounts
 
 from conftest import invoice_lines
 
@@ -126,3 +126,11 @@ def test_line_amounts_are_signed():
     amounts = line_amounts(LINES)
     assert amounts.iloc[0] == pytest.approx(15.30)
     assert amounts.iloc[8] == pytest.approx(-2.55)
+
+
+def test_batches_that_keep_copies_together_add_up_to_the_whole_ledger():
+    # customer 100's lines (with the duplicate pair) in one batch, every other line in the other
+    of_100 = (LINES[c.CUSTOMER_ID] == 100).fillna(False)
+    batches = [clean_invoices(LINES[of_100]), clean_invoices(LINES[~of_100])]
+    combined = ledger_from_counts(pd.concat([batch.counts for batch in batches]))
+    pd.testing.assert_frame_equal(combined, clean_invoices(LINES).ledger)

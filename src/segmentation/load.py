@@ -327,11 +327,9 @@ def _parquet_schema(path: Path) -> pa.Schema:
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
+    renames = sniff(path).renames
     schema = _parquet_schema(path)
-    names = schema.names
-    _require_columns(names, where=str(path))
-    _log_unused(names, where=path.name)
-    renames = _canonical_names(names)
+    _log_unused(schema.names, where=path.name)
     text_columns = [  # read as dictionary codes: memory follows the distinct values
         name for name, canonical in renames.items()
         if canonical in c.TEXT_COLUMNS
