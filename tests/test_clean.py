@@ -5,10 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from segmentation import columns as c
-from segmentation.clean import RULES, clean_invoices, line_amounts
-
 from conftest import invoice_lines
+from segmentation import columns as c
+from segmentation.clean import RULES, clean_invoices, ledger_from_counts, line_amounts
 
 # InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice, CustomerID, Country
 LINES = invoice_lines(
@@ -16,7 +15,8 @@ LINES = invoice_lines(
         ("536001", "85123A", "HEART", 6, "2010-12-01 08:26", 2.55, 100, "United Kingdom"),  # kept
         ("536001", "85123A", "HEART", 6, "2010-12-01 08:26", 2.55, 100, "United Kingdom"),  # duplicate
         ("536002", "22423", "CAKESTAND", 2, "2010-12-01 09:00", 12.75, None, "United Kingdom"),  # missing customer
-        ("536002", "22423", "CAKESTAND", 2, "2010-12-01 09:00", 12.75, None, "United Kingdom"),  # missing customer (not duplicate)
+        # missing customer (not duplicate)
+        ("536002", "22423", "CAKESTAND", 2, "2010-12-01 09:00", 12.75, None, "United Kingdom"),
         ("536003", "22111", "BOTTLE", 3, "2010-12-02 10:00", 0.0, 200, "France"),  # non-positive price
         ("A536004", "B", "Adjust bad debt", 1, "2010-12-02 11:00", -500.0, 200, "France"),  # non-positive price
         ("536005", "22111", "BOTTLE", 0, "2010-12-02 12:00", 4.95, 200, "France"),  # zero quantity
@@ -63,7 +63,8 @@ def test_rows_in_equal_rows_out_plus_rows_removed():
 def test_amount_in_equals_amount_kept_plus_amount_removed():
     ledger = clean_invoices(LINES).ledger
     removed = ledger.drop(index=["input", "kept"])[c.LEDGER_AMOUNT].sum()
-    assert ledger.loc["input", c.LEDGER_AMOUNT] == pytest.approx(ledger.loc["kept", c.LEDGER_AMOUNT] + removed, abs=0.005)
+    kept = ledger.loc["kept", c.LEDGER_AMOUNT]
+    assert ledger.loc["input", c.LEDGER_AMOUNT] == pytest.approx(kept + removed, abs=0.005)
 
 
 def test_kept_lines_are_the_expected_ones_in_input_order():
@@ -126,3 +127,11 @@ def test_line_amounts_are_signed():
     amounts = line_amounts(LINES)
     assert amounts.iloc[0] == pytest.approx(15.30)
     assert amounts.iloc[8] == pytest.approx(-2.55)
+
+
+def test_batches_that_keep_copies_together_add_up_to_the_whole_ledger():
+    # customer 100's lines (with the duplicate pair) in one batch, every other line in the other
+    of_100 = (LINES[c.CUSTOMER_ID] == 100).fillna(False)
+    batches = [clean_invoices(LINES[of_100]), clean_invoices(LINES[~of_100])]
+    combined = ledger_from_counts(pd.concat([batch.counts for batch in batches]))
+    pd.testing.assert_frame_equal(combined, clean_invoices(LINES).ledger)

@@ -127,10 +127,10 @@ def test_bad_k_is_a_usage_error(tmp_path, k):
 
 
 def test_large_inputs_report_each_stage_with_its_time(tmp_path, monkeypatch, caplog):
-    from segmentation import pipeline
+    from segmentation import engines, pipeline
 
-    monkeypatch.setattr(pipeline, "LARGE_INPUT_BYTES", 0)
-    with caplog.at_level("INFO", logger="segmentation.pipeline"):
+    monkeypatch.setattr(engines, "LARGE_INPUT_BYTES", 0)
+    with caplog.at_level("INFO", logger="segmentation.engines"):
         pipeline.segment_file(config.SAMPLE_PATH)
-    stages = [record.getMessage().split()[0] for record in caplog.records if record.name == "segmentation.pipeline"]
+    stages = [record.getMessage().split()[0] for record in caplog.records if record.name == "segmentation.engines"]
     assert stages == ["load", "clean", "features"]

@@ -9,7 +9,8 @@ from distributed import LocalCluster
 from segmentation import columns as c
 from segmentation import config
 from segmentation.clean import clean_invoices
-from segmentation.distributed import build_customer_features_dask, input_files
+from segmentation.dask_engine import input_files
+from segmentation.engines import DaskEngine
 from segmentation.errors import InvoiceDataError
 from segmentation.features import build_customer_features
 from segmentation.load import load_invoices
@@ -38,9 +39,8 @@ def sample_in_three_files(tmp_path_factory):
 
 
 def test_dask_engine_matches_pandas_on_a_folder_of_csv(cluster, pandas_result, sample_in_three_files):
-    result = build_customer_features_dask(
-        sample_in_three_files, scheduler=cluster.scheduler_address, progress=False
-    )
+    engine = DaskEngine(scheduler=cluster.scheduler_address, progress=False)
+    result = engine.customer_table(sample_in_three_files)
     customers, ledger = pandas_result
     pd.testing.assert_frame_equal(result.customers, customers)
     pd.testing.assert_frame_equal(result.ledger, ledger)
@@ -51,9 +51,8 @@ def test_dask_engine_matches_pandas_on_parquet_with_gross_spend(cluster, tmp_pat
     load_invoices(config.SAMPLE_PATH).astype({name: "str" for name in c.TEXT_COLUMNS}).to_parquet(
         path, row_group_size=10_000
     )
-    result = build_customer_features_dask(
-        path, spend="gross", snapshot_date="2012-01-01", scheduler=cluster.scheduler_address, progress=False
-    )
+    engine = DaskEngine(scheduler=cluster.scheduler_address, progress=False)
+    result = engine.customer_table(path, spend="gross", snapshot_date="2012-01-01")
     expected = build_customer_features(
         clean_invoices(load_invoices(config.SAMPLE_PATH)).invoices, spend="gross", snapshot_date="2012-01-01"
     )

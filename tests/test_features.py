@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import invoice_lines
 from segmentation import columns as c
 from segmentation.features import (
     build_customer_features,
@@ -13,8 +14,6 @@ from segmentation.features import (
     is_product,
     match_returns,
 )
-
-from conftest import invoice_lines
 
 HEART = "WHITE HANGING HEART T-LIGHT HOLDER"
 
@@ -37,7 +36,8 @@ LINES = invoice_lines(
         ("C536021", "21232", "STRAWBERRY CERAMIC TRINKET BOX", -1, "2010-12-08 10:00", 5.00, 300, "Netherlands"),
         ("C536021", "D", "Discount", -1, "2010-12-08 10:00", 2.00, 300, "Netherlands"),
         # customer 400: only a return -> not a customer row; another spelling of the heart
-        ("C536030", "85123A", "CREAM HANGING HEART T-LIGHT HOLDER", -1, "2010-12-08 11:00", 2.55, 400, "United Kingdom"),
+        ("C536030", "85123A", "CREAM HANGING HEART T-LIGHT HOLDER", -1, "2010-12-08 11:00", 2.55, 400,
+         "United Kingdom"),
         # customer 500: two items with one line each -> the larger quantity wins
         ("536040", "22111", "SCOTTIE DOG HOT WATER BOTTLE", 5, "2010-12-09 09:00", 4.95, 500, "United Kingdom"),
         ("536040", "22222", "CAKE PLATE LOVEBIRD WHITE", 10, "2010-12-09 09:00", 1.95, 500, "United Kingdom"),

@@ -11,7 +11,7 @@ import pytest
 
 from segmentation import columns as c
 from segmentation.errors import InvoiceDataError
-from segmentation.load import load_invoices, parse_invoice_dates
+from segmentation.load import load_invoices, parse_invoice_dates, sniff
 
 ONLINE_RETAIL_HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 ONLINE_RETAIL_II_HEADER = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country"
@@ -153,26 +153,41 @@ def test_xlsx_unknown_sheet_is_a_clear_error(tmp_path):
 
 
 def test_day_first_dates_are_never_guessed(tmp_path):
-    text = ONLINE_RETAIL_HEADER + "\n1,85123A,MUG,1,13/1/2011 08:26,2.5,1,Spain\n2,85123A,MUG,1,1/2/2011 08:26,2.5,1,Spain\n"
+    text = ONLINE_RETAIL_HEADER + (
+        "\n1,85123A,MUG,1,13/1/2011 08:26,2.5,1,Spain\n"
+        "2,85123A,MUG,1,1/2/2011 08:26,2.5,1,Spain\n"
+    )
     with pytest.raises(InvoiceDataError, match=r"InvoiceDate.*day-first.*date_format"):
         load_invoices(write(tmp_path / "dayfirst.csv", text))
 
 
 def test_ambiguous_dates_ask_for_a_format(tmp_path):
-    text = ONLINE_RETAIL_HEADER + "\n1,85123A,MUG,1,1/2/2011 08:26,2.5,1,Spain\n2,85123A,MUG,1,3/4/2011 08:26,2.5,1,Spain\n"
+    text = ONLINE_RETAIL_HEADER + (
+        "\n1,85123A,MUG,1,1/2/2011 08:26,2.5,1,Spain\n"
+        "2,85123A,MUG,1,3/4/2011 08:26,2.5,1,Spain\n"
+    )
     with pytest.raises(InvoiceDataError, match=r"month-first or day-first; pass date_format"):
         load_invoices(write(tmp_path / "ambiguous.csv", text))
 
 
 def test_date_format_option_reads_day_first_dates(tmp_path):
-    text = ONLINE_RETAIL_HEADER + "\n1,85123A,MUG,1,13/1/2011 08:26,2.5,1,Spain\n2,85123A,MUG,1,1/2/2011 08:26,2.5,1,Spain\n"
+    text = ONLINE_RETAIL_HEADER + (
+        "\n1,85123A,MUG,1,13/1/2011 08:26,2.5,1,Spain\n"
+        "2,85123A,MUG,1,1/2/2011 08:26,2.5,1,Spain\n"
+    )
     invoices = load_invoices(write(tmp_path / "dayfirst.csv", text), date_format="%d/%m/%Y %H:%M")
     assert list(invoices[c.INVOICE_DATE]) == list(pd.to_datetime(["2011-01-13 08:26", "2011-02-01 08:26"]))
 
 
 def test_unparseable_dates_are_counted_with_their_rows(tmp_path):
-    text = ONLINE_RETAIL_HEADER + "\n1,85123A,MUG,1,2011-01-13 08:26,2.5,1,Spain\n2,85123A,MUG,1,yesterday,2.5,1,Spain\n"
-    with pytest.raises(InvoiceDataError, match=r"InvoiceDate has 1 value\(s\) that are not dates \('yesterday'\) at row\(s\) 3"):
+    text = ONLINE_RETAIL_HEADER + (
+        "\n1,85123A,MUG,1,2011-01-13 08:26,2.5,1,Spain\n"
+        "2,85123A,MUG,1,yesterday,2.5,1,Spain\n"
+    )
+    with pytest.raises(
+        InvoiceDataError,
+        match=r"InvoiceDate has 1 value\(s\) that are not dates \('yesterday'\) at row\(s\) 3",
+    ):
         load_invoices(write(tmp_path / "bad_dates.csv", text))
 
 
@@ -190,14 +205,23 @@ def test_recognised_date_text(raw, expected):
 
 
 def test_customer_id_written_as_float_text_or_with_spaces(tmp_path):
-    text = ONLINE_RETAIL_HEADER + "\n1,85123A,MUG,1,2010-12-01 08:26,2.5,17850.0,Spain\n2,85123A,MUG,1,2010-12-01 08:26,2.5, 17851 ,Spain\n"
+    text = ONLINE_RETAIL_HEADER + (
+        "\n1,85123A,MUG,1,2010-12-01 08:26,2.5,17850.0,Spain\n"
+        "2,85123A,MUG,1,2010-12-01 08:26,2.5, 17851 ,Spain\n"
+    )
     invoices = load_invoices(write(tmp_path / "ids.csv", text))
     assert invoices[c.CUSTOMER_ID].tolist() == [17850, 17851]
 
 
 def test_text_in_a_number_column_names_column_value_and_row(tmp_path):
-    text = ONLINE_RETAIL_HEADER + "\n1,85123A,MUG,1,2010-12-01 08:26,2.5,1,Spain\n2,85123A,MUG,six,2010-12-01 08:26,2.5,1,Spain\n"
-    with pytest.raises(InvoiceDataError, match=r"bad_qty.csv: column Quantity has 1 value\(s\) that are not numbers \('six'\) at row\(s\) 3"):
+    text = ONLINE_RETAIL_HEADER + (
+        "\n1,85123A,MUG,1,2010-12-01 08:26,2.5,1,Spain\n"
+        "2,85123A,MUG,six,2010-12-01 08:26,2.5,1,Spain\n"
+    )
+    with pytest.raises(
+        InvoiceDataError,
+        match=r"bad_qty.csv: column Quantity has 1 value\(s\) that are not numbers \('six'\) at row\(s\) 3",
+    ):
         load_invoices(write(tmp_path / "bad_qty.csv", text))
 
 
@@ -235,3 +259,30 @@ def test_changed_xlsx_is_parsed_again(tmp_path):
                   "InvoiceDate": [pd.Timestamp("2011-01-05 10:00")], "UnitPrice": [4.95],
                   "CustomerID": [12346], "Country": ["Spain"]}).to_excel(path, index=False)
     assert load_invoices(path)[c.COUNTRY].tolist() == ["Spain"]
+
+
+def test_sniff_describes_a_gzipped_semicolon_file_with_a_title_row(tmp_path):
+    text = "Sales export\n" + ONLINE_RETAIL_II_CSV.replace(",", ";")
+    path = tmp_path / "sales.csv.gz"
+    path.write_bytes(gzip.compress(text.encode("cp1252")))
+    table = sniff(path)
+    assert (table.kind, table.compression, table.delimiter, table.header_row) == ("text", "gzip", ";", 1)
+    assert table.encoding == "utf-8-sig"  # plain ASCII decodes as UTF-8
+    assert table.renames["Customer ID"] == c.CUSTOMER_ID and table.renames["Price"] == c.UNIT_PRICE
+
+
+def test_sniff_reads_a_parquet_schema_and_refuses_missing_columns(tmp_path):
+    path = tmp_path / "lines.parquet"
+    pd.DataFrame({"Invoice": ["1"], "StockCode": ["A"]}).to_parquet(path)
+    with pytest.raises(InvoiceDataError, match="missing column"):
+        sniff(path)
+    lines = load_invoices(write(tmp_path / "lines.csv", ONLINE_RETAIL_II_CSV))
+    lines.to_parquet(path)
+    table = sniff(path)
+    assert table.kind == "parquet" and set(table.renames.values()) == set(c.INVOICE_COLUMNS)
+
+
+def test_a_column_with_no_text_at_all_is_read_as_missing(tmp_path):
+    text = ONLINE_RETAIL_II_HEADER + "\n" + "489434,85048,,12,2009-12-01 07:45:00,6.95,13085,United Kingdom\n"
+    invoices = load_invoices(write(tmp_path / "lines.csv", text))
+    assert invoices[c.DESCRIPTION].isna().all() and invoices[c.STOCK_CODE].tolist() == ["85048"]

@@ -18,12 +18,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from segmentation import columns as c
-from segmentation import plots
-from segmentation import config
+from segmentation import config, plots
 from segmentation.diagnostics import K_RULES
+from segmentation.engines import ENGINES, engine_named
 from segmentation.errors import InvoiceDataError
 from segmentation.export import neutralise_formulas, write_csv, write_customer_segments
-from segmentation.pipeline import ENGINES, describe_run, segment_file
+from segmentation.pipeline import describe_run, segment_file
 
 EXIT_BAD_INPUT = 2
 CUSTOMER_SEGMENTS_CSV = "customer_segments.csv"
@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="dask: address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
                              "(default: a local cluster, one worker per core)")
-    parser.add_argument("--worker-memory", default="4GiB",
+    parser.add_argument("--worker-memory", default=config.DASK_WORKER_MEMORY,
                         help="dask, local cluster: memory limit of each worker, which spills to disk above it")
     return parser
 
@@ -103,8 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_output_dir(out_dir, input_path=args.input)
         run = segment_file(
             args.input, k=args.k, spend=args.spend, sheet=args.sheet, date_format=args.date_format,
-            features=args.features, log=args.log, engine=args.engine, scheduler=args.scheduler,
-            worker_memory=args.worker_memory,
+            features=args.features, log=args.log,
+            engine=engine_named(args.engine, scheduler=args.scheduler, worker_memory=args.worker_memory),
         )
     except InvoiceDataError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -34,10 +34,16 @@ class CleanResult:
         rule of :data:`RULES` (lines that rule removed), ``kept`` (lines left).
         Columns: ``rows``; ``amount``, the sum of ``|Quantity x UnitPrice|`` of
         those lines; ``meaning``, the rule in words.
+    counts
+        What the ledger is made from, in whole numbers: index ``step`` as in
+        ``ledger``, columns ``rows`` and ``micros`` (the amount in
+        micro-pounds). The counts of several batches of lines add up to the
+        counts of the lines together (see :func:`ledger_from_counts`).
     """
 
     invoices: pd.DataFrame
     ledger: pd.DataFrame
+    counts: pd.DataFrame
 
     @property
     def rows_in(self) -> int:
@@ -58,7 +64,11 @@ def missing_customer(invoices: pd.DataFrame) -> pd.Series:
 
 
 def duplicate(invoices: pd.DataFrame) -> pd.Series:
-    """Exact repeats of an earlier line (every input column equal); the first is kept."""
+    """Exact repeats of an earlier line (every input column equal); the first is kept.
+
+    The one rule that looks beyond its own line: applied to a batch of lines,
+    it needs every copy of each line in that batch.
+    """
     return invoices.duplicated(keep="first")
 
 
@@ -80,7 +90,9 @@ def inconsistent_cancellation(invoices: pd.DataFrame) -> pd.Series:
 
 Rule = Callable[[pd.DataFrame], pd.Series]
 
-#: The default rules, in the order they are applied.
+#: The rules, in the order they are applied. Each takes invoice lines and
+#: returns a boolean mask of the lines it removes; all but ``duplicate`` look
+#: at one line at a time.
 RULES: tuple[tuple[str, Rule, str], ...] = (
     ("missing_customer", missing_customer, "CustomerID missing"),
     ("duplicate", duplicate, "exact duplicate of an earlier line"),
@@ -89,6 +101,12 @@ RULES: tuple[tuple[str, Rule, str], ...] = (
     ("inconsistent_cancellation", inconsistent_cancellation, 'invoice starts with "C" but Quantity > 0'),
 )
 
+
+#: The ledger's first and last steps: the lines read and the lines kept.
+INPUT = "input"
+KEPT = "kept"
+#: Column of :attr:`CleanResult.counts`: an amount in micro-pounds.
+MICROS = "micros"
 
 #: Money is added up in whole micro-pounds (10^-6 £): integer sums are exact, so
 #: no total depends on the order of the lines.
@@ -117,33 +135,57 @@ def clean_invoices(invoices: pd.DataFrame) -> CleanResult:
     ----------
     invoices
         Invoice lines in canonical columns, as returned by ``load_invoices``.
-        The input is not modified.
+        The input is not modified. Any batch of lines that holds every copy of
+        each of its lines gives the counts those lines give within the whole
+        table, so an engine may clean batch by batch and add the counts.
 
     Returns
     -------
     CleanResult
-        The kept lines and the ledger; see :class:`CleanResult`.
+        The kept lines, the ledger and its counts; see :class:`CleanResult`.
     """
     abs_micros = line_amount_micros(invoices).abs().to_numpy()
     alive = np.ones(len(invoices), dtype=bool)
-    steps = [_ledger_row("input", alive, abs_micros, "lines read")]
-    for name, rule, meaning in RULES:
+    steps = [_count(INPUT, alive, abs_micros)]
+    for name, rule, _ in RULES:
         # Each rule sees every line; a line counts under the first rule that flags it.
         # For the duplicate rule this equals applying it after the first rule: copies
         # of a line share its CustomerID, so they are all kept or all gone by then.
         removed = rule(invoices).to_numpy(dtype=bool) & alive
-        steps.append(_ledger_row(name, removed, abs_micros, f"removed: {meaning}"))
+        steps.append(_count(name, removed, abs_micros))
         alive &= ~removed
-    steps.append(_ledger_row("kept", alive, abs_micros, "lines kept for the analysis"))
-    ledger = pd.DataFrame(steps).set_index(c.LEDGER_STEP)
-    return CleanResult(invoices=invoices[alive].reset_index(drop=True), ledger=ledger)
+    steps.append(_count(KEPT, alive, abs_micros))
+    counts = pd.DataFrame(steps).set_index(c.LEDGER_STEP)
+    return CleanResult(
+        invoices=invoices[alive].reset_index(drop=True), ledger=ledger_from_counts(counts), counts=counts
+    )
 
 
-def _ledger_row(step: str, lines: np.ndarray, abs_micros: np.ndarray, meaning: str) -> dict[str, object]:
-    """One ledger step: the lines selected by the boolean mask ``lines`` and their money."""
-    return {
-        c.LEDGER_STEP: step,
-        c.LEDGER_ROWS: int(lines.sum()),
-        c.LEDGER_AMOUNT: float(pounds(int(abs_micros[lines].sum()))),
-        c.LEDGER_MEANING: meaning,
+def ledger_from_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """The ledger (see :class:`CleanResult`) from :attr:`CleanResult.counts`.
+
+    ``counts`` may stack the counts of several batches of lines: rows of the
+    same step are added (in whole micro-pounds, so exactly) before the amounts
+    become pounds.
+    """
+    totals = counts.groupby(level=c.LEDGER_STEP, sort=False).sum()
+    meanings = {
+        INPUT: "lines read",
+        **{name: f"removed: {meaning}" for name, _, meaning in RULES},
+        KEPT: "lines kept for the analysis",
     }
+    rows = [
+        {
+            c.LEDGER_STEP: step,
+            c.LEDGER_ROWS: int(totals.loc[step, c.LEDGER_ROWS]),
+            c.LEDGER_AMOUNT: float(pounds(int(totals.loc[step, MICROS]))),
+            c.LEDGER_MEANING: meaning,
+        }
+        for step, meaning in meanings.items()
+    ]
+    return pd.DataFrame(rows).set_index(c.LEDGER_STEP)
+
+
+def _count(step: str, lines: np.ndarray, abs_micros: np.ndarray) -> dict[str, object]:
+    """One step's count: the lines selected by the boolean mask ``lines`` and their micro-pounds."""
+    return {c.LEDGER_STEP: step, c.LEDGER_ROWS: int(lines.sum()), MICROS: int(abs_micros[lines].sum())}

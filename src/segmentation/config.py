@@ -42,6 +42,9 @@ SAMPLE_PATH = DATA_DIR / "sample_invoices.csv"
 SAMPLE_SEED = 42
 SAMPLE_CUSTOMERS = 400
 
+#: Dask engine, local cluster: the memory limit of each worker, above which it spills to disk.
+DASK_WORKER_MEMORY = "4GiB"
+
 #: Seed for every random step of the analysis (KMeans initialisation).
 RANDOM_STATE = 0
 #: Number of clusters of the seed analysis.

@@ -24,7 +24,6 @@ from segmentation import columns as c
 from segmentation import config
 from segmentation.cluster import ClusterResult, cluster_customers, make_kmeans, scale_features
 
-
 #: The feature sets and scalings the diagnostics compare: name -> (features, log).
 RAW_SPEND = "raw spend"
 LOG_SPEND = "log1p spend"

@@ -8,11 +8,12 @@ columns :data:`columns.FEATURES`.
 The work has two steps. :func:`summarise_lines` reduces the lines to four small
 tables of sums and counts (per customer, per customer and country, per customer
 and StockCode, per StockCode and description) — the only step whose cost grows
-with the number of lines, and the one the Dask engine
-(:mod:`segmentation.distributed`) computes out of core. :func:`features_from_summaries`
-turns those tables into features; both engines share it, so they share every
-rule and tie-break. Nothing runs a Python function per group, and no tie is
-broken by file order.
+with the number of lines. :func:`customer_pieces` reduces those to what each
+customer needs, and :func:`features_from_pieces` makes the features. Both
+engines run the same three functions: the pandas engine on all lines at once,
+the Dask engine (:mod:`segmentation.dask_engine`) on batches that each hold
+whole customers, stacked with :func:`combine_pieces`. Nothing runs a Python
+function per group, and no tie is broken by file order.
 """
 
 from __future__ import annotations
@@ -78,18 +79,45 @@ def is_product(stock_codes: pd.Series) -> pd.Series:
     return stock_codes.astype("str").str.match(PRODUCT_CODE_PATTERN).fillna(False).astype(bool)
 
 
-def summarise_lines(invoices: pd.DataFrame) -> LineSummaries:
-    """Reduce clean invoice lines to the tables of :class:`LineSummaries` (pandas engine)."""
-    if invoices.empty:
-        raise ValueError("no invoice lines: nothing to summarise")
+#: Columns of :func:`line_parts` that add up to the ``items`` table of :class:`LineSummaries`.
+ITEM_PARTS: tuple[str, ...] = (LINES, PURCHASED_QUANTITY, RETURNED_QUANTITY, RETURNED_MICROS)
+
+
+def line_parts(invoices: pd.DataFrame) -> pd.DataFrame:
+    """What each clean line adds to its customer's sums: one row per line, same index.
+
+    Columns: CustomerID, StockCode; ``gross_micros`` (the line's amount in
+    micro-pounds if it is a purchase, else 0); ``lines`` (1 for a purchase);
+    ``purchased_quantity``; ``returned_quantity`` and ``returned_micros``
+    (positive, for a return). Amounts are :func:`clean.line_amount_micros`.
+    """
     quantity = invoices[c.QUANTITY].to_numpy(dtype="int64")
     micros = line_amount_micros(invoices).to_numpy()
     bought = quantity > 0
-    customer = _group_key(invoices[c.CUSTOMER_ID])
+    return pd.DataFrame(
+        {
+            c.CUSTOMER_ID: _group_key(invoices[c.CUSTOMER_ID]),
+            c.STOCK_CODE: invoices[c.STOCK_CODE],
+            GROSS_MICROS: np.where(bought, micros, 0),
+            LINES: bought.astype("int64"),
+            PURCHASED_QUANTITY: np.where(bought, quantity, 0),
+            RETURNED_QUANTITY: np.where(bought, 0, -quantity),
+            RETURNED_MICROS: np.where(bought, 0, -micros),
+        }
+    )
+
+
+def summarise_lines(invoices: pd.DataFrame) -> LineSummaries:
+    """Reduce clean invoice lines to the tables of :class:`LineSummaries`."""
+    if invoices.empty:
+        raise ValueError("no invoice lines: nothing to summarise")
+    parts = line_parts(invoices)
+    bought = parts[LINES].to_numpy() == 1
     # Only the columns each table needs, filtered one by one: no copy of the whole frame.
-    buyer = customer[bought]
+    buyer = parts[c.CUSTOMER_ID][bought]
     customers = pd.DataFrame(
-        {c.CUSTOMER_ID: buyer, GROSS_MICROS: micros[bought], c.INVOICE_DATE: invoices[c.INVOICE_DATE][bought]}
+        {c.CUSTOMER_ID: buyer, GROSS_MICROS: parts[GROSS_MICROS][bought],
+         c.INVOICE_DATE: invoices[c.INVOICE_DATE][bought]}
     ).groupby(c.CUSTOMER_ID, sort=True).agg(
         **{
             GROSS_MICROS: (GROSS_MICROS, "sum"),
@@ -99,16 +127,9 @@ def summarise_lines(invoices: pd.DataFrame) -> LineSummaries:
     )
     invoices_bought = pd.DataFrame({c.CUSTOMER_ID: buyer, c.INVOICE: invoices[c.INVOICE][bought]})
     customers[c.FREQUENCY] = invoices_bought.drop_duplicates().groupby(c.CUSTOMER_ID).size()
-    items = pd.DataFrame(
-        {
-            c.CUSTOMER_ID: customer,
-            c.STOCK_CODE: invoices[c.STOCK_CODE],
-            LINES: bought.astype("int64"),
-            PURCHASED_QUANTITY: np.where(bought, quantity, 0),
-            RETURNED_QUANTITY: np.where(bought, 0, -quantity),
-            RETURNED_MICROS: np.where(bought, 0, -micros),
-        }
-    ).groupby([c.CUSTOMER_ID, c.STOCK_CODE], observed=True, sort=True).sum()
+    items = parts[[c.CUSTOMER_ID, c.STOCK_CODE, *ITEM_PARTS]].groupby(
+        [c.CUSTOMER_ID, c.STOCK_CODE], observed=True, sort=True
+    ).sum()
     countries = pd.DataFrame({c.CUSTOMER_ID: buyer, c.COUNTRY: invoices[c.COUNTRY][bought]})
     return LineSummaries(
         customers=customers,
@@ -219,12 +240,97 @@ def features_from_summaries(
 ) -> pd.DataFrame:
     """The customer feature table from :class:`LineSummaries`; same contract as
     :func:`build_customer_features`."""
-    return assemble_features(
-        summaries.customers,
-        returns=customer_returns(summaries.items),
+    return features_from_pieces(customer_pieces(summaries), spend=spend, snapshot_date=snapshot_date)
+
+
+@dataclass(frozen=True)
+class CustomerPieces:
+    """Per-customer results of a set of whole customers, and what spans customers.
+
+    Attributes
+    ----------
+    customers
+        :attr:`LineSummaries.customers`: one row per customer with a purchase.
+    returns
+        :func:`customer_returns`: one row per customer with a return.
+    locations
+        :func:`most_common_country`: a Series, one row per customer with a purchase.
+    top_item_codes
+        :func:`top_item_codes`: a Series, one row per customer who bought a product.
+    descriptions
+        :attr:`LineSummaries.descriptions`: lines per (StockCode, Description).
+    last_invoice_date
+        The latest InvoiceDate of any line.
+    returns_counted, returns_unmatched
+        Pounds of returns counted against purchases, and the rest.
+    """
+
+    customers: pd.DataFrame
+    returns: pd.DataFrame
+    locations: pd.Series
+    top_item_codes: pd.Series
+    descriptions: pd.DataFrame
+    last_invoice_date: pd.Timestamp
+    returns_counted: float
+    returns_unmatched: float
+
+
+def customer_pieces(summaries: LineSummaries) -> CustomerPieces:
+    """What each customer's features are made from, customer by customer (see :class:`CustomerPieces`)."""
+    pairs = match_returns_of_items(summaries.items)
+    return CustomerPieces(
+        customers=summaries.customers,
+        returns=_per_customer(pairs),
         locations=most_common_country(summaries.countries),
-        top_items=top_items(summaries.items, describe_stock_codes(summaries.descriptions)),
-        snapshot=snapshot_for(summaries.last_invoice_date, snapshot_date),
+        top_item_codes=top_item_codes(summaries.items),
+        descriptions=summaries.descriptions,
+        last_invoice_date=summaries.last_invoice_date,
+        returns_counted=float(pairs[COUNTED].sum()),
+        returns_unmatched=float(pairs[c.UNMATCHED_RETURNS].sum()),
+    )
+
+
+def combine_pieces(pieces: list[CustomerPieces]) -> CustomerPieces:
+    """The pieces of several sets of customers as one; no customer may be in two sets.
+
+    Per-customer tables are stacked, description counts added, the last dates
+    and the returns' totals combined. One set comes back unchanged.
+    """
+    if len(pieces) == 1:
+        return pieces[0]
+    descriptions = _stack([piece.descriptions for piece in pieces])
+    return CustomerPieces(
+        customers=_stack([piece.customers for piece in pieces]),
+        returns=_stack([piece.returns for piece in pieces]),
+        locations=_stack([piece.locations for piece in pieces]),
+        top_item_codes=_stack([piece.top_item_codes for piece in pieces]),
+        descriptions=descriptions.groupby(level=[c.STOCK_CODE, c.DESCRIPTION], sort=True).sum(),
+        last_invoice_date=max(piece.last_invoice_date for piece in pieces),
+        returns_counted=sum(piece.returns_counted for piece in pieces),
+        returns_unmatched=sum(piece.returns_unmatched for piece in pieces),
+    )
+
+
+def _stack(tables: list) -> pd.DataFrame | pd.Series:
+    """The tables one under the other; empty ones left out (their dtypes may be only a guess)."""
+    filled = [table for table in tables if len(table)]
+    return pd.concat(filled) if filled else tables[0]
+
+
+def features_from_pieces(
+    pieces: CustomerPieces,
+    *,
+    spend: Literal["net", "gross"] = "net",
+    snapshot_date: pd.Timestamp | str | None = None,
+) -> pd.DataFrame:
+    """The customer feature table from :class:`CustomerPieces`; same contract as
+    :func:`build_customer_features`."""
+    return assemble_features(
+        pieces.customers,
+        returns=pieces.returns,
+        locations=pieces.locations,
+        top_items=name_items(pieces.top_item_codes, describe_stock_codes(pieces.descriptions)),
+        snapshot=snapshot_for(pieces.last_invoice_date, snapshot_date),
         spend=spend,
     )
 
@@ -238,7 +344,12 @@ def snapshot_for(last_invoice_date: pd.Timestamp, snapshot_date: pd.Timestamp | 
 
 def customer_returns(items: pd.DataFrame) -> pd.DataFrame:
     """Per customer: returns counted against purchases, and the unmatched rest (pounds)."""
-    return match_returns_of_items(items).groupby(level=c.CUSTOMER_ID)[[COUNTED, c.UNMATCHED_RETURNS]].sum()
+    return _per_customer(match_returns_of_items(items))
+
+
+def _per_customer(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Counted and unmatched returns per customer from :func:`match_returns_of_items`."""
+    return pairs.groupby(level=c.CUSTOMER_ID)[[COUNTED, c.UNMATCHED_RETURNS]].sum()
 
 
 def assemble_features(
@@ -314,20 +425,34 @@ def most_common_country(countries: pd.DataFrame) -> pd.Series:
 
 
 def top_items(items: pd.DataFrame, descriptions: pd.Series) -> pd.DataFrame:
-    """Product with the most purchase lines per customer.
+    """Product with the most purchase lines per customer, and its name.
 
-    Ties -> larger total quantity, then the smaller StockCode. Customers who
-    bought no product (postage only, say) are absent and get missing values.
+    :func:`top_item_codes` named by :func:`name_items`. Customers who bought no
+    product (postage only, say) are absent and get missing values.
+    """
+    return name_items(top_item_codes(items), descriptions)
+
+
+def top_item_codes(items: pd.DataFrame) -> pd.Series:
+    """The StockCode of each customer's top product: the most purchase lines.
+
+    Ties -> larger total quantity, then the smaller StockCode. ``items`` is
+    :attr:`LineSummaries.items`; customers who bought no product are absent.
     """
     bought = items[items[LINES] > 0].reset_index()
     bought = bought[is_product(bought[c.STOCK_CODE]).to_numpy()]
     first = _first_per_group(
         bought, c.CUSTOMER_ID, [LINES, PURCHASED_QUANTITY, c.STOCK_CODE], [False, False, True]
     )
-    codes = first[c.STOCK_CODE].astype("str")
+    return first[c.STOCK_CODE].astype("str")
+
+
+def name_items(codes: pd.Series, descriptions: pd.Series) -> pd.DataFrame:
+    """Top_Item and Top_Item_Code from StockCodes (one per customer) and
+    :func:`describe_stock_codes`; same index as ``codes``."""
     names = descriptions.copy()
     names.index = names.index.astype("str")
     return pd.DataFrame(
         {c.TOP_ITEM: codes.map(names).astype("str"), c.TOP_ITEM_CODE: codes},
-        index=first.index,
+        index=codes.index,
     )

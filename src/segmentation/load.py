@@ -38,6 +38,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -200,6 +201,66 @@ def _read_raw(path: Path, *, sheet: str | None) -> pd.DataFrame:
     )
 
 
+# --- the layout of a file: sniff ------------------------------------------------
+
+TEXT = "text"
+PARQUET = "parquet"
+
+
+@dataclass(frozen=True)
+class TableFormat:
+    """How one invoice file is laid out, as :func:`sniff` finds it from its first bytes and header.
+
+    ``kind`` is ``"text"`` (CSV and its kin) or ``"parquet"``. ``columns`` is
+    the file's header as written; :attr:`renames` maps the ones that name an
+    invoice column to the canonical name. Text files also have their
+    ``compression`` (``"gzip"``, ``"bz2"``, ``"xz"``, ``"zip"`` or None),
+    ``encoding`` (one of :data:`CSV_ENCODINGS`), ``delimiter`` (one of
+    :data:`CSV_DELIMITERS`) and ``header_row`` (the number of title lines above
+    the header, to skip).
+    """
+
+    path: Path
+    kind: str
+    columns: tuple[str, ...]
+    compression: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    header_row: int = 0
+
+    @property
+    def renames(self) -> dict[str, str]:
+        """File column -> canonical column, for the columns the analysis reads (first spelling wins)."""
+        return _canonical_names(self.columns)
+
+    @property
+    def separator_name(self) -> str:
+        """The delimiter in words ("comma", "tab", "';'"), for messages."""
+        return {"\t": "tab", ",": "comma"}.get(self.delimiter or ",", repr(self.delimiter))
+
+
+def sniff(path: str | Path) -> TableFormat:
+    """The layout of a text (CSV, compressed CSV) or Parquet invoice file, read from its first bytes.
+
+    Raises :class:`InvoiceDataError` for a file that is missing, empty, not a
+    table, of another type (Excel: read it with :func:`load_invoices`), or
+    without the invoice columns; the message names the file and the fix.
+    """
+    path = Path(path)
+    _check_is_a_file(path)
+    name = path.name.lower()
+    if name.endswith(PARQUET_SUFFIXES):
+        columns = tuple(_parquet_schema(path).names)
+        _require_columns(list(columns), where=str(path))
+        return TableFormat(path=path, kind=PARQUET, columns=columns)
+    if name.endswith(CSV_SUFFIXES):
+        return _sniff_text(path)
+    raise InvoiceDataError(
+        f"{path}: {''.join(path.suffixes) or 'a file without extension'} is not a text or Parquet table; "
+        "give a .csv, .csv.gz or .parquet file."
+    )
+
+
 # --- headers -------------------------------------------------------------------
 
 
@@ -256,17 +317,19 @@ def _select(frame: pd.DataFrame, *, where: str) -> pd.DataFrame:
 # --- parquet -------------------------------------------------------------------
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _parquet_schema(path: Path) -> pa.Schema:
     try:
-        schema = pq.read_schema(path)
+        return pq.read_schema(path)
     except Exception as error:  # pyarrow raises several types for a non-parquet file
         raise InvoiceDataError(
             f"{path}: cannot be read as Parquet ({_first_line(error)}); check the file is a Parquet export."
         ) from None
-    names = schema.names
-    _require_columns(names, where=str(path))
-    _log_unused(names, where=path.name)
-    renames = _canonical_names(names)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    renames = sniff(path).renames
+    schema = _parquet_schema(path)
+    _log_unused(schema.names, where=path.name)
     text_columns = [  # read as dictionary codes: memory follows the distinct values
         name for name, canonical in renames.items()
         if canonical in c.TEXT_COLUMNS
@@ -338,6 +401,17 @@ def _sheet_table(
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
+    table = sniff(path)
+    _log_unused(table.columns, where=path.name)
+    frame = _parse_csv(path, compression=table.compression, encoding=table.encoding,
+                       delimiter=table.delimiter, skip=table.header_row, usecols=list(table.renames))
+    log.info("%s: text decoded as %s, %s-separated", path.name, _ENCODING_NAMES[table.encoding],
+             table.separator_name)
+    frame.index = pd.RangeIndex(table.header_row + 2, table.header_row + 2 + len(frame))  # file line numbers
+    return _select(frame, where=path.name)
+
+
+def _sniff_text(path: Path) -> TableFormat:
     head = _head(path)
     compression = _compression(path, head)
     _refuse_non_tables(path, head, compressed=compression is not None)
@@ -347,16 +421,10 @@ def _read_csv(path: Path) -> pd.DataFrame:
     lines = text_sample.decode(encoding, errors="replace").splitlines()[:HEADER_SEARCH_ROWS]
     delimiter, rows = _delimiter(lines)
     header_at = _header_row(rows)
-    header = rows[header_at] if rows else []
-    separator = {"\t": "tab", ",": "comma"}.get(delimiter, repr(delimiter))
-    _require_columns(header, where=str(path), hint=f", read as {separator}-separated")
-    used = list(_canonical_names(header))
-    _log_unused(header, where=path.name)
-    frame = _parse_csv(path, compression=compression, encoding=encoding, delimiter=delimiter,
-                       skip=header_at, usecols=used)
-    log.info("%s: text decoded as %s, %s-separated", path.name, _ENCODING_NAMES[encoding], separator)
-    frame.index = pd.RangeIndex(header_at + 2, header_at + 2 + len(frame))  # file line numbers
-    return _select(frame, where=path.name)
+    table = TableFormat(path=path, kind=TEXT, columns=tuple(rows[header_at] if rows else ()),
+                        compression=compression, encoding=encoding, delimiter=delimiter, header_row=header_at)
+    _require_columns(list(table.columns), where=str(path), hint=f", read as {table.separator_name}-separated")
+    return table
 
 
 def _head(path: Path) -> bytes:
@@ -515,9 +583,9 @@ def _text(values: pd.Series) -> pd.Series:
     stripped = pd.Series(categorical.cat.categories.astype("str"), dtype="str").str.strip()
     stripped = stripped.mask(stripped == "")
     categories = pd.Index(np.sort(stripped.dropna().unique().astype(object)), dtype="str")
-    new_code_of_old = categories.get_indexer(stripped)
-    codes = categorical.cat.codes.to_numpy()
-    new_codes = np.where(codes >= 0, new_code_of_old[codes], -1)
+    # the old code -1 (missing) is the last entry, so missing stays missing even with no text at all
+    new_code_of_old = np.append(categories.get_indexer(stripped), -1)
+    new_codes = new_code_of_old[categorical.cat.codes.to_numpy()]
     return pd.Series(pd.Categorical.from_codes(new_codes, categories=categories), index=values.index)
 
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -13,22 +9,14 @@ from typing import Literal
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import config
-from segmentation.clean import clean_invoices
-from segmentation import diagnostics
+from segmentation import config, diagnostics
 from segmentation.cluster import ClusterResult, cluster_customers, summarise_clusters
 from segmentation.diagnostics import KChoice
-from segmentation.features import COUNTED, features_from_summaries, match_returns, summarise_lines
-from segmentation.errors import InvoiceDataError
-from segmentation.load import load_invoices
+from segmentation.engines import Engine, PandasEngine
 from segmentation.profiles import profile_segments
 
-logger = logging.getLogger(__name__)
-
-
-ENGINES = ("pandas", "dask")
-#: Inputs above this size get one progress line per stage on the pandas engine.
-LARGE_INPUT_BYTES = 50 * 2**20
+#: The engine a run uses unless told otherwise: in memory, with pandas.
+DEFAULT_ENGINE = PandasEngine()
 
 
 @dataclass(frozen=True)
@@ -54,43 +42,6 @@ class SegmentationRun:
     k_choice: KChoice | None = None
 
 
-@contextmanager
-def _stage(name: str, *, report: bool) -> Iterator[None]:
-    """Log one line with the stage's wall time (when ``report``)."""
-    started = time.perf_counter()
-    yield
-    if report:
-        logger.info("%-9s %6.1f s", name, time.perf_counter() - started)
-
-
-def _customer_table(
-    path: Path, *, spend: str, sheet: str | None, date_format: str | None, engine: str,
-    scheduler: str | None, worker_memory: str,
-) -> tuple[pd.DataFrame, pd.DataFrame, float, float]:
-    """(customers, ledger, returns matched, returns unmatched) by the chosen engine."""
-    if engine == "dask":
-        from segmentation.distributed import build_customer_features_dask
-
-        result = build_customer_features_dask(path, spend=spend, date_format=date_format,
-                                              scheduler=scheduler, worker_memory=worker_memory)
-        _require_purchases(not result.customers.empty, result.ledger, source=path)
-        return result.customers, result.ledger, result.returns_matched, result.returns_unmatched
-    if engine != "pandas":
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
-    report = path.is_file() and path.stat().st_size > LARGE_INPUT_BYTES
-    with _stage("load", report=report):
-        invoices = load_invoices(path, sheet=sheet, date_format=date_format)
-    with _stage("clean", report=report):
-        cleaning = clean_invoices(invoices)
-        del invoices
-    _require_purchases(bool((cleaning.invoices[c.QUANTITY] > 0).any()), cleaning.ledger, source=path)
-    with _stage("features", report=report):
-        summaries = summarise_lines(cleaning.invoices)
-        customers = features_from_summaries(summaries, spend=spend)
-        returns = match_returns(summaries)
-    return customers, cleaning.ledger, float(returns[COUNTED].sum()), float(returns[c.UNMATCHED_RETURNS].sum())
-
-
 def segment_file(
     path: str | Path,
     *,
@@ -100,9 +51,7 @@ def segment_file(
     date_format: str | None = None,
     features: str = c.SPEND_FEATURE_SET,
     log: bool = False,
-    engine: str = "pandas",
-    scheduler: str | None = None,
-    worker_memory: str = "4GiB",
+    engine: Engine = DEFAULT_ENGINE,
 ) -> SegmentationRun:
     """Load, clean, build customer features and cluster them.
 
@@ -110,14 +59,13 @@ def segment_file(
     ``columns.FEATURE_SETS`` ("spend" or "rfm"); ``log`` takes log1p before
     standardising; ``k`` is a number, or a rule of
     :func:`segmentation.diagnostics.choose_k` ("auto": the silhouette's best
-    k, "elbow") applied to a scan of ``config.K_RANGE``. ``engine`` "dask"
-    builds the customer table with :mod:`segmentation.distributed` (``path``
-    may then be a glob or a folder; ``scheduler`` the address of a cluster).
+    k, "elbow") applied to a scan of ``config.K_RANGE``. ``engine`` builds the
+    customer table: :class:`~segmentation.engines.PandasEngine` (default) in
+    memory, or :class:`~segmentation.engines.DaskEngine` out of core (``path``
+    may then be a glob or a folder of CSV or Parquet files).
     """
-    customers, ledger, matched, unmatched = _customer_table(
-        Path(path), spend=spend, sheet=sheet, date_format=date_format, engine=engine,
-        scheduler=scheduler, worker_memory=worker_memory,
-    )
+    table = engine.customer_table(Path(path), spend=spend, sheet=sheet, date_format=date_format)
+    customers = table.customers
     columns = c.FEATURE_SETS[features]
     scan = scan_summary = choice = None
     if isinstance(k, str):
@@ -131,12 +79,12 @@ def segment_file(
     )
     return SegmentationRun(
         source=Path(path),
-        ledger=ledger,
+        ledger=table.ledger,
         customers=labelled,
         clustering=clustering,
         clusters=summarise_clusters(customers, clustering),
-        returns_matched=matched,
-        returns_unmatched=unmatched,
+        returns_matched=table.returns_matched,
+        returns_unmatched=table.returns_unmatched,
         scan=scan,
         scan_summary=scan_summary,
         k_choice=choice,
@@ -225,17 +173,6 @@ def analyse_beyond_seed(customers: pd.DataFrame, *, rfm_k: int | str = config.RF
         stability=stability,
         segment_stability=segments,
     )
-
-
-def _require_purchases(has_purchases: bool, ledger: pd.DataFrame, *, source: Path) -> None:
-    """Refuse input with no purchase line left after cleaning (only returns, say)."""
-    if not has_purchases:
-        raise InvoiceDataError(
-            f"{source}: no purchase lines after cleaning ({int(ledger.loc['input', c.LEDGER_ROWS]):,} lines "
-            f"read, {int(ledger.loc['kept', c.LEDGER_ROWS]):,} kept, all returns or cancellations); a "
-            "segmentation needs customers who bought something — check that the input holds sales, "
-            "not only refunds."
-        )
 
 
 def describe_run(run: SegmentationRun) -> str:
