@@ -134,3 +134,15 @@ def test_large_inputs_report_each_stage_with_its_time(tmp_path, monkeypatch, cap
         pipeline.segment_file(config.SAMPLE_PATH)
     stages = [record.getMessage().split()[0] for record in caplog.records if record.name == "segmentation.engines"]
     assert stages == ["load", "clean", "features"]
+
+
+def test_dask_engine_without_dask_installed_is_one_line_naming_the_extra(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "distributed" else real_find_spec(name, *args))
+    assert main([str(config.SAMPLE_PATH), "--out", str(tmp_path), "--engine", "dask"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: --engine dask needs Dask: pip install 'segmentation[dask]'\n"
+    assert not any(tmp_path.iterdir())

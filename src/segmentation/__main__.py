@@ -9,6 +9,7 @@ on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import sys
@@ -98,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_dir = args.out if args.out is not None else config.output_dir_for(args.input)
     if args.scheduler and args.engine != "dask":
         print("error: --scheduler needs --engine dask", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.engine == "dask" and importlib.util.find_spec("distributed") is None:
+        print("error: --engine dask needs Dask: pip install 'segmentation[dask]'", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         check_output_dir(out_dir, input_path=args.input)
