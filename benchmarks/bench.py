@@ -176,7 +176,7 @@ def pipeline_duckdb(path: Path) -> pd.DataFrame:
     return _tidy(duckdb.sql(_DUCKDB_FEATURES.format(source=source)).df())
 
 
-def features_polars(lines) -> pd.DataFrame:  # noqa: ANN001 - a polars DataFrame or LazyFrame
+def features_polars(lines) -> pd.DataFrame:  # lines: a polars DataFrame or LazyFrame
     """Polars on the clean lines (converted to Polars before timing)."""
     import polars as pl
 

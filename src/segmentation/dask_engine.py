@@ -163,7 +163,7 @@ def _cluster(scheduler: str | None, worker_memory: str) -> Iterator[object]:
         yield client
 
 
-def _compute(client, wanted: list, progress: bool) -> list:  # noqa: ANN001 - a distributed.Client
+def _compute(client, wanted: list, progress: bool) -> list:  # client: a distributed.Client
     from distributed import progress as show_progress
 
     futures = client.compute(wanted, sync=False)
