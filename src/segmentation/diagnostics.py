@@ -223,21 +223,33 @@ def segment_stability(
     stable is a split of the data that another sample of the same customers
     would draw elsewhere: do not build a campaign on its edges.
     """
+    return bootstrap_checks(customers, clustering, n_resamples=n_resamples, random_state=random_state)[1]
+
+
+def bootstrap_checks(
+    customers: pd.DataFrame,
+    clustering: ClusterResult,
+    *,
+    n_resamples: int = config.BOOTSTRAP_RESAMPLES,
+    random_state: int = config.RANDOM_STATE,
+) -> tuple[pd.Series, pd.DataFrame]:
+    """(:func:`bootstrap_stability`'s ARI per resample, :func:`segment_stability`'s table) of
+    ``clustering``, from one set of bootstrap refits.
+
+    The ARI compares each refit's labelling of every clustered customer with
+    ``clustering``'s labels, which are the full-data KMeans of the same seed
+    renumbered (the ARI does not depend on label names).
+    """
     _, scaled, _ = scale_features(customers, features=clustering.features, log=clustering.log)
     labels = _labels(clustering).to_numpy()
     clusters = clustering.centroids.index.to_numpy()
-    jaccards = []
+    scores, jaccards = [], []
     for rows, refit in _bootstrap_refits(scaled, len(clusters), n_resamples=n_resamples,
                                          random_state=random_state):
+        scores.append(adjusted_rand_score(labels, refit.predict(scaled)))
         drawn = np.unique(rows)
-        original = labels[drawn]
-        new = refit.predict(scaled[drawn])
-        overlap = pd.crosstab(original, new).reindex(index=clusters, fill_value=0).to_numpy()
-        sizes_a = overlap.sum(axis=1, keepdims=True)
-        sizes_b = overlap.sum(axis=0, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            jaccard = np.where(overlap > 0, overlap / (sizes_a + sizes_b - overlap), 0.0)
-        jaccards.append(jaccard.max(axis=1))
+        overlap = pd.crosstab(labels[drawn], refit.predict(scaled[drawn])).reindex(index=clusters, fill_value=0)
+        jaccards.append(_best_jaccard(overlap.to_numpy()))
     per_resample = np.vstack(jaccards)
     table = pd.DataFrame(
         {
@@ -250,7 +262,17 @@ def segment_stability(
         index=pd.Index(clusters.astype("int64"), name=c.CLUSTER),
     )
     table[c.STABLE] = table[c.MEAN_JACCARD] >= config.STABLE_JACCARD
-    return table
+    ari = pd.Series(scores, index=pd.RangeIndex(n_resamples, name="resample"), name="ari")
+    return ari, table
+
+
+def _best_jaccard(overlap: np.ndarray) -> np.ndarray:
+    """For each row cluster of a contingency table, its best Jaccard with any column cluster."""
+    sizes_a = overlap.sum(axis=1, keepdims=True)
+    sizes_b = overlap.sum(axis=0, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        jaccard = np.where(overlap > 0, overlap / (sizes_a + sizes_b - overlap), 0.0)
+    return jaccard.max(axis=1)
 
 
 def summarise_stability(seeds: pd.Series, bootstrap: pd.Series) -> pd.DataFrame:

@@ -146,11 +146,10 @@ def segment_rfm(customers: pd.DataFrame, *, k: int) -> ClusterResult:
 
 def check_stability(customers: pd.DataFrame, clustering: ClusterResult) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(ARI across seeds and bootstrap refits, each segment's bootstrap Jaccard) of ``clustering``."""
-    k = len(clustering.centroids)
-    options = {"k": k, "features": clustering.features, "log": clustering.log}
-    summary = diagnostics.summarise_stability(diagnostics.seed_stability(customers, **options),
-                                              diagnostics.bootstrap_stability(customers, **options))
-    return summary, diagnostics.segment_stability(customers, clustering)
+    seeds = diagnostics.seed_stability(customers, k=len(clustering.centroids), features=clustering.features,
+                                       log=clustering.log)
+    bootstrap, segments = diagnostics.bootstrap_checks(customers, clustering)
+    return diagnostics.summarise_stability(seeds, bootstrap), segments
 
 
 def analyse_beyond_seed(customers: pd.DataFrame, *, rfm_k: int | str = config.RFM_K_RULE,

@@ -35,17 +35,22 @@ def notebook_findings(notebook: Path = config.NOTEBOOK_PATH) -> str:
     return shown[-1].strip()
 
 
+def _block(text: str) -> tuple[int, int]:
+    """Where the findings block's content starts and ends in the README's ``text``."""
+    return text.index(FINDINGS_START) + len(FINDINGS_START), text.index(FINDINGS_END)
+
+
 def readme_findings(readme: Path = README_PATH) -> str:
     """The findings block of the README, as it stands."""
     text = readme.read_text(encoding="utf-8")
-    start, end = text.index(FINDINGS_START) + len(FINDINGS_START), text.index(FINDINGS_END)
+    start, end = _block(text)
     return text[start:end].strip()
 
 
 def update_readme(readme: Path = README_PATH, notebook: Path = config.NOTEBOOK_PATH) -> bool:
     """Rewrite the README's findings block from the notebook; True when the README changed."""
     text = readme.read_text(encoding="utf-8")
-    start, end = text.index(FINDINGS_START) + len(FINDINGS_START), text.index(FINDINGS_END)
+    start, end = _block(text)
     updated = f"{text[:start]}\n{notebook_findings(notebook)}\n{text[end:]}"
     if updated == text:
         return False
