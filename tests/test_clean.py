@@ -23,6 +23,9 @@ LINES = invoice_lines(
         ("C536006", "22111", "BOTTLE", 2, "2010-12-03 12:00", 4.95, 200, "France"),  # inconsistent cancellation
         ("C536007", "85123A", "HEART", -1, "2010-12-04 12:00", 2.55, 100, "United Kingdom"),  # kept: a return
         ("536008", "POST", "POSTAGE", 1, "2010-12-04 13:00", 18.0, 200, "France"),  # kept
+        ("536009", "TEST001", "This is a test product.", 5, "2010-12-05 10:00", 4.5, 300, "United Kingdom"),  # test
+        ("C536010", "test002", "test", -1, "2010-12-05 10:05", 1.0, 300, "United Kingdom"),  # test, any case
+        ("536011", "ATEST", "not a test code", 1, "2010-12-05 10:10", 1.0, 300, "United Kingdom"),  # kept
     ]
 )
 
@@ -32,15 +35,17 @@ LINES = invoice_lines(
 #   non_positive_price: 2 lines, 0 + 500 = 500.00
 #   zero_quantity: 1 line, 0
 #   inconsistent_cancellation: 1 line, 9.90
-#   kept: 3 lines, 15.30 + 2.55 + 18.00 = 35.85; input: 10 lines, 612.05
+#   test_line: 2 lines, 22.50 + 1.00 = 23.50 (ATEST only contains "TEST": kept)
+#   kept: 4 lines, 15.30 + 2.55 + 18.00 + 1.00 = 36.85; input: 13 lines, 612.05 + 23.50 + 1.00 = 636.55
 EXPECTED_LEDGER = {
-    "input": (10, 612.05),
+    "input": (13, 636.55),
     "missing_customer": (2, 51.00),
     "duplicate": (1, 15.30),
     "non_positive_price": (2, 500.00),
     "zero_quantity": (1, 0.0),
     "inconsistent_cancellation": (1, 9.90),
-    "kept": (3, 35.85),
+    "test_line": (2, 23.50),
+    "kept": (4, 36.85),
 }
 
 
@@ -69,8 +74,8 @@ def test_amount_in_equals_amount_kept_plus_amount_removed():
 
 def test_kept_lines_are_the_expected_ones_in_input_order():
     kept = clean_invoices(LINES).invoices
-    assert list(kept[c.INVOICE]) == ["536001", "C536007", "536008"]
-    assert kept.index.equals(pd.RangeIndex(3))
+    assert list(kept[c.INVOICE]) == ["536001", "C536007", "536008", "536011"]
+    assert kept.index.equals(pd.RangeIndex(4))
 
 
 def test_after_cleaning_positive_quantity_is_a_purchase_and_negative_a_return():
@@ -109,6 +114,7 @@ def test_rules_run_in_the_documented_order():
         "non_positive_price",
         "zero_quantity",
         "inconsistent_cancellation",
+        "test_line",
     ]
 
 

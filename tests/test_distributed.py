@@ -10,7 +10,7 @@ from segmentation import columns as c
 from segmentation import config
 from segmentation.clean import clean_invoices
 from segmentation.dask_engine import input_files
-from segmentation.engines import DaskEngine
+from segmentation.engines import DaskEngine, PandasEngine
 from segmentation.errors import InvoiceDataError
 from segmentation.features import build_customer_features
 from segmentation.load import load_invoices
@@ -83,3 +83,13 @@ def test_scheduler_without_dask_engine_is_refused(tmp_path, capsys):
 
     assert main([str(config.SAMPLE_PATH), "--out", str(tmp_path), "--scheduler", "tcp://127.0.0.1:8786"]) == 2
     assert "--scheduler needs --engine dask" in capsys.readouterr().err
+
+
+@pytest.mark.real_data
+def test_dask_engine_matches_pandas_on_the_real_file(cluster):
+    result = DaskEngine(scheduler=cluster.scheduler_address, progress=False).customer_table(config.REAL_DATA_PATH)
+    expected = PandasEngine().customer_table(config.REAL_DATA_PATH)
+    pd.testing.assert_frame_equal(result.customers, expected.customers)
+    pd.testing.assert_frame_equal(result.ledger, expected.ledger)
+    assert (result.returns_matched, result.returns_unmatched, result.return_only_customers) == (
+        expected.returns_matched, expected.returns_unmatched, expected.return_only_customers)

@@ -45,37 +45,89 @@ LINES = invoice_lines(
 )
 
 # Worked out by hand (snapshot = day after the last line = 2010-12-10):
-#   100: gross 15.30 + 25.50 + 10.20 + 18.00 = 69.00; returned 3 x 2.55 = 7.65 (3 <= 10 bought)
-#        dates 12-01 .. 12-05 -> interval 4, recency 5; invoices 536001, 536002, 536004 -> 3
+#   100: gross 15.30 + 25.50 + 10.20 + 18.00 = 69.00; returned 3 x 2.55 = 7.65 <= 25.50 bought -> counted
+#        in full; product spend 69.00 - 18.00 postage - 7.65 = 43.35
+#        occasions: 12-01 (40.80 bought) and 12-03 (10.20); 12-04 holds only the return, 12-05 only
+#        postage -> Frequency 2, first 12-01 08:26, last 12-03 23:00, interval 2, recency 7
 #        85123A has 2 purchase lines, 22423 one -> top item 85123A
-#   200: gross 7.50 + 7.50 = 15.00; returned value 15.00 x min(1, 2/4) = 7.50, unmatched 7.50
-#        23:30 on 12-02 to 00:30 on 12-03 -> interval 1; last 12-03 -> recency 7
-#        France 1 line, Germany 1 line -> France; 22727 and 22728 tie on lines (1) and quantity
-#        (2) -> smaller code 22727
-#   300: gross 30.00; nothing bought matches the returns -> returned 0, unmatched 5 + 2 = 7
-#        POST is not a product -> no top item; recency 3
-#   500: gross 24.75 + 19.50 = 44.25; 22111 x5 vs 22222 x10 tie on lines -> 22222; recency 1
+#   200: gross 7.50 + 7.50 = 15.00; 22728 returned 15.00 against 7.50 bought -> counted 7.50,
+#        unmatched 7.50; occasions 12-02 and 12-03 (23:30 and 00:30) -> Frequency 2, interval 1,
+#        recency 7; France 1 line, Germany 1 line -> France; 22727 and 22728 tie on lines (1) and
+#        quantity (2) -> smaller code 22727
+#   300: postage only, gross 30.00; nothing bought matches the returns -> returned 0, unmatched
+#        5 + 2 = 7; no product bought -> no occasion: Frequency 0, no dates, interval or recency
+#   500: gross 24.75 + 19.50 = 44.25, one occasion; 22111 x5 vs 22222 x10 tie on lines -> 22222
 EXPECTED = pd.DataFrame(
     {
         c.TOTAL_BILL_SIZE: [61.35, 7.50, 30.00, 44.25],
         c.GROSS_SPEND: [69.00, 15.00, 30.00, 44.25],
         c.RETURNED_AMOUNT: [7.65, 7.50, 0.00, 0.00],
         c.UNMATCHED_RETURNS: [0.00, 7.50, 7.00, 0.00],
+        c.PRODUCT_SPEND: [43.35, 7.50, 0.00, 44.25],
         c.FIRST_PURCHASE: pd.to_datetime(
-            ["2010-12-01 08:26", "2010-12-02 23:30", "2010-12-07 10:00", "2010-12-09 09:00"]
+            ["2010-12-01 08:26", "2010-12-02 23:30", None, "2010-12-09 09:00"]
         ).astype("datetime64[ns]"),
         c.LAST_PURCHASE: pd.to_datetime(
-            ["2010-12-05 12:00", "2010-12-03 00:30", "2010-12-07 10:00", "2010-12-09 09:00"]
+            ["2010-12-03 23:00", "2010-12-03 00:30", None, "2010-12-09 09:00"]
         ).astype("datetime64[ns]"),
-        c.PURCHASE_INTERVAL_DAYS: np.array([4, 1, 0, 0], dtype="int64"),
-        c.FREQUENCY: np.array([3, 2, 1, 1], dtype="int64"),
-        c.RECENCY_DAYS: np.array([5, 7, 3, 1], dtype="int64"),
+        c.PURCHASE_INTERVAL_DAYS: pd.array([2, 1, None, 0], dtype="Int64"),
+        c.FREQUENCY: np.array([2, 2, 0, 1], dtype="int64"),
+        c.RECENCY_DAYS: pd.array([7, 7, None, 1], dtype="Int64"),
         c.MOST_COMMON_LOCATION: pd.array(["United Kingdom", "France", "Netherlands", "United Kingdom"], dtype="str"),
         c.TOP_ITEM: pd.array([HEART, "ALARM CLOCK BAKELIKE RED", None, "CAKE PLATE LOVEBIRD WHITE"], dtype="str"),
         c.TOP_ITEM_CODE: pd.array(["85123A", "22727", None, "22222"], dtype="str"),
     },
     index=pd.Index([100, 200, 300, 500], dtype="Int64", name=c.CUSTOMER_ID),
 )
+
+# The purchase definition, one situation per customer (snapshot 2010-12-10):
+PURCHASE_RULES = invoice_lines(
+    [
+        # 600: a credit note and, five minutes later, the rebill of the same goods: 12-05 nets to 0
+        ("601", "22111", "BOTTLE", 10, "2010-12-01 10:00", 2.00, 600, "United Kingdom"),
+        ("C602", "22111", "BOTTLE", -10, "2010-12-05 10:00", 2.00, 600, "United Kingdom"),
+        ("603", "22111", "BOTTLE", 10, "2010-12-05 10:05", 2.00, 600, "United Kingdom"),
+        # 700: a return priced far above the purchase ("M" lines do this)
+        ("701", "21232", "TRINKET BOX", 1, "2010-12-02 10:00", 1.00, 700, "United Kingdom"),
+        ("C702", "21232", "TRINKET BOX", -1, "2010-12-03 10:00", 100.00, 700, "United Kingdom"),
+        # 800: an invoice split in two on one day, an order cancelled the same day, a bank charge last
+        ("801", "22423", "CAKESTAND", 1, "2010-12-02 09:00", 12.75, 800, "United Kingdom"),
+        ("802", "22111", "BOTTLE", 2, "2010-12-02 09:30", 4.95, 800, "United Kingdom"),
+        ("803", "22222", "CAKE PLATE", 5, "2010-12-04 11:00", 1.95, 800, "United Kingdom"),
+        ("C804", "22222", "CAKE PLATE", -5, "2010-12-04 11:20", 1.95, 800, "United Kingdom"),
+        ("805", "BANK CHARGES", "Bank Charges", 1, "2010-12-09 12:00", 15.00, 800, "United Kingdom"),
+    ]
+)
+
+
+def test_credit_note_then_rebill_minutes_later_is_no_new_purchase():
+    # 600: bought 20.00 on 12-01; 12-05 holds 20.00 credited and 20.00 rebilled -> not an occasion.
+    # The credit counts against the 40.00 bought (dates are not used): gross 40, returned 20, net 20.
+    row = build_customer_features(PURCHASE_RULES).loc[600]
+    assert (row[c.GROSS_SPEND], row[c.RETURNED_AMOUNT], row[c.TOTAL_BILL_SIZE]) == (40.00, 20.00, 20.00)
+    assert row[c.FREQUENCY] == 1
+    assert row[c.LAST_PURCHASE] == pd.Timestamp("2010-12-01 10:00")
+    assert row[c.RECENCY_DAYS] == 9
+
+
+def test_return_priced_above_the_purchase_counts_only_what_was_paid():
+    # 700: paid 1.00, "returned" 100.00 -> 1.00 counted, 99.00 unmatched, net spend 0 (never negative)
+    row = build_customer_features(PURCHASE_RULES).loc[700]
+    assert (row[c.RETURNED_AMOUNT], row[c.UNMATCHED_RETURNS], row[c.TOTAL_BILL_SIZE]) == (1.00, 99.00, 0.00)
+    assert row[c.FREQUENCY] == 1  # 12-02 bought 1.00; 12-03 returned only
+
+
+def test_split_invoice_same_day_cancellation_and_late_bank_charge():
+    # 800: 12-02 two invoices -> one occasion; 12-04 ordered 9.75 and cancelled 9.75 -> none;
+    # 12-09 a bank charge, not a product -> none. One occasion, last purchase 12-02 09:30.
+    # Gross 12.75 + 9.90 + 9.75 + 15.00 = 47.40; returned 9.75; net 37.65; products 22.65.
+    row = build_customer_features(PURCHASE_RULES).loc[800]
+    assert row[c.FREQUENCY] == 1
+    assert (row[c.FIRST_PURCHASE], row[c.LAST_PURCHASE]) == (
+        pd.Timestamp("2010-12-02 09:00"), pd.Timestamp("2010-12-02 09:30"))
+    assert (row[c.PURCHASE_INTERVAL_DAYS], row[c.RECENCY_DAYS]) == (0, 8)
+    assert (row[c.GROSS_SPEND], row[c.RETURNED_AMOUNT], row[c.TOTAL_BILL_SIZE]) == (47.40, 9.75, 37.65)
+    assert row[c.PRODUCT_SPEND] == 22.65
 
 
 def test_features_match_the_hand_worked_table():
@@ -105,15 +157,15 @@ def test_unknown_spend_option_is_an_error():
 
 def test_snapshot_date_sets_recency():
     customers = build_customer_features(LINES, snapshot_date="2011-01-01")
-    # 100's last purchase 2010-12-05 -> 27 days to 2011-01-01
-    assert customers.loc[100, c.RECENCY_DAYS] == 27
+    # 100's last purchase 2010-12-03 -> 29 days to 2011-01-01
+    assert customers.loc[100, c.RECENCY_DAYS] == 29
 
 
 def test_return_matched_in_full_in_part_and_not_at_all():
     returns = match_returns(LINES)
     assert returns.loc[(100, "85123A"), "counted"] == pytest.approx(7.65)
     assert returns.loc[(100, "85123A"), c.UNMATCHED_RETURNS] == pytest.approx(0.0)
-    assert returns.loc[(200, "22728"), "counted"] == pytest.approx(7.50)
+    assert returns.loc[(200, "22728"), "counted"] == pytest.approx(7.50)  # what was paid for it
     assert returns.loc[(200, "22728"), c.UNMATCHED_RETURNS] == pytest.approx(7.50)
     assert returns.loc[(300, "21232"), "counted"] == 0
     assert returns.loc[(400, "85123A"), c.UNMATCHED_RETURNS] == pytest.approx(2.55)

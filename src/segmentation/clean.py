@@ -84,8 +84,25 @@ def zero_quantity(invoices: pd.DataFrame) -> pd.Series:
 
 def inconsistent_cancellation(invoices: pd.DataFrame) -> pd.Series:
     """Lines on a cancellation invoice ("C...") whose Quantity is positive."""
-    cancelled = invoices[c.INVOICE].str.upper().str.startswith("C").fillna(False)
+    cancelled = _text_starts_with(invoices[c.INVOICE], "C")
     return cancelled & (invoices[c.QUANTITY] > 0)
+
+
+def test_line(invoices: pd.DataFrame) -> pd.Series:
+    """Lines whose StockCode starts with "TEST" (any case): test orders, not sales."""
+    return _text_starts_with(invoices[c.STOCK_CODE], "TEST")
+
+
+def _text_starts_with(text: pd.Series, prefix: str) -> pd.Series:
+    """True where ``text`` starts with ``prefix``, ignoring case; False where missing.
+
+    A categorical column is tested once per category, not once per line.
+    """
+    if isinstance(text.dtype, pd.CategoricalDtype):
+        categories = pd.Series(text.cat.categories, dtype="str").str.upper().str.startswith(prefix).to_numpy()
+        codes = text.cat.codes.to_numpy()
+        return pd.Series((codes >= 0) & categories[codes], index=text.index)
+    return text.astype("str").str.upper().str.startswith(prefix) & text.notna()
 
 
 Rule = Callable[[pd.DataFrame], pd.Series]
@@ -99,6 +116,7 @@ RULES: tuple[tuple[str, Rule, str], ...] = (
     ("non_positive_price", non_positive_price, "UnitPrice <= 0"),
     ("zero_quantity", zero_quantity, "Quantity = 0"),
     ("inconsistent_cancellation", inconsistent_cancellation, 'invoice starts with "C" but Quantity > 0'),
+    ("test_line", test_line, 'StockCode starts with "TEST" (test orders)'),
 )
 
 

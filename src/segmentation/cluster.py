@@ -2,9 +2,10 @@
 
 Input: the customer feature table (one row per customer, index CustomerID).
 The seed analysis standardises Total_Bill_Size (StandardScaler) and runs
-``KMeans(n_clusters=3, n_init=10, random_state=0)``. Customers whose
-Total_Bill_Size is zero or negative (they returned as much as they bought) are
-kept in the table but not clustered.
+``KMeans(n_clusters=3, n_init=10, random_state=0)``. Customers with no net
+spend (they returned everything they bought), or without a value of a
+clustered feature (no purchase occasion: no recency), are kept in the table
+but not clustered; :func:`not_clustered_reasons` says why.
 
 Beyond the seed, any numeric features can be clustered (``columns.RFM_FEATURES``:
 recency, frequency, spend), and ``log=True`` takes ``log1p`` of each feature
@@ -39,7 +40,7 @@ class ClusterResult:
     labels
         One entry per customer of the input (index CustomerID), Int64: 0 is the
         cluster with the lowest centroid, k-1 the highest; missing for customers
-        that were not clustered (Total_Bill_Size <= 0).
+        that were not clustered (see :func:`not_clustered_reasons`).
     segments
         The segment name of each label, same index as ``labels`` (missing where
         the label is).
@@ -52,7 +53,7 @@ class ClusterResult:
     features
         The columns clustered on.
     n_not_clustered
-        Customers left out because Total_Bill_Size <= 0.
+        Customers left out (see :func:`not_clustered_reasons`).
     log
         Whether ``log1p`` was taken of the features before standardising.
     """
@@ -158,19 +159,43 @@ def cluster_customers(
     )
 
 
+#: Why a customer is left out of a clustering, in the order the reasons are tested.
+NO_NET_SPEND = "no net spend (Total_Bill_Size 0: returned everything bought)"
+NO_OCCASION = "no purchase occasion (no product bought and kept on any day)"
+
+
+def not_clustered_reasons(customers: pd.DataFrame, *, features: tuple[str, ...]) -> pd.Series:
+    """Why each customer is not clustered on ``features``; missing for those who are.
+
+    A customer is clustered when Total_Bill_Size > 0 and none of ``features``
+    is missing. The first reason that applies is given: :data:`NO_NET_SPEND`,
+    then :data:`NO_OCCASION` (recency and the purchase interval are missing
+    for a customer with no purchase occasion), then "missing <feature>".
+    Same index as ``customers``, name ``reason``.
+    """
+    reasons = pd.Series(pd.NA, index=customers.index, dtype="object", name=c.NOT_CLUSTERED_REASON)
+    missing = customers[list(features)].isna()
+    no_occasion = customers[c.FREQUENCY] == 0 if c.FREQUENCY in customers.columns else False
+    for feature in reversed(features):
+        reasons = reasons.mask(missing[feature], f"missing {feature}")
+    reasons = reasons.mask(missing.any(axis=1) & no_occasion, NO_OCCASION)
+    return reasons.mask(~(customers[c.TOTAL_BILL_SIZE] > 0), NO_NET_SPEND)
+
+
 def scale_features(
     customers: pd.DataFrame, *, features: tuple[str, ...], log: bool = False
 ) -> tuple[pd.Series, np.ndarray, StandardScaler]:
     """The clustered customers' ``features`` as KMeans sees them.
 
-    Returns the mask of customers that are clustered (Total_Bill_Size > 0),
-    their features after ``log1p`` (if ``log``) and StandardScaler, one row per
-    clustered customer in table order, and the fitted scaler.
+    Returns the mask of customers that are clustered (no reason in
+    :func:`not_clustered_reasons`), their features after ``log1p`` (if
+    ``log``) and StandardScaler, one row per clustered customer in table
+    order, and the fitted scaler.
     """
     missing = [name for name in features if name not in customers.columns]
     if missing:
         raise ValueError(f"customer table has no column(s) {', '.join(missing)}")
-    eligible = customers[c.TOTAL_BILL_SIZE] > 0
+    eligible = not_clustered_reasons(customers, features=features).isna()
     values = customers.loc[eligible, list(features)].astype("float64")
     if log and (values < 0).to_numpy().any():
         negative = [name for name in features if (values[name] < 0).any()]

@@ -68,6 +68,7 @@ TOTAL_BILL_SIZE = "Total_Bill_Size"
 GROSS_SPEND = "Gross_Spend"
 RETURNED_AMOUNT = "Returned_Amount"
 UNMATCHED_RETURNS = "Unmatched_Returns"
+PRODUCT_SPEND = "Product_Spend"
 FIRST_PURCHASE = "First_Purchase"
 LAST_PURCHASE = "Last_Purchase"
 PURCHASE_INTERVAL_DAYS = "Purchase_Interval_Days"
@@ -83,6 +84,7 @@ FEATURES: tuple[str, ...] = (
     GROSS_SPEND,
     RETURNED_AMOUNT,
     UNMATCHED_RETURNS,
+    PRODUCT_SPEND,
     FIRST_PURCHASE,
     LAST_PURCHASE,
     PURCHASE_INTERVAL_DAYS,
@@ -98,6 +100,7 @@ MONEY_FEATURES: tuple[str, ...] = (
     GROSS_SPEND,
     RETURNED_AMOUNT,
     UNMATCHED_RETURNS,
+    PRODUCT_SPEND,
 )
 
 #: Numeric features whose rank correlations the heatmap shows.
@@ -113,6 +116,8 @@ CORRELATION_FEATURES: tuple[str, ...] = (
 # --- clusters --------------------------------------------------------------------
 CLUSTER = "Cluster"
 SEGMENT = "Segment"
+#: Why a customer has no cluster (``cluster.not_clustered_reasons``).
+NOT_CLUSTERED_REASON = "Not_Clustered_Reason"
 
 #: Features the seed analysis clusters on.
 SEED_CLUSTER_FEATURES: tuple[str, ...] = (TOTAL_BILL_SIZE,)

@@ -30,7 +30,7 @@ import pandas as pd
 
 from segmentation import columns as c
 from segmentation import config
-from segmentation.clean import clean_invoices, ledger_from_counts
+from segmentation.clean import clean_invoices, ledger_from_counts, pounds
 from segmentation.errors import InvoiceDataError
 from segmentation.features import CustomerPieces, combine_pieces, customer_pieces, features_from_pieces, summarise_lines
 from segmentation.load import load_invoices
@@ -55,13 +55,14 @@ class Batch:
 @dataclass(frozen=True)
 class CustomerTable:
     """What an engine makes of a file: the feature table (one row per customer who bought
-    something), the cleaning ledger, and the pounds of returns counted against purchases
-    and left unmatched."""
+    something), the cleaning ledger, the pounds of returns counted against purchases and
+    left unmatched, and the number of customers with return lines only (not in the table)."""
 
     customers: pd.DataFrame
     ledger: pd.DataFrame
     returns_matched: float
     returns_unmatched: float
+    return_only_customers: int = 0
 
 
 def summarise_batch(invoices: pd.DataFrame) -> Batch:
@@ -87,8 +88,9 @@ def combine_batches(
     return CustomerTable(
         customers=features_from_pieces(pieces, spend=spend, snapshot_date=snapshot_date),
         ledger=ledger,
-        returns_matched=pieces.returns_counted,
-        returns_unmatched=pieces.returns_unmatched,
+        returns_matched=float(pounds(pieces.counted_micros)),
+        returns_unmatched=float(pounds(pieces.unmatched_micros)),
+        return_only_customers=len(pieces.return_only_customers),
     )
 
 

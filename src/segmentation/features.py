@@ -5,15 +5,32 @@ row per line, where Quantity > 0 is a purchase and Quantity < 0 a return.
 Output: one row per customer with at least one purchase line, index CustomerID,
 columns :data:`columns.FEATURES`.
 
-The work has two steps. :func:`summarise_lines` reduces the lines to four small
-tables of sums and counts (per customer, per customer and country, per customer
-and StockCode, per StockCode and description) — the only step whose cost grows
+The purchase definition, written here once for both engines:
+
+- a **product line** has a StockCode that starts with five digits
+  (:func:`is_product`); postage, charges, manual adjustments and the like are
+  not products;
+- a **purchase occasion** is a (customer, calendar day) on which the value of
+  the customer's product purchase lines minus the value of their product
+  return lines that day is above zero. Frequency counts occasions;
+  First_Purchase and Last_Purchase are the earliest and latest purchase line
+  of a product on an occasion day, so a bank charge after the last order, a
+  same-day cancellation or an invoice split in two within a day moves neither;
+- a **return counts against what was paid**: per (customer, StockCode), the
+  matched value is min(value returned, value bought) in the data, whatever
+  the dates (a credit note minutes before its rebill is common); the rest is
+  Unmatched_Returns. So Returned_Amount <= Gross_Spend for every customer.
+
+The work has two steps. :func:`summarise_lines` reduces the lines to small
+tables of sums (per customer and StockCode, per customer and day, per customer
+and country, per StockCode and description) — the only step whose cost grows
 with the number of lines. :func:`customer_pieces` reduces those to what each
 customer needs, and :func:`features_from_pieces` makes the features. Both
-engines run the same three functions: the pandas engine on all lines at once,
-the Dask engine (:mod:`segmentation.dask_engine`) on batches that each hold
-whole customers, stacked with :func:`combine_pieces`. Nothing runs a Python
-function per group, and no tie is broken by file order.
+engines run the same functions: the pandas engine on all lines at once, the
+Dask engine (:mod:`segmentation.dask_engine`) on batches that each hold whole
+customers, stacked with :func:`combine_pieces`. All money is summed in whole
+micro-pounds, nothing runs a Python function per group, and no tie is broken
+by file order.
 """
 
 from __future__ import annotations
@@ -39,6 +56,14 @@ RETURNED_QUANTITY = "returned_quantity"
 RETURNED_MICROS = "returned_micros"
 RETURNED_VALUE = "returned_value"
 COUNTED = "counted"
+COUNTED_MICROS = "counted_micros"
+UNMATCHED_MICROS = "unmatched_micros"
+PRODUCT_MICROS = "product_micros"
+PRODUCT_COUNTED_MICROS = "product_counted_micros"
+DAY = "day"
+BOUGHT_MICROS = "bought_micros"
+FIRST_BOUGHT = "first_bought"
+LAST_BOUGHT = "last_bought"
 
 
 @dataclass(frozen=True)
@@ -47,25 +72,28 @@ class LineSummaries:
 
     Attributes
     ----------
-    customers
-        One row per customer with a purchase line, index CustomerID:
-        ``gross_micros`` (sum of purchase amounts in micro-pounds),
-        First_Purchase, Last_Purchase, Frequency (distinct purchase invoices).
-    countries
-        One row per (CustomerID, Country) with purchase lines: ``lines``.
     items
         One row per (CustomerID, StockCode) with any line: purchase ``lines``,
-        ``purchased_quantity``, ``returned_quantity`` (positive) and
-        ``returned_micros`` (returned value, positive, in micro-pounds).
+        ``purchased_quantity``, ``gross_micros`` (value bought, micro-pounds),
+        ``returned_quantity`` (positive) and ``returned_micros`` (value
+        returned, positive).
+    days
+        One row per (CustomerID, ``day``) with a product line: ``bought_micros``
+        and ``returned_micros`` (value of product purchase and return lines
+        that calendar day, both positive), ``first_bought`` and
+        ``last_bought`` (earliest and latest InvoiceDate of a product purchase
+        line that day; NaT when there is none).
+    countries
+        One row per (CustomerID, Country) with purchase lines: ``lines``.
     descriptions
         One row per (StockCode, Description) over all lines: ``lines``.
     last_invoice_date
         The latest InvoiceDate of any line.
     """
 
-    customers: pd.DataFrame
-    countries: pd.DataFrame
     items: pd.DataFrame
+    days: pd.DataFrame
+    countries: pd.DataFrame
     descriptions: pd.DataFrame
     last_invoice_date: pd.Timestamp
 
@@ -80,7 +108,7 @@ def is_product(stock_codes: pd.Series) -> pd.Series:
 
 
 #: Columns of :func:`line_parts` that add up to the ``items`` table of :class:`LineSummaries`.
-ITEM_PARTS: tuple[str, ...] = (LINES, PURCHASED_QUANTITY, RETURNED_QUANTITY, RETURNED_MICROS)
+ITEM_PARTS: tuple[str, ...] = (LINES, PURCHASED_QUANTITY, GROSS_MICROS, RETURNED_QUANTITY, RETURNED_MICROS)
 
 
 def line_parts(invoices: pd.DataFrame) -> pd.DataFrame:
@@ -113,30 +141,36 @@ def summarise_lines(invoices: pd.DataFrame) -> LineSummaries:
         raise ValueError("no invoice lines: nothing to summarise")
     parts = line_parts(invoices)
     bought = parts[LINES].to_numpy() == 1
-    # Only the columns each table needs, filtered one by one: no copy of the whole frame.
-    buyer = parts[c.CUSTOMER_ID][bought]
-    customers = pd.DataFrame(
-        {c.CUSTOMER_ID: buyer, GROSS_MICROS: parts[GROSS_MICROS][bought],
-         c.INVOICE_DATE: invoices[c.INVOICE_DATE][bought]}
-    ).groupby(c.CUSTOMER_ID, sort=True).agg(
-        **{
-            GROSS_MICROS: (GROSS_MICROS, "sum"),
-            c.FIRST_PURCHASE: (c.INVOICE_DATE, "min"),
-            c.LAST_PURCHASE: (c.INVOICE_DATE, "max"),
-        }
-    )
-    invoices_bought = pd.DataFrame({c.CUSTOMER_ID: buyer, c.INVOICE: invoices[c.INVOICE][bought]})
-    customers[c.FREQUENCY] = invoices_bought.drop_duplicates().groupby(c.CUSTOMER_ID).size()
     items = parts[[c.CUSTOMER_ID, c.STOCK_CODE, *ITEM_PARTS]].groupby(
         [c.CUSTOMER_ID, c.STOCK_CODE], observed=True, sort=True
     ).sum()
-    countries = pd.DataFrame({c.CUSTOMER_ID: buyer, c.COUNTRY: invoices[c.COUNTRY][bought]})
+    # Only the columns each table needs, filtered one by one: no copy of the whole frame.
+    countries = pd.DataFrame({c.CUSTOMER_ID: parts[c.CUSTOMER_ID][bought], c.COUNTRY: invoices[c.COUNTRY][bought]})
     return LineSummaries(
-        customers=customers,
-        countries=_count(countries, [c.CUSTOMER_ID, c.COUNTRY]),
         items=items,
+        days=_summarise_days(invoices, parts),
+        countries=_count(countries, [c.CUSTOMER_ID, c.COUNTRY]),
         descriptions=_count(invoices[[c.STOCK_CODE, c.DESCRIPTION]].dropna(), [c.STOCK_CODE, c.DESCRIPTION]),
         last_invoice_date=invoices[c.INVOICE_DATE].max(),
+    )
+
+
+def _summarise_days(invoices: pd.DataFrame, parts: pd.DataFrame) -> pd.DataFrame:
+    """:attr:`LineSummaries.days` from the lines and their :func:`line_parts`."""
+    product = is_product(invoices[c.STOCK_CODE]).to_numpy()
+    dates = invoices[c.INVOICE_DATE][product]
+    bought_dates = dates.where(parts[LINES][product].to_numpy() == 1)
+    return pd.DataFrame(
+        {
+            c.CUSTOMER_ID: parts[c.CUSTOMER_ID][product],
+            DAY: dates.dt.normalize(),
+            BOUGHT_MICROS: parts[GROSS_MICROS][product],
+            RETURNED_MICROS: parts[RETURNED_MICROS][product],
+            FIRST_BOUGHT: bought_dates,
+            LAST_BOUGHT: bought_dates,
+        }
+    ).groupby([c.CUSTOMER_ID, DAY], sort=True).agg(
+        {BOUGHT_MICROS: "sum", RETURNED_MICROS: "sum", FIRST_BOUGHT: "min", LAST_BOUGHT: "max"}
     )
 
 
@@ -163,36 +197,47 @@ def describe_stock_codes(descriptions: pd.DataFrame) -> pd.Series:
     )[c.DESCRIPTION]
 
 
-def match_returns(invoices_or_items: pd.DataFrame | LineSummaries) -> pd.DataFrame:
+def match_returns(invoices_or_summaries: pd.DataFrame | LineSummaries) -> pd.DataFrame:
     """Match each customer's returns of a StockCode against that customer's purchases of it.
 
     One row per (CustomerID, StockCode) with at least one return line.
-    Columns: ``returned_quantity`` and ``returned_value`` (sum of
-    ``-Quantity x UnitPrice`` over the return lines), ``purchased_quantity``
-    (in the data), ``counted`` = returned value x min(1, purchased / returned
-    quantity), and ``Unmatched_Returns`` = returned value - counted: returns of
-    items bought before the data starts, discounts and other non-purchases.
+    Columns: ``returned_quantity``; ``returned_value`` (sum of
+    ``-Quantity x UnitPrice`` over the return lines, pounds); ``counted`` =
+    min(value returned, value bought in the data); ``Unmatched_Returns`` =
+    returned value - counted: returns of items bought before the data starts,
+    returns priced above the purchase, discounts and other non-purchases.
     """
-    if isinstance(invoices_or_items, LineSummaries):
-        items = invoices_or_items.items
+    if isinstance(invoices_or_summaries, LineSummaries):
+        items = invoices_or_summaries.items
     else:
-        items = summarise_lines(invoices_or_items).items
-    return match_returns_of_items(items)
-
-
-def match_returns_of_items(items: pd.DataFrame) -> pd.DataFrame:
-    """:func:`match_returns` from :attr:`LineSummaries.items` (or any subset of its customers)."""
-    pairs = items[items[RETURNED_QUANTITY] > 0]
-    value = pounds(pairs[RETURNED_MICROS])
-    share = np.minimum(1.0, pairs[PURCHASED_QUANTITY] / pairs[RETURNED_QUANTITY])
-    counted = value * share
+        items = summarise_lines(invoices_or_summaries).items
+    pairs = match_returns_of_items(items)
     return pd.DataFrame(
         {
             RETURNED_QUANTITY: pairs[RETURNED_QUANTITY],
-            RETURNED_VALUE: value,
-            PURCHASED_QUANTITY: pairs[PURCHASED_QUANTITY],
-            COUNTED: counted,
-            c.UNMATCHED_RETURNS: value - counted,
+            RETURNED_VALUE: pounds(pairs[RETURNED_MICROS]),
+            COUNTED: pounds(pairs[COUNTED_MICROS]),
+            c.UNMATCHED_RETURNS: pounds(pairs[UNMATCHED_MICROS]),
+        }
+    )
+
+
+def match_returns_of_items(items: pd.DataFrame) -> pd.DataFrame:
+    """:func:`match_returns` in whole micro-pounds, from :attr:`LineSummaries.items`.
+
+    One row per (CustomerID, StockCode) with a return: ``returned_quantity``,
+    ``returned_micros``, ``counted_micros`` = min(returned, bought) and
+    ``unmatched_micros`` = returned - counted.
+    """
+    pairs = items[items[RETURNED_QUANTITY] > 0]
+    returned = pairs[RETURNED_MICROS]
+    counted = np.minimum(returned, pairs[GROSS_MICROS])
+    return pd.DataFrame(
+        {
+            RETURNED_QUANTITY: pairs[RETURNED_QUANTITY],
+            RETURNED_MICROS: returned,
+            COUNTED_MICROS: counted,
+            UNMATCHED_MICROS: returned - counted,
         }
     )
 
@@ -211,8 +256,9 @@ def build_customer_features(
         Clean invoice lines (canonical columns), one row per line.
     spend
         ``"net"`` (default): Total_Bill_Size = Gross_Spend - Returned_Amount,
-        where only returns of what the customer bought in the data count
-        (see :func:`match_returns`). ``"gross"``: Total_Bill_Size = Gross_Spend.
+        where a return counts only up to the value of that item the customer
+        bought in the data (see :func:`match_returns`). ``"gross"``:
+        Total_Bill_Size = Gross_Spend.
     snapshot_date
         The date Recency_Days is counted to; by default the day after the last
         InvoiceDate in ``invoices``.
@@ -220,8 +266,10 @@ def build_customer_features(
     Returns
     -------
     pandas.DataFrame
-        Index CustomerID (sorted); money columns rounded to pence. The rule for
-        each column is in the README's data dictionary.
+        Index CustomerID (sorted); money columns rounded to pence. Customers
+        with a purchase line but no purchase occasion (they bought postage
+        alone, say) have Frequency 0 and missing dates, interval and recency.
+        The rule for each column is in the README's data dictionary.
     """
     _check_spend(spend)
     return features_from_summaries(summarise_lines(invoices), spend=spend, snapshot_date=snapshot_date)
@@ -250,9 +298,9 @@ class CustomerPieces:
     Attributes
     ----------
     customers
-        :attr:`LineSummaries.customers`: one row per customer with a purchase.
+        :func:`customer_purchases`: one row per customer with a purchase line.
     returns
-        :func:`customer_returns`: one row per customer with a return.
+        :func:`customer_returns`: one row per customer with a return line.
     locations
         :func:`most_common_country`: a Series, one row per customer with a purchase.
     top_item_codes
@@ -261,8 +309,6 @@ class CustomerPieces:
         :attr:`LineSummaries.descriptions`: lines per (StockCode, Description).
     last_invoice_date
         The latest InvoiceDate of any line.
-    returns_counted, returns_unmatched
-        Pounds of returns counted against purchases, and the rest.
     """
 
     customers: pd.DataFrame
@@ -271,30 +317,40 @@ class CustomerPieces:
     top_item_codes: pd.Series
     descriptions: pd.DataFrame
     last_invoice_date: pd.Timestamp
-    returns_counted: float
-    returns_unmatched: float
+
+    @property
+    def counted_micros(self) -> int:
+        """Micro-pounds of returns counted against purchases, over every customer."""
+        return int(self.returns[COUNTED_MICROS].sum())
+
+    @property
+    def unmatched_micros(self) -> int:
+        """Micro-pounds of returns left unmatched, over every customer."""
+        return int(self.returns[UNMATCHED_MICROS].sum())
+
+    @property
+    def return_only_customers(self) -> pd.Index:
+        """Customers with return lines and no purchase line: not in the feature table."""
+        return self.returns.index.difference(self.customers.index)
 
 
 def customer_pieces(summaries: LineSummaries) -> CustomerPieces:
     """What each customer's features are made from, customer by customer (see :class:`CustomerPieces`)."""
-    pairs = match_returns_of_items(summaries.items)
     return CustomerPieces(
-        customers=summaries.customers,
-        returns=_per_customer(pairs),
+        customers=customer_purchases(summaries.items, summaries.days),
+        returns=customer_returns(summaries.items),
         locations=most_common_country(summaries.countries),
         top_item_codes=top_item_codes(summaries.items),
         descriptions=summaries.descriptions,
         last_invoice_date=summaries.last_invoice_date,
-        returns_counted=float(pairs[COUNTED].sum()),
-        returns_unmatched=float(pairs[c.UNMATCHED_RETURNS].sum()),
     )
 
 
 def combine_pieces(pieces: list[CustomerPieces]) -> CustomerPieces:
     """The pieces of several sets of customers as one; no customer may be in two sets.
 
-    Per-customer tables are stacked, description counts added, the last dates
-    and the returns' totals combined. One set comes back unchanged.
+    Per-customer tables are stacked, description counts added and the last
+    dates combined. One set comes back unchanged.
     """
     if len(pieces) == 1:
         return pieces[0]
@@ -306,8 +362,6 @@ def combine_pieces(pieces: list[CustomerPieces]) -> CustomerPieces:
         top_item_codes=_stack([piece.top_item_codes for piece in pieces]),
         descriptions=descriptions.groupby(level=[c.STOCK_CODE, c.DESCRIPTION], sort=True).sum(),
         last_invoice_date=max(piece.last_invoice_date for piece in pieces),
-        returns_counted=sum(piece.returns_counted for piece in pieces),
-        returns_unmatched=sum(piece.returns_unmatched for piece in pieces),
     )
 
 
@@ -342,14 +396,56 @@ def snapshot_for(last_invoice_date: pd.Timestamp, snapshot_date: pd.Timestamp | 
     return pd.Timestamp(last_invoice_date).normalize() + pd.Timedelta(days=1)
 
 
+def purchase_occasions(days: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :attr:`LineSummaries.days` that are purchase occasions.
+
+    A (customer, calendar day) is an occasion when the value of the customer's
+    product purchase lines that day exceeds the value of their product return
+    lines that day: an order cancelled the same day is no occasion, and two
+    invoices on one day are one.
+    """
+    return days[days[BOUGHT_MICROS] > days[RETURNED_MICROS]]
+
+
+def customer_purchases(items: pd.DataFrame, days: pd.DataFrame) -> pd.DataFrame:
+    """One row per customer with a purchase line, index CustomerID.
+
+    Columns: ``gross_micros`` (value of every purchase line) and
+    ``product_micros`` (of product purchase lines), from ``items``;
+    First_Purchase, Last_Purchase and Frequency from the
+    :func:`purchase_occasions` of ``days`` (missing dates and Frequency 0 for
+    a customer with no occasion).
+    """
+    bought = items[items[LINES] > 0]
+    product = is_product(bought.index.get_level_values(c.STOCK_CODE).to_series()).to_numpy()
+    money = pd.DataFrame(
+        {GROSS_MICROS: bought[GROSS_MICROS], PRODUCT_MICROS: bought[GROSS_MICROS].where(product, 0)}
+    ).groupby(level=c.CUSTOMER_ID, sort=True).sum()
+    occasions = purchase_occasions(days).groupby(level=c.CUSTOMER_ID, sort=True).agg(
+        **{
+            c.FIRST_PURCHASE: (FIRST_BOUGHT, "min"),
+            c.LAST_PURCHASE: (LAST_BOUGHT, "max"),
+            c.FREQUENCY: (BOUGHT_MICROS, "size"),
+        }
+    )
+    customers = money.join(occasions, how="left")
+    customers[c.FREQUENCY] = customers[c.FREQUENCY].fillna(0).astype("int64")
+    return customers
+
+
 def customer_returns(items: pd.DataFrame) -> pd.DataFrame:
-    """Per customer: returns counted against purchases, and the unmatched rest (pounds)."""
-    return _per_customer(match_returns_of_items(items))
-
-
-def _per_customer(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Counted and unmatched returns per customer from :func:`match_returns_of_items`."""
-    return pairs.groupby(level=c.CUSTOMER_ID)[[COUNTED, c.UNMATCHED_RETURNS]].sum()
+    """One row per customer with a return line, index CustomerID, in micro-pounds:
+    ``counted_micros`` and ``unmatched_micros`` (see :func:`match_returns_of_items`), and
+    ``product_counted_micros``, the counted returns of products."""
+    pairs = match_returns_of_items(items)
+    product = is_product(pairs.index.get_level_values(c.STOCK_CODE).to_series()).to_numpy()
+    return pd.DataFrame(
+        {
+            COUNTED_MICROS: pairs[COUNTED_MICROS],
+            UNMATCHED_MICROS: pairs[UNMATCHED_MICROS],
+            PRODUCT_COUNTED_MICROS: pairs[COUNTED_MICROS].where(product, 0),
+        }
+    ).groupby(level=c.CUSTOMER_ID, sort=True).sum()
 
 
 def assemble_features(
@@ -363,16 +459,16 @@ def assemble_features(
 ) -> pd.DataFrame:
     """The feature table from per-customer pieces, each indexed by CustomerID.
 
-    ``customers`` is :attr:`LineSummaries.customers`; ``returns`` comes from
+    ``customers`` comes from :func:`customer_purchases`, ``returns`` from
     :func:`customer_returns`, ``locations`` from :func:`most_common_country`
     and ``top_items`` from :func:`top_items`. Customers missing from a piece
     get no returns, or no country / top item.
     """
     _check_spend(spend)
     customers = customers.sort_index()
-    returns = returns.reindex(customers.index).fillna(0.0)
+    returns = returns.reindex(customers.index).fillna(0).astype("int64")
     gross = pounds(customers[GROSS_MICROS]).round(2)
-    returned = returns[COUNTED].round(2)
+    returned = pounds(returns[COUNTED_MICROS]).round(2)
     first_day = customers[c.FIRST_PURCHASE].dt.normalize()
     last_day = customers[c.LAST_PURCHASE].dt.normalize()
     table = pd.DataFrame(
@@ -380,12 +476,13 @@ def assemble_features(
             c.TOTAL_BILL_SIZE: (gross - returned).round(2) if spend == "net" else gross,
             c.GROSS_SPEND: gross,
             c.RETURNED_AMOUNT: returned,
-            c.UNMATCHED_RETURNS: returns[c.UNMATCHED_RETURNS].round(2),
+            c.UNMATCHED_RETURNS: pounds(returns[UNMATCHED_MICROS]).round(2),
+            c.PRODUCT_SPEND: pounds(customers[PRODUCT_MICROS] - returns[PRODUCT_COUNTED_MICROS]).round(2),
             c.FIRST_PURCHASE: customers[c.FIRST_PURCHASE].astype("datetime64[ns]"),
             c.LAST_PURCHASE: customers[c.LAST_PURCHASE].astype("datetime64[ns]"),
-            c.PURCHASE_INTERVAL_DAYS: (last_day - first_day).dt.days.astype("int64"),
+            c.PURCHASE_INTERVAL_DAYS: (last_day - first_day).dt.days.astype("Int64"),
             c.FREQUENCY: customers[c.FREQUENCY].astype("int64"),
-            c.RECENCY_DAYS: (snapshot - last_day).dt.days.astype("int64"),
+            c.RECENCY_DAYS: (snapshot - last_day).dt.days.astype("Int64"),
         },
         index=customers.index.astype("Int64"),
     )
