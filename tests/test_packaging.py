@@ -110,6 +110,18 @@ def test_the_installed_copy_is_imported_and_knows_it_is_not_a_checkout(installed
     assert Path(shown[2]).resolve() == tmp_path.resolve()
 
 
+def test_the_installed_package_holds_the_default_segment_map(installed, tmp_path):
+    site, env = installed
+    code = ("from segmentation.rfm import DEFAULT_SEGMENT_MAP_PATH, load_segment_map; m = load_segment_map(); "
+            "print(DEFAULT_SEGMENT_MAP_PATH); print(len(m.cells)); print(m.names[0], m.names[-1], sep=',')")
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    shown = result.stdout.splitlines()
+    assert Path(shown[0]).is_relative_to(site) and Path(shown[0]).is_file()
+    assert shown[1:] == ["25", "Champions,Lost"]
+
+
 def test_the_console_script_prints_help(installed):
     site, env = installed
     result = subprocess.run([site / "bin" / "segmentation", "--help"], env=env, capture_output=True, text=True,

@@ -4,6 +4,9 @@ The stages, in order: :func:`load_invoices` reads a file into canonical
 columns, :func:`clean_invoices` removes unusable lines and counts them in a
 ledger, :func:`build_customer_features` makes one row per customer, and
 :func:`cluster_customers` runs the seed analysis's KMeans on Total_Bill_Size.
+Beside the clusters, :func:`score_customers` gives each customer rule-based
+RFM quintile scores and :func:`segment_customers` names their segment from a
+map of (R, FM) cells that :func:`load_segment_map` reads.
 
 The names below are imported on first use, so that ``import segmentation``
 (and ``python -m segmentation.download``) stays fast and loads neither
@@ -30,6 +33,9 @@ _EXPORTS = {
     "SegmentationRun": "pipeline",
     "describe_run": "pipeline",
     "segment_file": "pipeline",
+    "load_segment_map": "rfm",
+    "score_customers": "rfm",
+    "segment_customers": "rfm",
 }
 
 __all__ = [
@@ -42,7 +48,10 @@ __all__ = [
     "cluster_customers",
     "describe_run",
     "load_invoices",
+    "load_segment_map",
     "match_returns",
+    "score_customers",
+    "segment_customers",
     "segment_file",
     "summarise_clusters",
 ]
@@ -54,6 +63,7 @@ if TYPE_CHECKING:
     from segmentation.features import build_customer_features, match_returns
     from segmentation.load import load_invoices
     from segmentation.pipeline import SegmentationRun, describe_run, segment_file
+    from segmentation.rfm import load_segment_map, score_customers, segment_customers
 
 
 def __getattr__(name: str) -> Any:

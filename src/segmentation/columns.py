@@ -132,6 +132,21 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     RFM_FEATURE_SET: RFM_FEATURES,
 }
 
+# --- rule-based RFM: one row is one customer -------------------------------------
+#: Quintile scores 1 (worst fifth) to 5 (best fifth) of Recency_Days, Frequency and Total_Bill_Size.
+R_SCORE = "R_Score"
+F_SCORE = "F_Score"
+M_SCORE = "M_Score"
+#: The mean of F_Score and M_Score, halves rounded up: the column axis of the segment map.
+FM_SCORE = "FM_Score"
+#: R_Score + F_Score + M_Score, 3 to 15.
+RFM_SCORE = "RFM_Score"
+#: The named segment of a customer's (R_Score, FM_Score) cell in a segment map.
+RFM_SEGMENT = "RFM_Segment"
+
+#: Columns of ``rfm.score_customers``, in order (index: CustomerID).
+RFM_SCORE_COLUMNS: tuple[str, ...] = (R_SCORE, F_SCORE, M_SCORE, FM_SCORE, RFM_SCORE)
+
 # --- choosing k: one row is one k of a k scan -------------------------------------
 K = "k"
 INERTIA = "inertia"
