@@ -9,7 +9,7 @@ from segmentation import columns as c
 from segmentation.cluster import cluster_customers
 from segmentation.errors import InvoiceDataError
 from segmentation.profiles import profile_segments
-from segmentation.segments import name_rfm_segments
+from segmentation.rfm import load_segment_map, name_clusters
 
 
 def rfm_customers() -> pd.DataFrame:
@@ -32,11 +32,18 @@ def rfm_customers() -> pd.DataFrame:
 
 
 def test_rfm_labels_are_ordered_by_centroid_spend_and_named_by_the_rule():
+    # Rule scores of the nine customers (quintiles among 9: 1 + 5w // 9, w = customers worse):
+    #   1-3 (recency 300, 310, 320; F 1; spend 20, 25, 22): R 2, 1, 1; FM 1, 2, 1
+    #       -> Hibernating, Hibernating, Lost: their cluster is "Hibernating"
+    #   4-6 (recency 2, 3, 4; F 30, 32, 28; spend 9000, 9500, 8800): R 5, 4, 4; FM 4, 5, 4
+    #       -> Champions, Loyal, Loyal: their cluster is "Loyal"
+    #   7-9 (recency 280, 290, 270; F 25, 27, 26; spend 7000, 7200, 6900): R 3, 2, 3; FM 3
+    #       -> Need attention, At risk, Need attention: their cluster is "Need attention"
     result = cluster_customers(rfm_customers(), k=3, features=c.RFM_FEATURES, log=True)
     assert result.labels.tolist() == [0, 0, 0, 2, 2, 2, 1, 1, 1]
     assert result.centroids[c.TOTAL_BILL_SIZE].is_monotonic_increasing
-    assert list(result.centroids[c.SEGMENT]) == ["Lost", "At risk", "Champions"]
-    assert result.segments.tolist() == ["Lost"] * 3 + ["Champions"] * 3 + ["At risk"] * 3
+    assert list(result.centroids[c.SEGMENT]) == ["Hibernating", "Need attention", "Loyal"]
+    assert result.segments.tolist() == ["Hibernating"] * 3 + ["Loyal"] * 3 + ["Need attention"] * 3
 
 
 def test_log_centroids_are_in_the_features_own_units():
@@ -46,19 +53,22 @@ def test_log_centroids_are_in_the_features_own_units():
     assert result.scaled_centroids.shape == (3, 3)
 
 
-def test_names_come_from_the_centroids_not_the_data_set():
-    centroids = pd.DataFrame(
-        # Recency, Frequency, Total_Bill_Size in standard units
-        [[1.2, -0.9, -1.0], [-0.8, -0.6, -0.5], [0.3, 0.4, 0.6], [-1.0, 0.6, 0.5], [-1.2, 2.0, 1.8]],
-        columns=list(c.RFM_FEATURES),
-    )
-    assert name_rfm_segments(centroids) == ("Lost", "Promising", "At risk", "Loyal", "Champions")
+def test_each_name_is_used_once_even_when_two_clusters_share_a_majority_segment():
+    # clusters 0 and 1 are both mostly "Lost"; cluster 1 has more of them, so it keeps the name
+    # and cluster 0 takes the segment it holds next most of
+    labels = pd.Series([0, 0, 0, 1, 1, 1, 1, 2, pd.NA], dtype="Int64")
+    names = load_segment_map().names
+    segments = pd.Series(pd.Categorical(
+        ["Lost", "Lost", "Hibernating", "Lost", "Lost", "Lost", "New", "Champions", "Champions"],
+        categories=list(names), ordered=True))
+    assert name_clusters(labels, segments, load_segment_map()) == ("Hibernating", "Lost", "Champions")
 
 
-def test_several_clusters_in_one_cell_are_numbered_worst_last():
-    centroids = pd.DataFrame([[1.0, -0.5, -0.5], [1.5, -1.0, -1.0], [0.5, -0.2, -0.3]],
-                             columns=list(c.RFM_FEATURES))
-    assert name_rfm_segments(centroids) == ("Lost 2", "Lost 3", "Lost")
+def test_more_rfm_clusters_than_map_names_is_a_one_line_error():
+    labels = pd.Series(range(11), dtype="Int64")
+    segments = pd.Series(pd.Categorical(["Lost"] * 11, categories=list(load_segment_map().names)))
+    with pytest.raises(InvoiceDataError, match="11 RFM clusters, but the segment map names only 10"):
+        name_clusters(labels, segments, load_segment_map())
 
 
 def test_profile_has_one_row_per_segment_with_shares_medians_and_top_values():

@@ -245,12 +245,12 @@ def test_scores_do_not_depend_on_row_order(customers, random):
 # --- the default segment map -----------------------------------------------------------------
 
 DEFAULT_NAMES = (
-    "Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention", "About to sleep", "At risk",
-    "Can't lose them", "Hibernating", "Lost",
+    "Champions", "Loyal", "Can't lose them", "Need attention", "At risk", "Potential loyalist", "About to sleep",
+    "Hibernating", "New", "Lost",
 )
 
 
-def test_the_default_map_has_eleven_segments_best_first_covering_every_cell_once():
+def test_the_default_map_has_ten_segments_most_likely_to_buy_first_covering_every_cell_once():
     segment_map = load_segment_map()
     assert segment_map.names == DEFAULT_NAMES
     assert sorted(segment_map.cells) == [(r, fm) for r in range(1, 6) for fm in range(1, 6)]
@@ -264,6 +264,7 @@ def test_the_default_map_cells_read_as_designed():
     assert cells[(1, 1)] == "Lost"
     assert cells[(1, 2)] == "Hibernating"
     assert cells[(3, 3)] == "Need attention"
+    assert cells[(4, 1)] == cells[(5, 1)] == "New"  # bought once, recently, little
 
 
 def test_the_default_map_as_a_grid_has_r_five_on_top_and_fm_one_on_the_left():
@@ -271,7 +272,7 @@ def test_the_default_map_as_a_grid_has_r_five_on_top_and_fm_one_on_the_left():
     expected = pd.DataFrame(
         [
             ["New", "Potential loyalist", "Potential loyalist", "Champions", "Champions"],
-            ["Promising", "Potential loyalist", "Potential loyalist", "Loyal", "Loyal"],
+            ["New", "Potential loyalist", "Potential loyalist", "Loyal", "Loyal"],
             ["About to sleep", "About to sleep", "Need attention", "Loyal", "Loyal"],
             ["Hibernating", "Hibernating", "At risk", "At risk", "Can't lose them"],
             ["Lost", "Hibernating", "At risk", "At risk", "Can't lose them"],

@@ -26,7 +26,8 @@ from sklearn.preprocessing import StandardScaler
 from segmentation import columns as c
 from segmentation import config
 from segmentation.errors import InvoiceDataError
-from segmentation.segments import name_rfm_segments, segment_names
+from segmentation.rfm import SegmentMap, load_segment_map, name_clusters, score_customers, segment_customers
+from segmentation.segments import segment_names
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ def cluster_customers(
     random_state: int = config.RANDOM_STATE,
     features: tuple[str, ...] = c.SEED_CLUSTER_FEATURES,
     log: bool = False,
+    segment_map: SegmentMap | None = None,
 ) -> ClusterResult:
     """Standardise ``features`` and cluster customers with KMeans, labels ordered by centroid.
 
@@ -118,18 +120,23 @@ def cluster_customers(
         Columns to cluster on; the seed analysis uses Total_Bill_Size alone.
     log
         Take ``log1p`` of every feature before standardising (features must be >= 0).
+    segment_map
+        The rule-based segment map that names RFM clusters (default: the
+        packaged map of :func:`segmentation.rfm.load_segment_map`).
 
     Clusters are numbered by ascending centroid of Total_Bill_Size (0 = the
     lowest-spending cluster); ties, and feature sets without Total_Bill_Size,
     go by the centroids of the other features in the order given. Segments are
     named Low / Mid / High spend (:func:`segment_names`), except when the
-    features include the three of ``columns.RFM_FEATURES``: then by the RFM
-    rule of :func:`segmentation.segments.name_rfm_segments`.
+    features include the three of ``columns.RFM_FEATURES``: then each cluster
+    takes the name of the rule segment its customers share
+    (:func:`segmentation.rfm.name_clusters`: unique names from the map).
 
     Raises
     ------
     InvoiceDataError
-        Fewer customers, or fewer distinct feature values, than ``k``.
+        Fewer customers, or fewer distinct feature values, than ``k``; more
+        RFM clusters than the segment map has names.
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, not {k}")
@@ -142,8 +149,7 @@ def cluster_customers(
     relabel[order] = np.arange(k)
     labels = pd.Series(pd.NA, index=customers.index, dtype="Int64", name=c.CLUSTER)
     labels.loc[eligible] = relabel[model.labels_]
-    scaled_centres = pd.DataFrame(model.cluster_centers_[order], columns=list(features))
-    names = _names_for(scaled_centres)
+    names = _names_for(customers, labels, features=features, segment_map=segment_map)
     segments = labels.map(dict(enumerate(names))).astype("str").where(labels.notna()).rename(c.SEGMENT)
     centroids = pd.DataFrame(centres[order], columns=list(features)).rename_axis(c.CLUSTER)
     centroids[c.SEGMENT] = names
@@ -220,10 +226,13 @@ def _centroid_order(centres: pd.DataFrame) -> np.ndarray:
     return np.lexsort(centres[keys].to_numpy().T[::-1])
 
 
-def _names_for(scaled_centres: pd.DataFrame) -> tuple[str, ...]:
-    if set(c.RFM_FEATURES) <= set(scaled_centres.columns):
-        return name_rfm_segments(scaled_centres)
-    return segment_names(len(scaled_centres))
+def _names_for(customers: pd.DataFrame, labels: pd.Series, *, features: tuple[str, ...],
+               segment_map: SegmentMap | None) -> tuple[str, ...]:
+    k = int(labels.max()) + 1
+    if set(c.RFM_FEATURES) <= set(features):
+        segment_map = segment_map if segment_map is not None else load_segment_map()
+        return name_clusters(labels, segment_customers(score_customers(customers), segment_map), segment_map)
+    return segment_names(k)
 
 
 def _check_enough(values: pd.DataFrame, k: int) -> None:

@@ -143,6 +143,8 @@ FM_SCORE = "FM_Score"
 RFM_SCORE = "RFM_Score"
 #: The named segment of a customer's (R_Score, FM_Score) cell in a segment map.
 RFM_SEGMENT = "RFM_Segment"
+#: Share of a KMeans cluster's customers whose rule segment is the cluster's name.
+NAME_AGREEMENT = "share_in_named_segment"
 
 #: Columns of ``rfm.score_customers``, in order (index: CustomerID).
 RFM_SCORE_COLUMNS: tuple[str, ...] = (R_SCORE, F_SCORE, M_SCORE, FM_SCORE, RFM_SCORE)

@@ -30,7 +30,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axis import Axis
 from matplotlib.collections import PathCollection
-from matplotlib.colors import to_hex, to_rgb
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -84,44 +84,41 @@ def _spend_level_colour(level: int, levels: int) -> str:
 
 
 #: One colour per segment name, whatever the figure. Spend levels (the seed
-#: method's names) run light to dark as spend rises; RFM names read like a
-#: traffic light (Champions green … Lost vermillion).
+#: method's names) run light to dark as spend rises; the default segment map's
+#: names read like a traffic light (Champions green … At risk orange … Lost
+#: vermillion), with colour-blind-safe extras (Paul Tol's muted scheme).
 SEGMENT_COLOURS: dict[str, str] = {
     **{name: _spend_level_colour(i + 1, 3) for i, name in enumerate(segment_names(3))},
     **dict.fromkeys(segment_names(1), OKABE_ITO["grey"]),
     "Champions": OKABE_ITO["bluish green"],
     "Loyal": OKABE_ITO["blue"],
-    "Promising": OKABE_ITO["sky blue"],
+    "Can't lose them": OKABE_ITO["reddish purple"],
+    "Need attention": "#DDCC77",
     "At risk": OKABE_ITO["orange"],
+    "Potential loyalist": OKABE_ITO["sky blue"],
+    "About to sleep": "#999933",
+    "Hibernating": "#882255",
+    "New": "#44AA99",
     "Lost": OKABE_ITO["vermillion"],
 }
 #: "Spend level i of k" (:func:`segmentation.segments.segment_names` for k > 3).
 _SPEND_LEVEL = re.compile(r"Spend level (\d+) of (\d+)")
-#: "Lost 2": a further segment of a named cell, a shade darker per number.
-_NUMBERED = re.compile(r"(.+) (\d+)")
-_SHADE_PER_NUMBER = 0.3
-_DARKEST_SHADE = 0.6
-#: Names with no colour of their own get one of these, by a checksum of the name.
-_FALLBACK_COLOURS = (OKABE_ITO["reddish purple"], OKABE_ITO["yellow"], "#332288", "#882255", "#117733",
-                     "#999933", "#44AA99", "#AA4499")
+#: Names with no colour of their own (a user's segment map) get one of these, by a checksum of the name.
+_FALLBACK_COLOURS = (OKABE_ITO["yellow"], "#332288", "#117733", "#AA4499", "#88CCEE", "#CC6677")
 
 
 def segment_colour(name: str) -> str:
     """The colour of segment ``name`` in every figure ("#rrggbb").
 
     Names of ``SEGMENT_COLOURS`` take theirs; "Spend level i of k" a step of
-    the spend map; a numbered name ("Lost 2") its base name's colour, darker
-    per number; any other name a fallback colour chosen by a checksum of the
-    name, so the same name gets the same colour on every run.
+    the spend map; any other name a fallback colour chosen by a checksum of
+    the name, so the same name gets the same colour on every run.
     """
     if name in SEGMENT_COLOURS:
         return to_hex(SEGMENT_COLOURS[name])
     if match := _SPEND_LEVEL.fullmatch(name):
         level, levels = int(match[1]), int(match[2])
         return _spend_level_colour(level, levels)
-    if (match := _NUMBERED.fullmatch(name)) and match[1] in SEGMENT_COLOURS:
-        shade = min(_SHADE_PER_NUMBER * (int(match[2]) - 1), _DARKEST_SHADE)
-        return to_hex(np.asarray(to_rgb(SEGMENT_COLOURS[match[1]])) * (1 - shade))
     return to_hex(_FALLBACK_COLOURS[zlib.crc32(name.encode("utf-8")) % len(_FALLBACK_COLOURS)])
 
 

@@ -25,7 +25,7 @@ from segmentation.errors import InvoiceDataError
 
 #: The scores 1 (worst fifth of customers) to 5 (best fifth).
 SCORES: tuple[int, ...] = (1, 2, 3, 4, 5)
-#: The packaged default segment map (11 segments, best first); its comments describe the format.
+#: The packaged default segment map (10 segments, most likely to buy again first); its comments describe the format.
 DEFAULT_SEGMENT_MAP_PATH = Path(str(resources.files(__package__).joinpath("segment_map.toml")))
 #: The keys of one ``[[segment]]`` entry of a segment map.
 SEGMENT_KEYS: tuple[str, ...] = ("name", "r", "fm")
@@ -116,7 +116,7 @@ class SegmentMap:
     Attributes
     ----------
     names
-        The segment names, best first, each once: the order of tables and figures.
+        The segment names, most likely to buy again first, each once: the order of tables and figures.
     cells
         (R score, FM score) -> segment name, for all 25 cells of scores 1-5.
 
@@ -131,7 +131,7 @@ class SegmentMap:
 def load_segment_map(path: str | Path | None = None) -> SegmentMap:
     """Read a segment map from a TOML file; None reads the packaged default.
 
-    The file holds ``[[segment]]`` entries, best first, each with ``name``, ``r``
+    The file holds ``[[segment]]`` entries, most likely to buy again first, each with ``name``, ``r``
     and ``fm`` (lists of scores 1-5): the segment holds every R in ``r`` with
     every FM in ``fm``. A name may appear in several entries; its cells are their
     union. The default map, ``DEFAULT_SEGMENT_MAP_PATH``, documents the format in
@@ -255,7 +255,7 @@ def segment_customers(scores: pd.DataFrame, segment_map: SegmentMap) -> pd.Serie
     -------
     pandas.Series
         Named ``columns.RFM_SEGMENT``, the same index, an ordered categorical
-        whose categories are ``segment_map.names`` (best first), so sorting
+        whose categories are ``segment_map.names`` (most likely to buy again first), so sorting
         follows the map; <NA> where either score is missing.
     """
     r, fm = (_score_codes(scores, name) for name in (c.R_SCORE, c.FM_SCORE))
@@ -288,3 +288,47 @@ def describe_segment_map(segment_map: SegmentMap) -> pd.DataFrame:
     columns = pd.Index(SCORES, name=c.FM_SCORE)
     grid = [[segment_map.cells[(r, fm)] for fm in columns] for r in rows]
     return pd.DataFrame(grid, index=rows, columns=columns)
+
+
+def name_clusters(labels: pd.Series, segments: pd.Series, segment_map: SegmentMap) -> tuple[str, ...]:
+    """Names for clusters 0..k-1 from the rule segments of their customers, each name used once.
+
+    ``labels`` are cluster numbers 0..k-1 (<NA> for customers not clustered) and
+    ``segments`` the same customers' :func:`segment_customers`. Each cluster
+    takes the name of a map segment by an optimal one-to-one assignment: the
+    one that maximises the number of clustered customers whose cluster name is
+    their own rule segment (so a cluster gets the segment most of its customers
+    are in, unless a cluster with more of them needs that name). Names are
+    unique, come from the map a marketer reads, and carry no numbers.
+
+    Raises
+    ------
+    InvoiceDataError
+        If there are more clusters than the map has segments.
+    """
+    from scipy.optimize import linear_sum_assignment  # scipy comes with scikit-learn
+
+    k = int(labels.max()) + 1 if labels.notna().any() else 0
+    names = segment_map.names
+    if k > len(names):
+        raise InvoiceDataError(
+            f"{k} RFM clusters, but the segment map names only {len(names)} segments; ask for at most "
+            f"{len(names)} clusters (CLI: --k) or give a map with more segments (--segment-map)."
+        )
+    both = labels.notna().to_numpy() & segments.notna().to_numpy()
+    codes = pd.Categorical(segments, categories=list(names)).codes
+    overlap = np.zeros((k, len(names)), dtype="int64")
+    np.add.at(overlap, (labels.to_numpy(dtype="float64")[both].astype("int64"), codes[both]), 1)
+    clusters, chosen = linear_sum_assignment(overlap, maximize=True)
+    assigned = dict(zip(clusters.tolist(), chosen.tolist(), strict=True))
+    return tuple(names[assigned[cluster]] for cluster in range(k))
+
+
+def name_agreement(labels: pd.Series, cluster_names: pd.Series, segments: pd.Series) -> pd.Series:
+    """Per cluster (index Cluster): the share of its customers whose rule segment is the cluster's name.
+
+    ``cluster_names`` is each customer's cluster name (a clustering's ``segments``).
+    """
+    clustered = labels.notna()
+    same = (cluster_names[clustered].astype("str") == segments[clustered].astype("str")).astype("float64")
+    return same.groupby(labels[clustered].astype("int64")).mean().rename_axis(c.CLUSTER).rename(c.NAME_AGREEMENT)
