@@ -1,14 +1,16 @@
 """Command line: ``python -m segmentation INPUT [--out DIR] [--k 3|auto|elbow] [--features spend|rfm] [--log] ...``.
 
 Writes ``customers.csv``, ``ledger.csv``, ``clusters.csv``,
-``customer_segments.csv`` (safe to open in a spreadsheet) and the figures
-into the output folder and prints a short summary. Input the project cannot use gives one line
+``customer_segments.csv`` (every customer, every segmentation; safe to open in
+a spreadsheet), with ``--as-of`` ``validation.csv``, and the figures into the
+output folder and prints a short summary. Input the project cannot use gives one line
 on stderr and exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import importlib.util
 import logging
 import os
@@ -17,17 +19,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import pandas as pd
 
 from segmentation import columns as c
 from segmentation import config, plots
 from segmentation.diagnostics import K_RULES
-from segmentation.engines import ENGINES, engine_named
+from segmentation.engines import ENGINES, OutcomeWindow, engine_named
 from segmentation.errors import InvoiceDataError
 from segmentation.export import neutralise_formulas, write_csv, write_customer_segments
 from segmentation.pipeline import describe_run, segment_file
+from segmentation.rfm import load_segment_map
 
 EXIT_BAD_INPUT = 2
 CUSTOMER_SEGMENTS_CSV = "customer_segments.csv"
+VALIDATION_CSV = "validation.csv"
 
 
 def _k_value(text: str) -> int | str:
@@ -43,8 +48,28 @@ def _k_value(text: str) -> int | str:
     return k
 
 
+def _date_value(text: str) -> pd.Timestamp:
+    """``--as-of``: a calendar date, YYYY-MM-DD."""
+    try:
+        return pd.Timestamp(datetime.date.fromisoformat(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, not {text!r}") from None
+
+
+def _positive_days(text: str) -> int:
+    """``--horizon-days``: a whole number of days >= 1."""
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of days, not {text!r}") from None
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"the horizon must be at least 1 day, not {days}")
+    return days
+
+
 #: Every file a run may write into its output folder.
-OUTPUT_FILES = ("customers.csv", "ledger.csv", "clusters.csv", CUSTOMER_SEGMENTS_CSV, *plots.ALL_FIGURE_FILES)
+OUTPUT_FILES = ("customers.csv", "ledger.csv", "clusters.csv", CUSTOMER_SEGMENTS_CSV, VALIDATION_CSV,
+                *plots.ALL_FIGURE_FILES)
 
 
 def check_output_dir(out_dir: Path, *, input_path: Path) -> None:
@@ -80,6 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log", action="store_true", help="take log1p of the features before standardising")
     parser.add_argument("--spend", choices=("net", "gross"), default="net",
                         help="Total_Bill_Size net of matched returns (default) or gross")
+    parser.add_argument("--rfm-k", type=_k_value, default=config.RFM_K_RULE,
+                        help="clusters of KMeans on log1p RFM in customer_segments.csv: a number, 'auto' or "
+                             f"'elbow' (default: {config.RFM_K_RULE})")
+    parser.add_argument("--segment-map", type=Path, metavar="FILE",
+                        help="TOML file of named RFM segments over (R score, FM score) cells (default: the "
+                             "packaged map; segmentation/segment_map.toml shows the format)")
+    parser.add_argument("--as-of", type=_date_value, metavar="DATE",
+                        help="build features only from lines before DATE (YYYY-MM-DD) and check the segments "
+                             "against what customers did in the --horizon-days after it (validation.csv)")
+    parser.add_argument("--horizon-days", type=_positive_days, default=config.HORIZON_DAYS,
+                        help=f"days after --as-of in which purchases are counted (default: {config.HORIZON_DAYS})")
     parser.add_argument("--sheet", help="Excel: read only this sheet (default: every sheet)")
     parser.add_argument("--date-format", help="strftime format of InvoiceDate text, e.g. '%%d/%%m/%%Y %%H:%%M'")
     parser.add_argument("--engine", choices=ENGINES, default="pandas",
@@ -103,12 +139,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.engine == "dask" and importlib.util.find_spec("distributed") is None:
         print("error: --engine dask needs Dask: pip install 'segmentation[dask]'", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.horizon_days != config.HORIZON_DAYS and args.as_of is None:
+        print("error: --horizon-days needs --as-of", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         check_output_dir(out_dir, input_path=args.input)
+        segment_map = load_segment_map(args.segment_map)
+        window = OutcomeWindow(args.as_of, args.horizon_days) if args.as_of is not None else None
         run = segment_file(
             args.input, k=args.k, spend=args.spend, sheet=args.sheet, date_format=args.date_format,
             features=args.features, log=args.log,
             engine=engine_named(args.engine, scheduler=args.scheduler, worker_memory=args.worker_memory),
+            rfm_k=args.rfm_k, segment_map=segment_map, window=window,
         )
     except InvoiceDataError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -117,16 +159,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_csv(customers, out_dir / "customers.csv")
     write_csv(run.ledger.round({c.LEDGER_AMOUNT: 2}), out_dir / "ledger.csv")
     write_csv(run.clusters.round(4), out_dir / "clusters.csv")
-    write_customer_segments(run.customers, run.clustering.labels, run.clustering.segments,
-                            out_dir / CUSTOMER_SEGMENTS_CSV)
+    write_customer_segments(run.segments_table, out_dir / CUSTOMER_SEGMENTS_CSV)
+    written = ["customers.csv", "ledger.csv", "clusters.csv", CUSTOMER_SEGMENTS_CSV]
+    if run.validation is not None:
+        write_csv(run.validation.round(6), out_dir / VALIDATION_CSV)
+        written.append(VALIDATION_CSV)
+    else:
+        (out_dir / VALIDATION_CSV).unlink(missing_ok=True)  # an earlier run's check is not this run's
     figures = plots.draw_figures(run.customers, run.clustering, scan=run.scan, scan_summary=run.scan_summary,
                                  choice=run.k_choice)
     for name, figure in figures.items():
         plots.save_figure(figure, out_dir / name)
         plt.close(figure)
     print(describe_run(run))
-    print(f"wrote customers.csv, ledger.csv, clusters.csv, {CUSTOMER_SEGMENTS_CSV} and {len(figures)} figures "
-          f"to {out_dir}")
+    print(f"wrote {', '.join(written)} and {len(figures)} figures to {out_dir}")
     return 0
 
 

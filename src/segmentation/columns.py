@@ -175,15 +175,46 @@ MIN_JACCARD = "min_jaccard"
 DISSOLVED = "resamples_dissolved"
 STABLE = "stable"
 
+# --- customer_segments.csv: one row is one customer, every segmentation side by side ---
+KMEANS_RFM_SEGMENT = "KMeans_RFM_Segment"
+KMEANS_RFM_CLUSTER = "KMeans_RFM_Cluster"
+SPEND_SEGMENT = "Spend_Segment"
+SPEND_CLUSTER = "Spend_Cluster"
 #: Columns of ``customer_segments.csv``, after CustomerID: what a marketing team acts on.
 SEGMENT_EXPORT_COLUMNS: tuple[str, ...] = (
-    SEGMENT,
-    CLUSTER,
+    RFM_SEGMENT,
+    KMEANS_RFM_SEGMENT,
+    KMEANS_RFM_CLUSTER,
+    SPEND_SEGMENT,
+    SPEND_CLUSTER,
+    NOT_CLUSTERED_REASON,
     RECENCY_DAYS,
     FREQUENCY,
     TOTAL_BILL_SIZE,
+    R_SCORE,
+    F_SCORE,
+    M_SCORE,
+    FM_SCORE,
+    RFM_SCORE,
     MOST_COMMON_LOCATION,
     TOP_ITEM,
+)
+
+# --- validation: one row is one segment of one segmentation -------------------------
+SEGMENTATION = "segmentation"
+#: 1 = the segment its segmentation promises buys again most (the order of the map, the spend level).
+PROMISED_RANK = "promised_rank"
+#: Share of the segment's customers with a purchase occasion in the outcome window.
+SHARE_BOUGHT_AGAIN = "share_bought_again"
+#: The segment's share of all the validated customers' net spend in the window.
+SHARE_OF_NEXT_REVENUE = "share_of_next_revenue"
+#: Mean net spend in the window per customer of the segment (those who bought nothing count as 0).
+MEAN_NEXT_SPEND = "mean_next_Total_Bill_Size"
+#: Spearman correlation, over customers, of the promised rank (best = highest) with next net spend.
+RANK_CORRELATION = "rank_correlation"
+#: Columns of ``validation.csv``, after segmentation and segment.
+VALIDATION_COLUMNS: tuple[str, ...] = (
+    PROMISED_RANK, CUSTOMERS, SHARE_BOUGHT_AGAIN, SHARE_OF_NEXT_REVENUE, MEAN_NEXT_SPEND, RANK_CORRELATION,
 )
 
 # --- the cleaning ledger: one row is one step of the cleaning --------------------

@@ -81,6 +81,8 @@ DISSOLVED_JACCARD = 0.5
 #: the inertia elbow, because the silhouette peaks at k = 2 (active vs lapsed
 #: customers) and is nearly flat beyond it.
 RFM_K_RULE = "elbow"
+#: Days after --as-of in which what customers did next is counted (the outcome window).
+HORIZON_DAYS = 90
 
 
 def resolve_input(data_path: str | Path | None) -> Path:

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from segmentation import columns as c
-
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 #: First characters that make a spreadsheet read a cell as a formula (or, tab
 #: and carriage return, start a cell it may re-parse).
@@ -74,20 +72,7 @@ def _neutralise_cell(value: object) -> object:
     return value
 
 
-def customer_segments_table(customers: pd.DataFrame, labels: pd.Series, segments: pd.Series) -> pd.DataFrame:
-    """One row per clustered customer (index CustomerID): ``columns.SEGMENT_EXPORT_COLUMNS``, safe to open.
-
-    ``labels`` and ``segments`` are a clustering's ``labels`` and ``segments``
-    (same index as ``customers``); customers without a label are left out.
-    Rows are sorted by Cluster, then CustomerID; text cells pass through
-    :func:`neutralise_formulas`.
-    """
-    table = customers.assign(**{c.CLUSTER: labels, c.SEGMENT: segments}).dropna(subset=[c.CLUSTER])
-    table = table.sort_values([c.CLUSTER, c.CUSTOMER_ID], kind="stable")[list(c.SEGMENT_EXPORT_COLUMNS)]
-    return neutralise_formulas(table)
-
-
-def write_customer_segments(customers: pd.DataFrame, labels: pd.Series, segments: pd.Series,
-                            path: str | Path) -> Path:
-    """Write :func:`customer_segments_table` as ``customer_segments.csv``-style CSV to ``path``."""
-    return write_csv(customer_segments_table(customers, labels, segments), path)
+def write_customer_segments(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write a customer segments table (``pipeline.customer_segments_table``) as CSV, safe to open:
+    text cells pass through :func:`neutralise_formulas`."""
+    return write_csv(neutralise_formulas(table), path)

@@ -9,11 +9,12 @@ from typing import Literal
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import config, diagnostics
-from segmentation.cluster import ClusterResult, cluster_customers, summarise_clusters
+from segmentation import config, diagnostics, validation
+from segmentation.cluster import ClusterResult, cluster_customers, not_clustered_reasons, summarise_clusters
 from segmentation.diagnostics import KChoice
-from segmentation.engines import Engine, PandasEngine
+from segmentation.engines import Engine, OutcomeWindow, PandasEngine
 from segmentation.profiles import profile_segments
+from segmentation.rfm import SegmentMap, load_segment_map, score_customers, segment_customers
 
 #: The engine a run uses unless told otherwise: in memory, with pandas.
 DEFAULT_ENGINE = PandasEngine()
@@ -27,7 +28,12 @@ class SegmentationRun:
     per customer who bought something); ``clusters`` has one row per cluster;
     ``ledger`` is the cleaning ledger (see ``clean.CleanResult``);
     ``returns_matched`` and ``returns_unmatched`` are the pounds of returns
-    counted against purchases and the rest, over every customer.
+    counted against purchases and the rest, over every customer;
+    ``return_only_customers`` counts customers with return lines only (not in
+    the table). ``segments`` holds every segmentation of the customers
+    (:func:`segment_every_way`) and ``segments_table`` their
+    ``customer_segments.csv``; with an outcome ``window``, ``validation`` is
+    :func:`validate_segments` of what they did next.
     """
 
     source: Path
@@ -37,9 +43,15 @@ class SegmentationRun:
     clusters: pd.DataFrame
     returns_matched: float
     returns_unmatched: float
+    segments: CustomerSegments
+    segments_table: pd.DataFrame
+    return_only_customers: int = 0
     scan: pd.DataFrame | None = None
     scan_summary: pd.DataFrame | None = None
     k_choice: KChoice | None = None
+    rfm_choice: KChoice | None = None
+    window: OutcomeWindow | None = None
+    validation: pd.DataFrame | None = None
 
 
 def segment_file(
@@ -52,6 +64,9 @@ def segment_file(
     features: str = c.SPEND_FEATURE_SET,
     log: bool = False,
     engine: Engine = DEFAULT_ENGINE,
+    rfm_k: int | str = config.RFM_K_RULE,
+    segment_map: SegmentMap | None = None,
+    window: OutcomeWindow | None = None,
 ) -> SegmentationRun:
     """Load, clean, build customer features and cluster them.
 
@@ -63,8 +78,14 @@ def segment_file(
     customer table: :class:`~segmentation.engines.PandasEngine` (default) in
     memory, or :class:`~segmentation.engines.DaskEngine` out of core (``path``
     may then be a glob or a folder of CSV or Parquet files).
+
+    Every run also segments the customers every way (:func:`segment_every_way`:
+    the rule-based map ``segment_map``, KMeans on RFM with ``rfm_k`` (a number
+    or a rule, scanned on log1p RFM) and the seed's spend clusters). With
+    ``window`` the customer table is built from the lines before
+    ``window.as_of`` and the segmentations are validated against the window.
     """
-    table = engine.customer_table(Path(path), spend=spend, sheet=sheet, date_format=date_format)
+    table = engine.customer_table(Path(path), spend=spend, sheet=sheet, date_format=date_format, window=window)
     customers = table.customers
     columns = c.FEATURE_SETS[features]
     scan = scan_summary = choice = None
@@ -77,6 +98,11 @@ def segment_file(
     labelled = customers.assign(
         **{c.CLUSTER: clustering.labels, c.SEGMENT: clustering.segments}
     )
+    if isinstance(rfm_k, str):
+        rfm_k, rfm_choice = choose_rfm_k({diagnostics.RFM_LOG: scan_rfm(customers)}, rfm_k)
+    else:
+        rfm_choice = None
+    segments = segment_every_way(customers, rfm_k=rfm_k, segment_map=segment_map)
     return SegmentationRun(
         source=Path(path),
         ledger=table.ledger,
@@ -85,10 +111,93 @@ def segment_file(
         clusters=summarise_clusters(customers, clustering),
         returns_matched=table.returns_matched,
         returns_unmatched=table.returns_unmatched,
+        segments=segments,
+        segments_table=customer_segments_table(customers, segments),
+        return_only_customers=table.return_only_customers,
         scan=scan,
         scan_summary=scan_summary,
         k_choice=choice,
+        rfm_choice=rfm_choice,
+        window=window,
+        validation=validate_segments(segments, table.outcome) if window is not None else None,
     )
+
+
+@dataclass(frozen=True)
+class CustomerSegments:
+    """Every segmentation of one customer table, each customer by customer (index CustomerID).
+
+    ``scores``: the rule-based R, F, M scores (:func:`segmentation.rfm.score_customers`);
+    ``rule``: each customer's segment of ``segment_map``; ``rfm``: KMeans on log1p RFM,
+    its clusters named from the map; ``spend``: the seed method, KMeans k = 3 on
+    standardised Total_Bill_Size.
+    """
+
+    scores: pd.DataFrame
+    rule: pd.Series
+    rfm: ClusterResult
+    spend: ClusterResult
+    segment_map: SegmentMap
+
+
+def segment_every_way(customers: pd.DataFrame, *, rfm_k: int, segment_map: SegmentMap | None = None,
+                      spend_k: int = config.N_CLUSTERS) -> CustomerSegments:
+    """The rule-based segments, KMeans on RFM (``rfm_k`` clusters) and the seed's spend clusters."""
+    segment_map = segment_map if segment_map is not None else load_segment_map()
+    scores = score_customers(customers)
+    return CustomerSegments(
+        scores=scores,
+        rule=segment_customers(scores, segment_map),
+        rfm=segment_rfm(customers, k=rfm_k, segment_map=segment_map),
+        spend=cluster_customers(customers, k=spend_k, random_state=config.RANDOM_STATE),
+        segment_map=segment_map,
+    )
+
+
+def customer_segments_table(customers: pd.DataFrame, segments: CustomerSegments) -> pd.DataFrame:
+    """``customer_segments.csv``: every customer of the table, one row each, every segmentation side by side.
+
+    Index CustomerID; columns ``columns.SEGMENT_EXPORT_COLUMNS``: the rule
+    segment, the KMeans-on-RFM segment and cluster, the seed's spend segment and
+    cluster, why a customer has no cluster (``Not_Clustered_Reason``, empty
+    when clustered), the R, F, M values and scores, country and top item.
+    Rows run in the map's order of segments (customers with no segment last),
+    then by CustomerID.
+    """
+    table = customers.assign(**{
+        c.RFM_SEGMENT: segments.rule,
+        c.KMEANS_RFM_SEGMENT: segments.rfm.segments,
+        c.KMEANS_RFM_CLUSTER: segments.rfm.labels,
+        c.SPEND_SEGMENT: segments.spend.segments,
+        c.SPEND_CLUSTER: segments.spend.labels,
+        c.NOT_CLUSTERED_REASON: not_clustered_reasons(customers, features=segments.rfm.features),
+    }).join(segments.scores)
+    order = table[c.RFM_SEGMENT].cat.codes.replace(-1, len(segments.segment_map.names))
+    table = table.assign(_order=order).sort_values(["_order", c.CUSTOMER_ID], kind="stable")
+    return table[list(c.SEGMENT_EXPORT_COLUMNS)]
+
+
+def segmentations_to_validate(segments: CustomerSegments) -> dict[str, pd.Series]:
+    """Each segmentation as the ordered categories :func:`validation.validate_segmentations` reads.
+
+    The promised order: the map's for the rule segments and for the KMeans
+    clusters (named from it); the highest spend first for the spend clusters;
+    the highest R + F + M score first for the baseline.
+    """
+    rfm_names = [name for name in segments.segment_map.names if name in set(segments.rfm.centroids[c.SEGMENT])]
+    spend_names = list(segments.spend.centroids[c.SEGMENT])[::-1]
+    score = segments.scores[c.RFM_SCORE]
+    return {
+        validation.RULE_SEGMENTS: segments.rule,
+        validation.KMEANS_SEGMENTS: validation.ordered(segments.rfm.segments, rfm_names),
+        validation.SPEND_CLUSTERS: validation.ordered(segments.spend.segments, spend_names),
+        validation.SCORE_BASELINE: validation.ordered(score, sorted(score.dropna().unique(), reverse=True)),
+    }
+
+
+def validate_segments(segments: CustomerSegments, outcome: pd.DataFrame) -> pd.DataFrame:
+    """``validation.csv``: :func:`validation.validate_segmentations` of every segmentation against ``outcome``."""
+    return validation.validate_segmentations(segmentations_to_validate(segments), outcome)
 
 
 @dataclass(frozen=True)
@@ -139,9 +248,16 @@ def compare_raw_and_log(customers: pd.DataFrame, *, k: int = config.N_CLUSTERS
     return raw, log, diagnostics.compare_scalings(customers, {"raw": raw, "log": log})
 
 
-def segment_rfm(customers: pd.DataFrame, *, k: int) -> ClusterResult:
-    """KMeans on log1p, standardised recency, frequency and spend, named by the RFM rule."""
-    return cluster_customers(customers, k=k, random_state=config.RANDOM_STATE, features=c.RFM_FEATURES, log=True)
+def scan_rfm(customers: pd.DataFrame) -> pd.DataFrame:
+    """The k scan of log1p RFM alone (see :func:`scan_feature_sets`)."""
+    features, log = diagnostics.SCALINGS[diagnostics.RFM_LOG]
+    return diagnostics.scan_k(customers, features=features, log=log)
+
+
+def segment_rfm(customers: pd.DataFrame, *, k: int, segment_map: SegmentMap | None = None) -> ClusterResult:
+    """KMeans on log1p, standardised recency, frequency and spend, named from the segment map."""
+    return cluster_customers(customers, k=k, random_state=config.RANDOM_STATE, features=c.RFM_FEATURES, log=True,
+                             segment_map=segment_map)
 
 
 def check_stability(customers: pd.DataFrame, clustering: ClusterResult) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -175,20 +291,24 @@ def analyse_beyond_seed(customers: pd.DataFrame, *, rfm_k: int | str = config.RF
 
 
 def describe_run(run: SegmentationRun) -> str:
-    """A short plain-text summary of a run: lines, customers, returns, clusters."""
+    """A short plain-text summary of a run: lines, customers, returns, clusters, segments, validation."""
     removed = run.ledger.drop(index=["input", "kept"])
     rows_in, rows_out = (int(run.ledger.loc[step, c.LEDGER_ROWS]) for step in ("input", "kept"))
+    reasons = not_clustered_reasons(run.customers, features=run.segments.rfm.features).value_counts()
     lines = [
         f"{run.source.name}: {rows_in:,} lines read, {rows_out:,} kept, {rows_in - rows_out:,} removed"
         + "".join(
             f"\n  {step}: {int(row[c.LEDGER_ROWS]):,} lines, £{row[c.LEDGER_AMOUNT]:,.2f}"
             for step, row in removed.iterrows()
         ),
-        f"customers who bought something: {len(run.customers):,} "
-        f"({run.clustering.n_not_clustered:,} with Total_Bill_Size <= 0 not clustered)",
-        f"returns: £{run.returns_matched:,.2f} matched to purchases, "
+        (f"features from lines before {run.window.as_of:%Y-%m-%d}; " if run.window is not None else "")
+        + f"customers who bought something: {len(run.customers):,}"
+        + "".join(f"\n  not clustered, {reason}: {int(n):,}" for reason, n in reasons.items())
+        + (f"\n  {run.return_only_customers:,} customers with return lines only are not in the table"
+           if run.return_only_customers else ""),
+        f"returns: £{run.returns_matched:,.2f} matched to purchases (at most what was paid), "
         f"£{run.returns_unmatched:,.2f} unmatched "
-        "(bought before the data starts, discounts)",
+        "(bought before the data starts, priced above the purchase, discounts)",
     ]
     if run.k_choice is not None:
         lines.append(f"chosen {run.k_choice.reason}")
@@ -196,8 +316,30 @@ def describe_run(run: SegmentationRun) -> str:
     lines.append(f"clusters of {scaling} {', '.join(run.clustering.features)} (Total_Bill_Size in £):")
     for cluster, row in run.clusters.iterrows():
         lines.append(
-            f"  {cluster} {row[c.SEGMENT]:<10} {int(row[c.CUSTOMERS]):>6,} customers  "
+            f"  {cluster} {row[c.SEGMENT]:<18} {int(row[c.CUSTOMERS]):>6,} customers  "
             f"median {row['median_' + c.TOTAL_BILL_SIZE]:>12,.2f}  "
             f"range {row['min_' + c.TOTAL_BILL_SIZE]:,.2f} to {row['max_' + c.TOTAL_BILL_SIZE]:,.2f}"
         )
+    small = run.clusters[run.clusters["share_of_customers"] < config.SMALL_CLUSTER_SHARE]
+    for cluster, row in small.iterrows():
+        lines.append(f"  note: cluster {cluster} ({row[c.SEGMENT]}) holds {row['share_of_customers']:.1%} of "
+                     f"customers, under {config.SMALL_CLUSTER_SHARE:.0%}: a few extreme customers, not a segment")
+    counts = run.segments.rule.value_counts(sort=False)
+    lines.append("rule-based RFM segments (customers): "
+                 + ", ".join(f"{name} {int(n):,}" for name, n in counts.items() if n))
+    if run.rfm_choice is not None:
+        lines.append(f"KMeans on RFM: {run.rfm_choice.reason}")
+    lines.append("KMeans on RFM, named from the map: " + ", ".join(
+        f"{name} {int(n):,}" for name, n in run.segments.rfm.segments.value_counts(sort=False).items()))
+    if run.validation is not None:
+        lines.append(f"what customers did in the {run.window.horizon_days} days from {run.window.as_of:%Y-%m-%d} "
+                     "(share who bought again, first and last promised segment; rank correlation):")
+        for name, rows in run.validation.groupby(level=c.SEGMENTATION, sort=False):
+            rows = rows.droplevel(c.SEGMENTATION).sort_values(c.PROMISED_RANK)
+            first, last = rows.index[0], rows.index[-1]
+            lines.append(
+                f"  {name}: {first} {rows.loc[first, c.SHARE_BOUGHT_AGAIN]:.1%}, "
+                f"{last} {rows.loc[last, c.SHARE_BOUGHT_AGAIN]:.1%}; "
+                f"{rows[c.RANK_CORRELATION].iloc[0]:.3f}"
+            )
     return "\n".join(lines)
