@@ -12,6 +12,7 @@ import pytest
 from segmentation import columns as c
 from segmentation import config, plots
 from segmentation.__main__ import main
+from segmentation.rfm import load_segment_map
 
 OUTPUTS = ("customers.csv", "ledger.csv", "clusters.csv", "customer_segments.csv", *plots.FIGURE_FILES)
 
@@ -105,10 +106,8 @@ def test_rfm_log_auto_prints_the_chosen_k_and_the_elbow_and_names_segments(tmp_p
     result = run_cli(str(config.SAMPLE_PATH), "--out", str(tmp_path), "--features", "rfm", "--log", "--k", "auto")
     assert result.returncode == 0, result.stderr
     assert "the best silhouette" in result.stdout and "elbow (kneed)" in result.stdout
-    segments = pd.read_csv(tmp_path / "customer_segments.csv")
-    assert list(segments.columns) == [c.CUSTOMER_ID, *c.SEGMENT_EXPORT_COLUMNS]
-    assert set(segments[c.SEGMENT]) <= {"Champions", "Loyal", "Promising", "At risk", "Lost"} | {
-        f"{name} {n}" for name in ("Loyal", "Promising", "At risk", "Lost") for n in range(2, 10)}
+    clusters = pd.read_csv(tmp_path / "clusters.csv", index_col=c.CLUSTER)
+    assert clusters[c.SEGMENT].is_unique and set(clusters[c.SEGMENT]) <= set(load_segment_map().names)
     assert (tmp_path / plots.K_DIAGNOSTICS).is_file() and (tmp_path / plots.SEGMENT_PROFILES).is_file()
 
 
@@ -146,3 +145,56 @@ def test_dask_engine_without_dask_installed_is_one_line_naming_the_extra(tmp_pat
     err = capsys.readouterr().err
     assert err == "error: --engine dask needs Dask: pip install 'segmentation[dask]'\n"
     assert not any(tmp_path.iterdir())
+
+
+def test_customer_segments_csv_holds_every_customer_every_segmentation_and_why_not_clustered(tmp_path):
+    assert main([str(config.SAMPLE_PATH), "--out", str(tmp_path)]) == 0
+    customers = pd.read_csv(tmp_path / "customers.csv", index_col=c.CUSTOMER_ID)
+    segments = pd.read_csv(tmp_path / "customer_segments.csv", index_col=c.CUSTOMER_ID,
+                           keep_default_na=False, na_values=[""])
+    assert list(segments.columns) == list(c.SEGMENT_EXPORT_COLUMNS)
+    assert sorted(segments.index) == sorted(customers.index)
+    unclustered = segments[c.KMEANS_RFM_CLUSTER].isna()
+    assert (segments[c.NOT_CLUSTERED_REASON].notna() == unclustered).all()
+    assert (segments.loc[segments[c.FREQUENCY] == 0, c.RFM_SEGMENT].isna()).all()
+    names = load_segment_map().names
+    # rows in the map's order of rule segments, customers with none last
+    ranks = segments[c.RFM_SEGMENT].map({name: rank for rank, name in enumerate(names)}).fillna(len(names))
+    assert ranks.is_monotonic_increasing
+    per_cluster = segments.dropna(subset=[c.KMEANS_RFM_CLUSTER]).groupby(c.KMEANS_RFM_CLUSTER)[c.KMEANS_RFM_SEGMENT]
+    assert (per_cluster.nunique() == 1).all() and per_cluster.first().is_unique
+    assert set(per_cluster.first()) <= set(names)  # names from the map: no numbers, no duplicates
+
+
+def test_as_of_writes_validation_and_a_rerun_without_it_removes_it(tmp_path):
+    assert main([str(config.SAMPLE_PATH), "--out", str(tmp_path), "--as-of", "2011-09-01",
+                 "--horizon-days", "60"]) == 0
+    validation = pd.read_csv(tmp_path / "validation.csv", index_col=[c.SEGMENTATION, c.SEGMENT])
+    assert list(validation.columns) == list(c.VALIDATION_COLUMNS)
+    first = pd.read_csv(tmp_path / "customers.csv", parse_dates=[c.LAST_PURCHASE])
+    assert (first[c.LAST_PURCHASE].dropna() < pd.Timestamp("2011-09-01")).all()
+    assert main([str(config.SAMPLE_PATH), "--out", str(tmp_path)]) == 0
+    assert not (tmp_path / "validation.csv").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--as-of", "2011-13-01"], "YYYY-MM-DD"),
+    (["--as-of", "2011-09-01", "--horizon-days", "0"], "at least 1 day"),
+    (["--horizon-days", "30"], "--horizon-days needs --as-of"),
+    (["--as-of", "2011-12-01"], "after the data's last day"),
+    (["--as-of", "2001-01-01"], "not after the first purchase line"),
+])
+def test_bad_validation_options_are_one_line_errors(tmp_path, args, message):
+    result = run_cli(str(config.SAMPLE_PATH), "--out", str(tmp_path), *args)
+    assert result.returncode == 2
+    assert message in result.stderr.strip().splitlines()[-1]  # argparse puts its usage above
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_segment_map_is_one_line_naming_the_file(tmp_path):
+    bad = tmp_path / "map.toml"
+    bad.write_text('[[segment]]\nname = "All"\nr = [1, 2, 3, 4, 5]\nfm = [1, 2, 3, 4]\n', encoding="utf-8")
+    result = run_cli(str(config.SAMPLE_PATH), "--out", str(tmp_path / "out"), "--segment-map", str(bad))
+    assert result.returncode == 2
+    assert str(bad) in result.stderr and "FM=5" in result.stderr.replace(" ", "")
+    assert len(result.stderr.strip().splitlines()) == 1

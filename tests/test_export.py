@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation.export import customer_segments_table, neutralise_formulas, write_customer_segments
+from segmentation.export import neutralise_formulas, write_customer_segments
 
 
 def test_formula_cells_get_a_leading_quote_and_numbers_stay_numbers():
@@ -21,37 +21,24 @@ def test_formula_cells_get_a_leading_quote_and_numbers_stay_numbers():
     assert table["text"].iloc[0].startswith("=")  # the input is not changed
 
 
-def customers_with_risky_text() -> pd.DataFrame:
-    index = pd.Index([3, 1, 2, 4], dtype="Int64", name=c.CUSTOMER_ID)
+def segments_with_risky_text() -> pd.DataFrame:
+    index = pd.Index([3, 1, 2], dtype="Int64", name=c.CUSTOMER_ID)
     return pd.DataFrame({
-        c.RECENCY_DAYS: [5, 200, 40, 10],
-        c.FREQUENCY: [9, 1, 3, 2],
-        c.TOTAL_BILL_SIZE: [1500.0, -12.5, 300.0, 80.0],
-        c.GROSS_SPEND: [1500.0, 10.0, 300.0, 80.0],
-        c.MOST_COMMON_LOCATION: ["United Kingdom", "=cmd|' /C calc'!A0", "France", "@Germany"],
-        c.TOP_ITEM: ["-PAPER CHAIN KIT", "+MUG", "LAMP", None],
+        c.RFM_SEGMENT: ["Champions", "=cmd|' /C calc'!A0", None],
+        c.TOTAL_BILL_SIZE: [1500.0, -12.5, 0.0],
+        c.MOST_COMMON_LOCATION: ["United Kingdom", "=cmd|' /C calc'!A0", "@Germany"],
+        c.TOP_ITEM: ["-PAPER CHAIN KIT", "+MUG", None],
     }, index=index)
 
 
-def test_customer_segments_csv_round_trips_with_safe_text(tmp_path):
-    customers = customers_with_risky_text()
-    labels = pd.Series([1, pd.NA, 0, 0], index=customers.index, dtype="Int64")
-    segments = pd.Series(["High spend", None, "Low spend", "Low spend"], index=customers.index)
-    path = write_customer_segments(customers, labels, segments, tmp_path / "customer_segments.csv")
+def test_customer_segments_csv_round_trips_with_safe_text_and_numbers_as_numbers(tmp_path):
+    table = segments_with_risky_text()
+    path = write_customer_segments(table, tmp_path / "customer_segments.csv")
     back = pd.read_csv(path, index_col=c.CUSTOMER_ID, keep_default_na=False, na_values=[""])
-    assert list(back.columns) == list(c.SEGMENT_EXPORT_COLUMNS)
-    assert back.index.tolist() == [2, 4, 3]  # by cluster, then CustomerID; customer 1 not clustered
+    assert back.index.tolist() == [3, 1, 2]  # the table's order
     assert back.loc[3, c.TOP_ITEM] == "'-PAPER CHAIN KIT"
-    assert back.loc[4, c.MOST_COMMON_LOCATION] == "'@Germany"
-    assert back.loc[3, c.TOTAL_BILL_SIZE] == 1500.0
+    assert back.loc[2, c.MOST_COMMON_LOCATION] == "'@Germany"
+    assert back.loc[1, c.MOST_COMMON_LOCATION] == "'=cmd|' /C calc'!A0"
+    assert back.loc[1, c.TOTAL_BILL_SIZE] == -12.5
     assert not any(str(cell).startswith(("=", "+", "-", "@"))
                    for cell in back.select_dtypes(["object", "str"]).to_numpy().ravel())
-
-
-def test_negative_spend_is_written_as_a_number():
-    customers = customers_with_risky_text()
-    labels = pd.Series([0, 0, 0, 0], index=customers.index, dtype="Int64")
-    segments = pd.Series(["All customers"] * 4, index=customers.index)
-    table = customer_segments_table(customers, labels, segments)
-    assert table.loc[1, c.TOTAL_BILL_SIZE] == -12.5
-    assert table.loc[1, c.MOST_COMMON_LOCATION] == "'=cmd|' /C calc'!A0"
