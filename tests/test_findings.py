@@ -120,7 +120,7 @@ def test_outlier_wording_only_when_a_cluster_is_under_one_percent():
     # 500 / 300 / 200: no cluster under 1% -> spend bands, no outlier claim
     bands = findings.describe_seed_clusters(_clusters([500, 300, 200], [0.2, 0.3, 0.5]), not_clustered=1)
     assert "isolates" not in bands and "spend bands" in bands
-    assert "1 customer returned as much as they bought" in bands
+    assert "1 customer returned everything they bought" in bands
 
 
 def test_flat_silhouette_is_called_flat_and_a_clear_one_names_its_best_k():

@@ -168,6 +168,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         (out_dir / VALIDATION_CSV).unlink(missing_ok=True)  # an earlier run's check is not this run's
     figures = plots.draw_figures(run.customers, run.clustering, scan=run.scan, scan_summary=run.scan_summary,
                                  choice=run.k_choice)
+    if run.validation is not None:
+        figures[plots.VALIDATION] = plots.plot_validation(run.validation, as_of=run.window.as_of,
+                                                          horizon_days=run.window.horizon_days)
+    else:
+        (out_dir / plots.VALIDATION).unlink(missing_ok=True)
     for name, figure in figures.items():
         plots.save_figure(figure, out_dir / name)
         plt.close(figure)

@@ -62,6 +62,13 @@ class OutcomeWindow:
         return self.as_of + pd.Timedelta(days=self.horizon_days)
 
 
+def last_window(last_invoice_date: pd.Timestamp, *, horizon_days: int = config.HORIZON_DAYS) -> OutcomeWindow:
+    """The latest complete outcome window of data whose last line is dated ``last_invoice_date``:
+    ``as_of`` is ``horizon_days`` before the day after that line."""
+    data_end = pd.Timestamp(last_invoice_date).normalize() + pd.Timedelta(days=1)
+    return OutcomeWindow(data_end - pd.Timedelta(days=horizon_days), horizon_days)
+
+
 @dataclass(frozen=True)
 class Batch:
     """One batch of lines, worked on: the cleaning counts (``clean.CleanResult.counts``),
@@ -205,6 +212,18 @@ class PandasEngine:
             del invoices
         with _stage("features", report=report):
             return combine_batches([batch], source=path, spend=spend, snapshot_date=snapshot_date, window=window)
+
+    def customer_table_of_lines(
+        self,
+        invoices: pd.DataFrame,
+        *,
+        source: str | Path,
+        spend: Literal["net", "gross"] = "net",
+        window: OutcomeWindow | None = None,
+    ) -> CustomerTable:
+        """:meth:`customer_table` of invoice lines already loaded from ``source`` (canonical columns)."""
+        return combine_batches([summarise_batch(invoices, window=window)], source=Path(source), spend=spend,
+                               window=window)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ sentence is about a particular file: the same notebook is true on any input.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,10 @@ from segmentation import columns as c
 from segmentation import config
 from segmentation import present as p
 from segmentation.diagnostics import KChoice
+from segmentation.validation import order_breaks
+
+if TYPE_CHECKING:
+    from segmentation.pipeline import NextPeriodCheck
 
 #: Spearman correlations at or above these (in absolute value) are called strong / moderate.
 STRONG_CORRELATION = 0.7
@@ -145,7 +150,7 @@ def describe_correlations(pairs: pd.DataFrame) -> str:
 def describe_seed_clusters(clusters: pd.DataFrame, *, not_clustered: int) -> str:
     """What the seed method's clusters (a ``summarise_clusters`` table) are: spend bands or an outlier split.
 
-    ``not_clustered``: customers left out for net spend ≤ £0.
+    ``not_clustered``: customers left out for having no net spend.
     """
     small = clusters[clusters[c.SHARE_OF_CUSTOMERS] < config.SMALL_CLUSTER_SHARE]
     parts = [f"{row[c.SEGMENT]}: {_customers(row[c.CUSTOMERS])} ({p.share(row[c.SHARE_OF_CUSTOMERS])} of "
@@ -153,7 +158,7 @@ def describe_seed_clusters(clusters: pd.DataFrame, *, not_clustered: int) -> str
              f"to {p.money(row['max_' + c.TOTAL_BILL_SIZE])})" for _, row in clusters.iterrows()]
     text = f"The seed method's {p.count(len(clusters))} clusters: {'; '.join(parts)}."
     if not_clustered:
-        text += (f" {_customers(not_clustered).capitalize()} returned as much as they bought (net spend ≤ £0): "
+        text += (f" {_customers(not_clustered).capitalize()} returned everything they bought (no net spend): "
                  "kept in the table, not clustered.")
     if len(small):
         listed = _and(f"**{row[c.SEGMENT]}** ({_customers(row[c.CUSTOMERS])})" for _, row in small.iterrows())
@@ -239,15 +244,98 @@ def describe_stability(summary: pd.DataFrame, segments: pd.DataFrame) -> str:
     return text
 
 
+def describe_rule_segments(profile: pd.DataFrame) -> str:
+    """The rule-based segments (``profiles.profile_rule_segments``, in the map's order): size and revenue."""
+    total = profile[c.CUSTOMERS].sum()
+    largest = profile[c.CUSTOMERS].idxmax()
+    first, last = profile.iloc[0], profile.iloc[-1]
+    return (
+        f"The map places {_customers(total)} in {len(profile)} segments; the largest is {largest} "
+        f"({_customers(profile.loc[largest, c.CUSTOMERS])}, {p.share(profile.loc[largest, c.SHARE_OF_CUSTOMERS])}). "
+        f"{first.name}, the segment the map promises is the most likely to buy again, holds "
+        f"{p.share(first[c.SHARE_OF_CUSTOMERS])} of the customers and brought {p.share(first[c.SHARE_OF_REVENUE])} "
+        f"of their revenue; {last.name}, the least likely, holds {p.share(last[c.SHARE_OF_CUSTOMERS])} and brought "
+        f"{p.share(last[c.SHARE_OF_REVENUE])}."
+    )
+
+
+#: A KMeans cluster whose name is the rule segment of fewer than this share of its customers is a loose fit.
+LOOSE_NAME_SHARE = 0.5
+
+
+def describe_cluster_names(profile: pd.DataFrame) -> str:
+    """How well each KMeans cluster's name fits its customers (``share_in_named_segment`` of the profile)."""
+    ordered = profile.sort_values(c.NAME_AGREEMENT, ascending=False, kind="stable")
+    best, worst = ordered.iloc[0], ordered.iloc[-1]
+    text = (f"Each cluster takes the name of the map segment its customers share most, each name once: "
+            f"{p.share(best[c.NAME_AGREEMENT])} of the customers of the {best[c.SEGMENT]} cluster are in the "
+            f"map's {best[c.SEGMENT]}, down to {p.share(worst[c.NAME_AGREEMENT])} for {worst[c.SEGMENT]}.")
+    loose = ordered[ordered[c.NAME_AGREEMENT] < LOOSE_NAME_SHARE]
+    if not loose.empty:
+        text += (f" Under half for {_and(loose[c.SEGMENT])}: there the name is a loose fit, so read the "
+                 "cluster's profile rather than its name.")
+    return text
+
+
+def describe_validation(check: NextPeriodCheck, *, rule: str, baseline: str) -> str:
+    """Did the names predict what customers did next? From a ``pipeline.check_against_next``:
+    ``rule`` names the map's segmentation in its tables, ``baseline`` the plain score's."""
+    as_of, horizon_days = check.window.as_of, check.window.horizon_days
+    if check.skipped is not None:
+        return (f"No check against what customers did next: the segments as of {p.date(as_of)} ({horizon_days} "
+                f"days before the data ends) cannot be built ({check.skipped}).")
+    validation, summary = check.validation, check.summary
+    segments = validation.loc[rule].sort_values(c.PROMISED_RANK)
+    first, last = segments.index[0], segments.index[-1]
+    overall = summary.loc[rule]
+    again = segments[c.SHARE_BOUGHT_AGAIN]
+    text = (f"Segmented from the lines before {p.date(as_of)} and followed for {horizon_days} days, "
+            f"{p.share(overall[c.SHARE_BOUGHT_AGAIN])} of {_customers(overall[c.CUSTOMERS])} bought again. ")
+    if again[first] >= again[last]:
+        text += (f"{p.share(again[first])} of {first} customers bought again, and {p.share(again[last])} of "
+                 f"{last} customers")
+    else:
+        text += (f"Against the map's promise, {first} customers bought again less often "
+                 f"({p.share(again[first])}) than {last} customers ({p.share(again[last])})")
+    text += (f"; {first} brought {p.share(segments.loc[first, c.SHARE_OF_NEXT_REVENUE])} of the next "
+             f"{horizon_days} days' revenue.")
+    breaks = order_breaks(validation, rule)
+    if breaks.empty:
+        text += " Each segment bought again less often than the one above it: the map's order kept its promise."
+    else:
+        listed = _and(f"{row['below']} ({p.share(row[c.SHARE_BOUGHT_AGAIN + '_below'])}) more often than "
+                      f"{row['above']} ({p.share(row[c.SHARE_BOUGHT_AGAIN + '_above'])})"
+                      for _, row in breaks.iterrows())
+        text += f" Out of the promised order: {listed}, the segment listed above it."
+    correlations = summary[c.RANK_CORRELATION]
+    text += (" Rank correlation of each segmentation's promised order with next spend (1 = perfect): "
+             + _and(f"{name} {p.decimal(value)}" for name, value in correlations.items()) + ".")
+    difference = correlations[rule] - correlations[baseline]
+    if abs(difference) < SAME_CORRELATION:
+        text += f" The map orders customers about as well as the plain {baseline}."
+    else:
+        text += f" The map orders customers {'better' if difference > 0 else 'worse'} than the plain {baseline}."
+    return text
+
+
+#: Rank correlations closer than this are "about as good".
+SAME_CORRELATION = 0.02
+
+
 def summarise_findings(*, clusters: pd.DataFrame, not_clustered: int, scalings: pd.DataFrame,
-                       profile: pd.DataFrame, stability: pd.DataFrame, segments: pd.DataFrame) -> str:
-    """The run's findings as four bullets: the seed method, log scaling, the RFM segments, their stability."""
+                       profile: pd.DataFrame, stability: pd.DataFrame, segments: pd.DataFrame,
+                       rule_profile: pd.DataFrame, validation: str) -> str:
+    """The run's findings as bullets: the seed method, log scaling, the rule segments, the RFM clusters,
+    their stability, and whether the names predicted what customers did next (``validation``: the
+    sentences of :func:`describe_validation`)."""
     top = describe_segments(profile).splitlines()[0].removeprefix("- ")
     return "\n".join([
         f"- **Spend clusters, the seed method.** {describe_seed_clusters(clusters, not_clustered=not_clustered)}",
         f"- **Log scaling, same k.** {describe_scalings(scalings)}",
-        f"- **RFM segments, largest share of revenue first.** {top}",
+        f"- **Rule-based RFM segments.** {describe_rule_segments(rule_profile)}",
+        f"- **KMeans on RFM, largest share of revenue first.** {top}",
         f"- **Stability.** {describe_stability(stability, segments)}",
+        f"- **Do the names predict behaviour?** {validation}",
     ])
 
 

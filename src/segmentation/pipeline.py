@@ -12,7 +12,8 @@ from segmentation import columns as c
 from segmentation import config, diagnostics, validation
 from segmentation.cluster import ClusterResult, cluster_customers, not_clustered_reasons, summarise_clusters
 from segmentation.diagnostics import KChoice
-from segmentation.engines import Engine, OutcomeWindow, PandasEngine
+from segmentation.engines import Engine, OutcomeWindow, PandasEngine, last_window
+from segmentation.errors import InvoiceDataError
 from segmentation.profiles import profile_segments
 from segmentation.rfm import SegmentMap, load_segment_map, score_customers, segment_customers
 
@@ -269,13 +270,15 @@ def check_stability(customers: pd.DataFrame, clustering: ClusterResult) -> tuple
 
 
 def analyse_beyond_seed(customers: pd.DataFrame, *, rfm_k: int | str = config.RFM_K_RULE,
-                        k: int = config.N_CLUSTERS) -> BeyondSeed:
+                        k: int = config.N_CLUSTERS, segment_map: SegmentMap | None = None) -> BeyondSeed:
     """Every step beyond the seed at once: scan k, compare raw and log spend, cluster, profile and test RFM."""
+    segment_map = segment_map if segment_map is not None else load_segment_map()
     scans = scan_feature_sets(customers)
     chosen_k, rfm_choice = choose_rfm_k(scans, rfm_k)
     raw, log, scalings = compare_raw_and_log(customers, k=k)
-    rfm = segment_rfm(customers, k=chosen_k)
+    rfm = segment_rfm(customers, k=chosen_k, segment_map=segment_map)
     stability, segments = check_stability(customers, rfm)
+    rule = segment_customers(score_customers(customers), segment_map)
     return BeyondSeed(
         scans=scans,
         scan_summary=diagnostics.summarise_scans(scans),
@@ -284,10 +287,48 @@ def analyse_beyond_seed(customers: pd.DataFrame, *, rfm_k: int | str = config.RF
         log=log,
         scalings=scalings,
         rfm=rfm,
-        profile=profile_segments(customers, rfm),
+        profile=profile_segments(customers, rfm, rule_segments=rule),
         stability=stability,
         segment_stability=segments,
     )
+
+
+@dataclass(frozen=True)
+class NextPeriodCheck:
+    """The segments of the customers as of ``window.as_of``, checked against the window after it.
+
+    ``segments`` are :func:`segment_every_way` of the table built from the
+    lines before the date, ``validation`` is :func:`validate_segments` and
+    ``summary`` its :func:`validation.summarise_validation`. When the data
+    cannot be checked (it spans less than the window, or too few customers
+    bought before it) ``skipped`` says why and the rest is None.
+    """
+
+    window: OutcomeWindow
+    segments: CustomerSegments | None = None
+    validation: pd.DataFrame | None = None
+    summary: pd.DataFrame | None = None
+    skipped: str | None = None
+
+
+def check_against_next(invoices: pd.DataFrame, *, source: str | Path, last_invoice_date: pd.Timestamp,
+                       rfm_k: int, segment_map: SegmentMap | None = None, spend: Literal["net", "gross"] = "net",
+                       horizon_days: int = config.HORIZON_DAYS) -> NextPeriodCheck:
+    """Segment the customers as they were ``horizon_days`` before the data ends, and check the
+    segments against what they did in those days (:func:`engines.last_window`).
+
+    ``invoices`` are the loaded lines of ``source`` (they are cleaned again here,
+    by the same rules), ``last_invoice_date`` the last date of a clean line.
+    """
+    window = last_window(last_invoice_date, horizon_days=horizon_days)
+    try:
+        table = PandasEngine().customer_table_of_lines(invoices, source=source, spend=spend, window=window)
+        segments = segment_every_way(table.customers, rfm_k=rfm_k, segment_map=segment_map)
+    except InvoiceDataError as error:
+        return NextPeriodCheck(window=window, skipped=str(error))
+    checked = validate_segments(segments, table.outcome)
+    return NextPeriodCheck(window=window, segments=segments, validation=checked,
+                           summary=validation.summarise_validation(checked))
 
 
 def describe_run(run: SegmentationRun) -> str:

@@ -62,7 +62,9 @@ SEGMENT_PROFILES = "segment_profiles.png"
 #: The figures of the notebook's "Beyond the seed" section.
 BEYOND_SEED_FIGURE_FILES = (K_DIAGNOSTICS, RAW_VS_LOG_CLUSTERS, SEGMENT_PROFILES)
 #: Every committed figure, in the order the notebook shows them.
-ALL_FIGURE_FILES = FIGURE_FILES + BEYOND_SEED_FIGURE_FILES
+#: The check of the segments against what customers did next (a run with an outcome window).
+VALIDATION = "validation.png"
+ALL_FIGURE_FILES = FIGURE_FILES + BEYOND_SEED_FIGURE_FILES + (VALIDATION,)
 
 # --- colours ---------------------------------------------------------------
 
@@ -608,3 +610,56 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     with atomic_path(path) as temporary:
         fig.savefig(temporary, format="png", dpi=SAVE_DPI, facecolor="white", metadata={"Software": None})
     return Path(path)
+
+
+#: Size of the validation figure: four panels of up to a dozen bars each.
+VALIDATION_FIGSIZE = (9.0, 7.5)
+#: Bars of segments that are not named (the R+F+M score of the baseline).
+_BASELINE_COLOUR = OKABE_ITO["grey"]
+
+
+def plot_validation(validation: pd.DataFrame, *, as_of: pd.Timestamp, horizon_days: int) -> Figure:
+    """What each segment did next: the share of its customers who bought again, per segmentation.
+
+    One panel per segmentation of ``validation`` (``pipeline.validate_segments``),
+    its segments top to bottom in the order they promise (most likely to buy
+    again first), each bar labelled with its share and number of customers.
+    The dashed line is the share over all the compared customers; the panel
+    title gives the segmentation's rank correlation of promise with next spend.
+    """
+    names = list(dict.fromkeys(validation.index.get_level_values(c.SEGMENTATION)))
+    first = validation.loc[names[0]]
+    overall = float((first[c.SHARE_BOUGHT_AGAIN] * first[c.CUSTOMERS]).sum() / first[c.CUSTOMERS].sum())
+    with _style():
+        fig, axes = plt.subplots(2, (len(names) + 1) // 2, figsize=VALIDATION_FIGSIZE, dpi=DPI,
+                                 layout="constrained", sharex=True, squeeze=False)
+        for ax, name in zip(axes.ravel(), names, strict=False):
+            rows = validation.loc[name].sort_values(c.PROMISED_RANK)
+            _draw_share_bars(ax, rows, overall=overall)
+            ax.set_title(f"{name}\nrank correlation with next spend {rows[c.RANK_CORRELATION].iloc[0]:.3f}",
+                         fontsize=10)
+        for ax in axes.ravel()[len(names):]:
+            ax.set_visible(False)
+        for ax in axes[-1]:
+            ax.set_xlabel("customers who bought again")
+        fig.suptitle(f"Segments from lines before {as_of:%Y-%m-%d}: who bought again in the next "
+                     f"{horizon_days} days ({int(first[c.CUSTOMERS].sum()):,} customers)")
+        fig.supxlabel(f"dashed line: all customers ({overall:.1%}); segments top to bottom in the order they "
+                      "promise, most likely to buy again first", fontsize=9, color=_MARK_COLOUR)
+    return fig
+
+
+def _draw_share_bars(ax: plt.Axes, rows: pd.DataFrame, *, overall: float) -> None:
+    positions = np.arange(len(rows))[::-1]
+    labels = [str(segment) for segment in rows.index]
+    colours = [SEGMENT_COLOURS.get(label, _BASELINE_COLOUR) if not label.isdigit() else _BASELINE_COLOUR
+               for label in labels]
+    shares = rows[c.SHARE_BOUGHT_AGAIN].to_numpy(dtype="float64")
+    ax.barh(positions, shares, color=colours, height=0.7)
+    for y, share, n in zip(positions, shares, rows[c.CUSTOMERS], strict=True):
+        ax.text(share + 0.01, y, f"{share:.0%} (n={int(n):,})", va="center", fontsize=8, color=_MARK_COLOUR,
+                zorder=3, bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.3})  # over the dashed line
+    ax.axvline(overall, color=_MARK_COLOUR, linestyle="--", linewidth=1, zorder=2)
+    ax.set_yticks(positions, labels, fontsize=8)
+    ax.set_xlim(0, 1.3)
+    ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0%", "25%", "50%", "75%", "100%"])

@@ -107,3 +107,22 @@ def order_breaks(validation: pd.DataFrame, segmentation: str) -> pd.DataFrame:
     ]
     return pd.DataFrame(breaks, columns=["above", "below", c.SHARE_BOUGHT_AGAIN + "_above",
                                          c.SHARE_BOUGHT_AGAIN + "_below"])
+
+
+#: Column of :func:`summarise_validation`: how many neighbouring segments are out of their promised order.
+ORDER_BREAKS = "order_breaks"
+
+
+def summarise_validation(validation: pd.DataFrame) -> pd.DataFrame:
+    """One row per segmentation: customers compared, the share of them who bought again, the
+    rank correlation, and the number of :func:`order_breaks`."""
+    rows = {}
+    for name, table in validation.groupby(level=c.SEGMENTATION, sort=False):
+        customers = table[c.CUSTOMERS].sum()
+        rows[name] = {
+            c.CUSTOMERS: int(customers),
+            c.SHARE_BOUGHT_AGAIN: float((table[c.SHARE_BOUGHT_AGAIN] * table[c.CUSTOMERS]).sum() / customers),
+            c.RANK_CORRELATION: float(table[c.RANK_CORRELATION].iloc[0]),
+            ORDER_BREAKS: len(order_breaks(validation, name)),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(c.SEGMENTATION)
