@@ -302,7 +302,8 @@ def pipeline_polars(path: Path) -> pd.DataFrame:
             ~(price <= 0) & ~(q == 0) & ~(starts_with(c.INVOICE, "C") & (q > 0)) & ~starts_with(c.STOCK_CODE, "TEST")
         )
     )
-    return features_polars(lines)
+    # Collected once: left lazy, several branches of the features read and cleaned the file again.
+    return features_polars(lines.collect())
 
 
 def pipeline_pandas(path: Path) -> pd.DataFrame:
