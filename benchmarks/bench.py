@@ -14,8 +14,13 @@ Two stages are measured:
   this package (``load_invoices`` + ``clean_invoices`` + features), DuckDB and
   Polars reading the same file with the same cleaning rules.
 
-Every engine computes the same table, with the same tie-breaks; results are
-checked equal to this package's before any timing is reported. Each (stage,
+Every engine computes the same table with the rules of ``segmentation.clean`` and
+``segmentation.features`` (product lines, purchase occasions, returns counted up
+to what was paid) and the same tie-breaks. Money is summed in whole micro-pounds
+and rounded to pence as numpy rounds, so results are checked exactly equal to
+this package's, dtypes included, before any timing is reported. DuckDB and
+Polars read the Parquet file's text as stored: the loader's trimming of
+surrounding spaces is not repeated (the synthetic files have none). Each (stage,
 engine, input) runs in its own process, so peak memory (resident set size above
 what the process held before the stage, sampled every few milliseconds) is not
 inflated by earlier runs; wall time is the median of several runs.
