@@ -17,7 +17,7 @@ Two stages are measured:
 Every engine computes the same table with the rules of ``segmentation.clean`` and
 ``segmentation.features`` (product lines, purchase occasions, returns counted up
 to what was paid) and the same tie-breaks. Money is summed in whole micro-pounds
-and rounded to pence as numpy rounds, so results are checked exactly equal to
+and each sum is rounded once to whole pence in integer arithmetic, so results are checked exactly equal to
 this package's, dtypes included, before any timing is reported. DuckDB and
 Polars read the Parquet file's text as stored: the loader's trimming of
 surrounding spaces is not repeated (the synthetic files have none). Each (stage,
@@ -97,7 +97,7 @@ def _top_code_of_one_customer(lines: pd.DataFrame) -> str:
 _DUCKDB_FEATURES = r"""
 WITH l AS (
     SELECT *, CAST(round_even(Quantity * UnitPrice * 1000000, 0) AS BIGINT) AS micros,
-           coalesce(regexp_matches(StockCode, '^\p{{Nd}}{{5}}'), false) AS product
+           coalesce(regexp_matches(StockCode, '^[0-9]{{5}}'), false) AS product
     FROM {source}
 ),
 items AS (
@@ -106,7 +106,7 @@ items AS (
            coalesce(sum(Quantity) FILTER (WHERE Quantity > 0), 0) AS purchased,
            coalesce(sum(micros) FILTER (WHERE Quantity > 0), 0) AS bought_micros,
            coalesce(sum(-micros) FILTER (WHERE Quantity < 0), 0) AS returned_micros
-    FROM l WHERE StockCode IS NOT NULL GROUP BY CustomerID, StockCode
+    FROM l GROUP BY CustomerID, StockCode
 ),
 cust AS (
     SELECT CustomerID, sum(bought_micros) AS gross_micros,
@@ -149,15 +149,16 @@ top AS (
 ),
 snapshot AS (SELECT date_trunc('day', max(InvoiceDate)) + INTERVAL 1 DAY AS day FROM l),
 money AS (
-    SELECT *, round_even(gross_micros / 1e6, 2) AS gross, round_even(counted_micros / 1e6, 2) AS returned
+    SELECT *, (gross_micros + 5000) // 10000 AS gross, (counted_micros + 5000) // 10000 AS returned
     FROM cust
 )
 SELECT money.CustomerID,
-       round_even(gross - returned, 2) AS Total_Bill_Size,
-       gross AS Gross_Spend,
-       returned AS Returned_Amount,
-       round_even(unmatched_micros / 1e6, 2) AS Unmatched_Returns,
-       round_even((product_micros - product_counted_micros) / 1e6, 2) AS Product_Spend,
+       CAST(gross - returned AS DOUBLE) / 100 AS Total_Bill_Size,
+       CAST(gross AS DOUBLE) / 100 AS Gross_Spend,
+       CAST(returned AS DOUBLE) / 100 AS Returned_Amount,
+       CAST((unmatched_micros + 5000) // 10000 AS DOUBLE) / 100 AS Unmatched_Returns,
+       CAST((product_micros + 5000) // 10000 - (product_counted_micros + 5000) // 10000 AS DOUBLE) / 100
+           AS Product_Spend,
        first_p AS First_Purchase, last_p AS Last_Purchase,
        date_diff('day', date_trunc('day', first_p), date_trunc('day', last_p)) AS Purchase_Interval_Days,
        coalesce(frequency, 0) AS Frequency,
@@ -176,8 +177,8 @@ ORDER BY money.CustomerID
 _DUCKDB_CLEAN = """
 (SELECT * FROM (SELECT DISTINCT * FROM read_parquet('{path}') WHERE CustomerID IS NOT NULL)
  WHERE NOT UnitPrice <= 0 AND NOT Quantity = 0
-   AND NOT (coalesce(starts_with(upper(InvoiceNo), 'C'), false) AND Quantity > 0)
-   AND NOT coalesce(starts_with(upper(StockCode), 'TEST'), false))
+   AND NOT (coalesce(lower(left(InvoiceNo, 1)) = 'c', false) AND Quantity > 0)
+   AND NOT coalesce(lower(left(StockCode, 4)) = 'test', false))
 """
 
 
@@ -209,7 +210,7 @@ def features_polars(lines) -> pd.DataFrame:  # lines: a polars DataFrame or Lazy
     )
     bought = priced.filter(q > 0)
     items = (
-        priced.filter(code.is_not_null()).group_by([c.CUSTOMER_ID, c.STOCK_CODE]).agg(
+        priced.group_by([c.CUSTOMER_ID, c.STOCK_CODE]).agg(
             pl.col("product").first(),
             (q > 0).sum().alias(LINES),
             q.filter(q > 0).sum().alias("purchased"),
@@ -266,10 +267,11 @@ def features_polars(lines) -> pd.DataFrame:  # lines: a polars DataFrame or Lazy
         .join(descr, left_on=c.TOP_ITEM_CODE, right_on=c.STOCK_CODE, how="left")
         .join(snapshot, how="cross")
         .with_columns(
-            (gross - returned).round(2).alias(c.TOTAL_BILL_SIZE), gross.alias(c.GROSS_SPEND),
-            returned.alias(c.RETURNED_AMOUNT),
-            _polars_pence(pl.col("unmatched_micros")).alias(c.UNMATCHED_RETURNS),
-            _polars_pence(pl.col("product_micros") - pl.col("product_counted_micros")).alias(c.PRODUCT_SPEND),
+            _polars_pounds(gross - returned).alias(c.TOTAL_BILL_SIZE), _polars_pounds(gross).alias(c.GROSS_SPEND),
+            _polars_pounds(returned).alias(c.RETURNED_AMOUNT),
+            _polars_pounds(_polars_pence(pl.col("unmatched_micros"))).alias(c.UNMATCHED_RETURNS),
+            _polars_pounds(_polars_pence(pl.col("product_micros")) - _polars_pence(pl.col("product_counted_micros")))
+            .alias(c.PRODUCT_SPEND),
             pl.col(c.FREQUENCY).fill_null(0),
             (last_day - first_day).dt.total_days().alias(c.PURCHASE_INTERVAL_DAYS),
             (pl.col("snapshot") - last_day).dt.total_days().alias(c.RECENCY_DAYS),
@@ -281,15 +283,19 @@ def features_polars(lines) -> pd.DataFrame:  # lines: a polars DataFrame or Lazy
 
 
 def _polars_pence(micros):
-    """Micro-pounds (an Int64 Polars expression) to pounds rounded to pence, as numpy rounds.
+    """Micro-pounds (an Int64 Polars expression) to whole pence, halves up, as ``clean.pence``."""
+    return (micros + 5_000) // 10_000
 
-    Polars divides a float column by a scalar through its reciprocal, which can miss the
-    correctly rounded quotient by an ulp and so move a half-penny; a Decimal division is
-    exact, and its cast to Float64 is the quotient numpy computes.
+
+def _polars_pounds(pence):
+    """Whole pence (an Int64 Polars expression) to pounds, the float numpy's ``pence / 100`` gives.
+
+    Polars divides a column by a scalar through its reciprocal, which can miss the correctly
+    rounded quotient by an ulp; a Decimal division is exact, and its cast to Float64 is that quotient.
     """
     import polars as pl
 
-    return (micros.cast(pl.Decimal(38, 6)) / 1_000_000).cast(pl.Float64).round(2)
+    return (pence.cast(pl.Decimal(38, 2)) / 100).cast(pl.Float64)
 
 
 def pipeline_polars(path: Path) -> pd.DataFrame:
@@ -299,12 +305,12 @@ def pipeline_polars(path: Path) -> pd.DataFrame:
     q, price = pl.col(c.QUANTITY), pl.col(c.UNIT_PRICE)
 
     def starts_with(column: str, prefix: str):  # any case; a missing text starts with nothing
-        return pl.col(column).str.to_uppercase().str.starts_with(prefix).fill_null(False)
+        return (pl.col(column).str.slice(0, len(prefix)).str.to_lowercase() == prefix).fill_null(False)
 
     lines = (
         pl.scan_parquet(path).filter(pl.col(c.CUSTOMER_ID).is_not_null()).unique(maintain_order=False)
         .filter(
-            ~(price <= 0) & ~(q == 0) & ~(starts_with(c.INVOICE, "C") & (q > 0)) & ~starts_with(c.STOCK_CODE, "TEST")
+            ~(price <= 0) & ~(q == 0) & ~(starts_with(c.INVOICE, "c") & (q > 0)) & ~starts_with(c.STOCK_CODE, "test")
         )
     )
     # Collected once: left lazy, several branches of the features read and cleaned the file again.

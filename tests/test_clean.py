@@ -141,3 +141,12 @@ def test_batches_that_keep_copies_together_add_up_to_the_whole_ledger():
     batches = [clean_invoices(LINES[of_100]), clean_invoices(LINES[~of_100])]
     combined = ledger_from_counts(pd.concat([batch.counts for batch in batches]))
     pd.testing.assert_frame_equal(combined, clean_invoices(LINES).ledger)
+
+
+def test_only_the_letters_t_e_s_t_in_any_case_make_a_test_line():
+    lines = invoice_lines([
+        ("1", "teſt01", "long s", 1, "2010-12-01 10:00", 1.0, 1, "United Kingdom"),  # "ſ".upper() == "S"
+        ("2", "TeSt01", "mixed case", 1, "2010-12-01 10:00", 1.0, 1, "United Kingdom"),
+    ])
+    for codes in (lines, lines.astype({c.STOCK_CODE: "category"})):
+        assert clean_invoices(codes).ledger.loc["test_line", c.LEDGER_ROWS] == 1

@@ -227,3 +227,20 @@ def test_input_is_not_modified():
 def test_shuffled_lines_give_the_same_table():
     shuffled = LINES.sample(frac=1.0, random_state=7).reset_index(drop=True)
     pd.testing.assert_frame_equal(build_customer_features(shuffled), build_customer_features(LINES))
+
+
+def test_a_purchase_with_no_stock_code_still_counts_toward_money():
+    lines = invoice_lines([("1", None, "?", 2, "2010-12-01 10:00", 5.00, 9, "United Kingdom")])
+    row = build_customer_features(lines).loc[9]
+    assert (row[c.GROSS_SPEND], row[c.TOTAL_BILL_SIZE], row[c.FREQUENCY]) == (10.00, 10.00, 0)
+
+
+def test_money_is_rounded_once_to_the_penny_halves_up_whatever_the_binary_float():
+    # 1 x £1.015 is exactly 1,015,000 micro-pounds -> 102p (the float 1.015 rounds down to 1.01)
+    lines = invoice_lines([("1", "22111", "BOTTLE", 1, "2010-12-01 10:00", 1.015, 9, "United Kingdom")])
+    row = build_customer_features(lines).loc[9]
+    assert (row[c.GROSS_SPEND], row[c.TOTAL_BILL_SIZE], row[c.PRODUCT_SPEND]) == (1.02, 1.02, 1.02)
+
+
+def test_only_ascii_digits_make_a_product_code():
+    assert not bool(is_product(pd.Series(["\u0661\u0662\u0663\u0664\u0665"], dtype="str")).iloc[0])

@@ -84,25 +84,28 @@ def zero_quantity(invoices: pd.DataFrame) -> pd.Series:
 
 def inconsistent_cancellation(invoices: pd.DataFrame) -> pd.Series:
     """Lines on a cancellation invoice ("C...") whose Quantity is positive."""
-    cancelled = _text_starts_with(invoices[c.INVOICE], "C")
+    cancelled = _text_starts_with(invoices[c.INVOICE], "c")
     return cancelled & (invoices[c.QUANTITY] > 0)
 
 
 def test_line(invoices: pd.DataFrame) -> pd.Series:
     """Lines whose StockCode starts with "TEST" (any case): test orders, not sales."""
-    return _text_starts_with(invoices[c.STOCK_CODE], "TEST")
+    return _text_starts_with(invoices[c.STOCK_CODE], "test")
 
 
 def _text_starts_with(text: pd.Series, prefix: str) -> pd.Series:
-    """True where ``text`` starts with ``prefix``, ignoring case; False where missing.
+    """True where ``text`` starts with the lower-case ASCII ``prefix``, in any case; False where missing.
 
-    A categorical column is tested once per category, not once per line.
+    Only the first ``len(prefix)`` characters are lower-cased, so no other
+    letter can turn into one of the prefix's ("ſ" upper-cases to "S"). A
+    categorical column is tested once per category, not once per line.
     """
     if isinstance(text.dtype, pd.CategoricalDtype):
-        categories = pd.Series(text.cat.categories, dtype="str").str.upper().str.startswith(prefix).to_numpy()
+        categories = pd.Series(text.cat.categories, dtype="str")
+        matches = (categories.str[: len(prefix)].str.lower() == prefix).to_numpy()
         codes = text.cat.codes.to_numpy()
-        return pd.Series((codes >= 0) & categories[codes], index=text.index)
-    return text.astype("str").str.upper().str.startswith(prefix) & text.notna()
+        return pd.Series((codes >= 0) & matches[codes], index=text.index)
+    return (text.astype("str").str[: len(prefix)].str.lower() == prefix) & text.notna()
 
 
 Rule = Callable[[pd.DataFrame], pd.Series]
@@ -144,6 +147,20 @@ def line_amount_micros(invoices: pd.DataFrame) -> pd.Series:
 def pounds(micros: pd.Series | int) -> pd.Series | float:
     """Micro-pounds back to pounds."""
     return micros / MICROS_PER_POUND
+
+
+#: Micro-pounds in a penny.
+MICROS_PER_PENNY = MICROS_PER_POUND // 100
+
+
+def pence(micros: pd.Series) -> pd.Series:
+    """Whole micro-pounds (int64) to whole pence, halves rounded up, in integer arithmetic.
+
+    The one rounding rule for money: a sum is rounded once, from its exact
+    micro-pounds, so £1.015 is 102p on every platform and in every engine
+    (rounding the binary float 1.015 would give 101p).
+    """
+    return (micros.astype("int64") + MICROS_PER_PENNY // 2) // MICROS_PER_PENNY
 
 
 def clean_invoices(invoices: pd.DataFrame) -> CleanResult:

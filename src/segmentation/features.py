@@ -42,11 +42,11 @@ import numpy as np
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation.clean import line_amount_micros, pounds
+from segmentation.clean import line_amount_micros, pence, pounds
 
 #: A product is a StockCode that starts with five digits ("85123A", "22423");
 #: POST, DOT, M, C2, BANK CHARGES, gift vouchers ... are not products.
-PRODUCT_CODE_PATTERN = r"^\d{5}"
+PRODUCT_CODE_PATTERN = r"^[0-9]{5}"
 
 # Columns of the summary tables.
 LINES = "lines"
@@ -141,8 +141,9 @@ def summarise_lines(invoices: pd.DataFrame) -> LineSummaries:
         raise ValueError("no invoice lines: nothing to summarise")
     parts = line_parts(invoices)
     bought = parts[LINES].to_numpy() == 1
+    # dropna=False: a line with no StockCode still counts toward its customer's money
     items = parts[[c.CUSTOMER_ID, c.STOCK_CODE, *ITEM_PARTS]].groupby(
-        [c.CUSTOMER_ID, c.STOCK_CODE], observed=True, sort=True
+        [c.CUSTOMER_ID, c.STOCK_CODE], observed=True, sort=True, dropna=False
     ).sum()
     # Only the columns each table needs, filtered one by one: no copy of the whole frame.
     countries = pd.DataFrame({c.CUSTOMER_ID: parts[c.CUSTOMER_ID][bought], c.COUNTRY: invoices[c.COUNTRY][bought]})
@@ -467,17 +468,18 @@ def assemble_features(
     _check_spend(spend)
     customers = customers.sort_index()
     returns = returns.reindex(customers.index).fillna(0).astype("int64")
-    gross = pounds(customers[GROSS_MICROS]).round(2)
-    returned = pounds(returns[COUNTED_MICROS]).round(2)
+    # each sum rounded once to whole pence, then subtracted: Total = Gross - Returned to the penny
+    gross, returned = pence(customers[GROSS_MICROS]), pence(returns[COUNTED_MICROS])
+    product = pence(customers[PRODUCT_MICROS]) - pence(returns[PRODUCT_COUNTED_MICROS])
     first_day = customers[c.FIRST_PURCHASE].dt.normalize()
     last_day = customers[c.LAST_PURCHASE].dt.normalize()
     table = pd.DataFrame(
         {
-            c.TOTAL_BILL_SIZE: (gross - returned).round(2) if spend == "net" else gross,
-            c.GROSS_SPEND: gross,
-            c.RETURNED_AMOUNT: returned,
-            c.UNMATCHED_RETURNS: pounds(returns[UNMATCHED_MICROS]).round(2),
-            c.PRODUCT_SPEND: pounds(customers[PRODUCT_MICROS] - returns[PRODUCT_COUNTED_MICROS]).round(2),
+            c.TOTAL_BILL_SIZE: ((gross - returned) if spend == "net" else gross) / 100,
+            c.GROSS_SPEND: gross / 100,
+            c.RETURNED_AMOUNT: returned / 100,
+            c.UNMATCHED_RETURNS: pence(returns[UNMATCHED_MICROS]) / 100,
+            c.PRODUCT_SPEND: product / 100,
             c.FIRST_PURCHASE: customers[c.FIRST_PURCHASE].astype("datetime64[ns]"),
             c.LAST_PURCHASE: customers[c.LAST_PURCHASE].astype("datetime64[ns]"),
             c.PURCHASE_INTERVAL_DAYS: (last_day - first_day).dt.days.astype("Int64"),
