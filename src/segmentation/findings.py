@@ -244,6 +244,17 @@ def describe_stability(summary: pd.DataFrame, segments: pd.DataFrame) -> str:
     return text
 
 
+def describe_purchases(customers: pd.DataFrame) -> str:
+    """Customers with and without a purchase occasion (the feature table)."""
+    none = int((customers[c.FREQUENCY] == 0).sum())
+    text = f"Of the {_customers(len(customers))} who bought something, "
+    if none == 0:
+        return text + "every one had at least one purchase occasion (a day with a product bought and kept)."
+    return (text + f"{p.count(none)} never had a purchase occasion (no product bought and kept on any day: "
+            "postage or charges alone, or everything returned the same day), so they have no recency and no "
+            "RFM segment.")
+
+
 def describe_rule_segments(profile: pd.DataFrame) -> str:
     """The rule-based segments (``profiles.profile_rule_segments``, in the map's order): size and revenue."""
     total = profile[c.CUSTOMERS].sum()
@@ -324,12 +335,13 @@ SAME_CORRELATION = 0.02
 
 def summarise_findings(*, clusters: pd.DataFrame, not_clustered: int, scalings: pd.DataFrame,
                        profile: pd.DataFrame, stability: pd.DataFrame, segments: pd.DataFrame,
-                       rule_profile: pd.DataFrame, validation: str) -> str:
-    """The run's findings as bullets: the seed method, log scaling, the rule segments, the RFM clusters,
-    their stability, and whether the names predicted what customers did next (``validation``: the
-    sentences of :func:`describe_validation`)."""
+                       rule_profile: pd.DataFrame, validation: str, purchases: str) -> str:
+    """The run's findings as bullets: purchases, the seed method, log scaling, the rule segments, the RFM
+    clusters, their stability, and whether the names predicted what customers did next (``purchases`` and
+    ``validation``: the sentences of :func:`describe_purchases` and :func:`describe_validation`)."""
     top = describe_segments(profile).splitlines()[0].removeprefix("- ")
     return "\n".join([
+        f"- **Purchases.** {purchases}",
         f"- **Spend clusters, the seed method.** {describe_seed_clusters(clusters, not_clustered=not_clustered)}",
         f"- **Log scaling, same k.** {describe_scalings(scalings)}",
         f"- **Rule-based RFM segments.** {describe_rule_segments(rule_profile)}",
