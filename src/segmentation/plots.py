@@ -287,13 +287,14 @@ def plot_customer_segments(customers: pd.DataFrame, clustering: ClusterResult) -
 
     Top: clustered customers who bought on two or more days, at their first-to-
     last-purchase interval. Bottom strip: those who bought on a single day
-    (interval 0), spread at random in height (seeded) so they can be seen and
-    counted. Segments under ``SMALL_SEGMENT_SHARE`` of the customers are drawn
+    (interval 0) or have no purchase occasion (no interval: postage alone, or
+    every product returned the same day), spread at random in height (seeded)
+    so they can be seen and counted. Segments under ``SMALL_SEGMENT_SHARE`` of the customers are drawn
     on top with bigger, outlined markers. Dashed lines: each cluster's spend
     centroid. The legend counts every clustered customer once.
     """
     clustered = customers.assign(**{c.CLUSTER: clustering.labels}).dropna(subset=[c.CLUSTER])
-    single_day = clustered[c.PURCHASE_INTERVAL_DAYS] == 0
+    single_day = clustered[c.PURCHASE_INTERVAL_DAYS].fillna(0) == 0
     height = pd.Series(np.random.default_rng(config.RANDOM_STATE).uniform(size=len(clustered)),
                        index=clustered.index)
     sizes = clustered[c.CLUSTER].value_counts().reindex(clustering.centroids.index, fill_value=0)
@@ -346,11 +347,11 @@ def _label_interval_panels(several: plt.Axes, single: plt.Axes, *, n_single: int
                       loc="left")
     several.set_ylabel("Purchase_Interval_Days:\nfirst to last purchase (days)")
     several.set_ylim(bottom=0)
-    single.set_title(f"Bought on a single day: {n_single:,} customers ({n_single / n_clustered:.0%}); "
-                     "height random", loc="left")
+    single.set_title(f"Bought on a single day, or no product kept: {n_single:,} customers "
+                     f"({n_single / n_clustered:.0%}); height random", loc="left")
     single.set_ylim(-0.1, 1.1)
     single.set_yticks([])
-    single.set_ylabel("one day")
+    single.set_ylabel("one day\nor none")
     single.spines["left"].set_visible(False)
     single.set_xscale("log")
     _log_pounds_axis(single.xaxis)
@@ -475,7 +476,7 @@ def plot_raw_vs_log(customers: pd.DataFrame, raw: ClusterResult, log: ClusterRes
 #: The panels of the segment profiles: column, panel title, axis label, log axis.
 PROFILE_PANELS: tuple[tuple[str, str, str, bool], ...] = (
     (c.RECENCY_DAYS, "Days since last purchase", "Recency_Days (days)", False),
-    (c.FREQUENCY, "Purchases", "Frequency (invoices, log scale)", True),
+    (c.FREQUENCY, "Purchases", "Frequency (purchase days, log scale)", True),
     (c.TOTAL_BILL_SIZE, "Net spend", "Total_Bill_Size (£, log scale)", True),
 )
 #: Whiskers reach these percentiles; boxes hold the middle half.
