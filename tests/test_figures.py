@@ -27,8 +27,8 @@ from matplotlib.patches import Rectangle
 from conftest import customers_with_spend
 from segmentation import columns as c
 from segmentation import config, diagnostics, plots
-from segmentation.cluster import ClusterResult
 from segmentation.clean import clean_invoices
+from segmentation.cluster import ClusterResult
 from segmentation.load import load_invoices
 from segmentation.pipeline import analyse_beyond_seed, check_against_next, segment_file
 from segmentation.rfm import load_segment_map
