@@ -198,3 +198,32 @@ def test_a_bad_segment_map_is_one_line_naming_the_file(tmp_path):
     assert result.returncode == 2
     assert str(bad) in result.stderr and "FM=5" in result.stderr.replace(" ", "")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_file_of_four_customers_scans_only_the_k_they_allow(tmp_path):
+    path = tmp_path / "four.csv"
+    path.write_text(
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        + "".join(f"{n},85123A,HEART,{q},2010-12-0{n} 08:26:00,2.55,{n}00,United Kingdom\n"
+                  for n, q in [(1, 6), (2, 2), (3, 9), (4, 1)]),
+        encoding="utf-8",
+    )
+    result = run_cli(str(path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "k = 2 … 3" in result.stdout
+
+
+def test_too_few_customers_to_choose_the_rfm_k_is_one_line(tmp_path):
+    path = tmp_path / "three.csv"
+    path.write_text(  # three spenders, but customer 300 bought postage alone: two can be clustered on RFM
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "1,85123A,HEART,6,2010-12-01 08:26:00,2.55,100,United Kingdom\n"
+        "2,85123A,HEART,2,2010-12-02 08:26:00,2.55,200,United Kingdom\n"
+        "3,POST,POSTAGE,1,2010-12-03 08:26:00,18.00,300,United Kingdom\n",
+        encoding="utf-8",
+    )
+    result = run_cli(str(path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: only 2 customer(s) with a purchase occasion") and "--rfm-k" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert run_cli(str(path), "--out", str(tmp_path / "out"), "--rfm-k", "1").returncode == 0
