@@ -378,8 +378,9 @@ def describe_run(run: SegmentationRun) -> str:
                  + ", ".join(f"{name} {int(n):,}" for name, n in counts.items() if n))
     if run.rfm_choice is not None:
         lines.append(f"KMeans on RFM: {run.rfm_choice.reason}")
+    counts = run.segments.rfm.segments.value_counts()
     lines.append("KMeans on RFM, named from the map: " + ", ".join(
-        f"{name} {int(n):,}" for name, n in run.segments.rfm.segments.value_counts(sort=False).items()))
+        f"{name} {int(counts[name]):,}" for name in run.segments.segment_map.names if name in counts))
     if run.validation is not None:
         lines.append(f"what customers did in the {run.window.horizon_days} days from {run.window.as_of:%Y-%m-%d} "
                      "(share who bought again, first and last promised segment; rank correlation):")
