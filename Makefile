@@ -6,8 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEFAULT_DATA := data/online_retail_II_2009_2010.parquet
 NOTEBOOK := notebooks/Project_on_clustering_customer_invoice_data.ipynb
-# DATA=path/to/file runs on your own file instead of the bundled 2009-2010 data
+# DATA=path/to/file runs on your own file instead of the bundled 2009-2010 data. Its value is taken
+# literally and reaches the commands through the environment ("$$DATA"), so names with spaces, quotes
+# or $ work as typed.
 DATA ?=
+override DATA := $(value DATA)
+export DATA
 
 .DEFAULT_GOAL := help
 .PHONY: help setup run report check-report test bench data sample clean
@@ -33,11 +37,11 @@ report: $(STAMP) ## render the executed notebook as one HTML page under data/pro
 	$(BIN)/python -m segmentation.notebook --no-execute --report
 else
 run: $(STAMP)
-	$(BIN)/python -m segmentation "$(DATA)"
-	$(BIN)/python -m segmentation.notebook --data "$(DATA)"
+	$(BIN)/python -m segmentation "$$DATA"
+	$(BIN)/python -m segmentation.notebook --data "$$DATA"
 
 report: $(STAMP)
-	$(BIN)/python -m segmentation.notebook --data "$(DATA)" --no-execute --report
+	$(BIN)/python -m segmentation.notebook --data "$$DATA" --no-execute --report
 endif
 
 REPORT_SCREENSHOT := data/processed/report/screenshot.png

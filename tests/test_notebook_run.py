@@ -163,3 +163,19 @@ def test_injected_parameters_follow_the_parameters_cell_and_replace_earlier_ones
         "# Title", "DATA_PATH = None", "# Parameters\nDATA_PATH = 'data/new.csv'\n", "print(DATA_PATH)"]
     assert injected.cells[2].id == nb_runner.INJECTED_TAG
     assert len(document.cells) == 4 and document.cells[2].source.endswith("'old.csv'\n")  # input untouched
+
+
+def _make(*args: str) -> subprocess.CompletedProcess:
+    """``make`` in the project root with this interpreter's folder as the venv's, never rebuilding it."""
+    return subprocess.run(["make", "-s", "-o", ".venv/.installed", f"BIN={Path(sys.executable).parent}", *args],
+                          cwd=config.PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_make_takes_a_data_path_with_spaces_quotes_and_dollars_as_typed(tmp_path):
+    path = tmp_path / "my export $HOME 'q\".csv"
+    path.write_text("a,b\n1,2\n", encoding="utf-8")
+    result = _make("run", f"DATA={path}")
+    assert f"error: {path}: missing column(s)" in result.stderr  # the name reached the command whole
+    assert "Traceback" not in result.stderr
+    report = _make("report", f"DATA={path}")
+    assert report.returncode != 0 and "no executed notebook there" in report.stderr
