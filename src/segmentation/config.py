@@ -18,6 +18,10 @@ RAW_DIR = DATA_DIR / "raw"
 PROCESSED_DIR = DATA_DIR / "processed"
 #: Parsed copies of Excel inputs, keyed by content (see ``load.load_invoices``).
 CACHE_DIR = Path(os.environ.get("SEGMENTATION_CACHE_DIR") or PROCESSED_DIR / "cache")
+#: The most bytes read out of one compressed input (.gz, .bz2, .xz, .zip), counted while it is
+#: decompressed: a file past it is refused, so a decompression bomb (a few hundred KB that inflate
+#: to gigabytes) can neither fill memory nor run for long. The pandas engine holds the text in memory.
+MAX_DECOMPRESSED_BYTES = 2 << 30
 #: The committed figures of the analysis on the default data.
 COMMITTED_FIGURES_DIR = PROJECT_ROOT / "figures"
 #: Where the notebook saves figures by default; the environment variable

@@ -31,12 +31,15 @@ import csv
 import gzip
 import hashlib
 import io
+import itertools
 import logging
 import lzma
 import os
 import re
+import stat
 import zipfile
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +65,8 @@ EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".txt", ".tsv", ".csv.gz", ".gz", ".zip", ".csv.bz2", ".csv.xz")
 
-#: Version of the cached Excel parse; a change of the parsed layout bumps it.
-CACHE_FORMAT = 1
+#: Version of the cached Excel parse; a change of the parsed layout bumps it (2: checksum beside each entry).
+CACHE_FORMAT = 2
 #: Rows searched for the header line (title rows above it are skipped).
 HEADER_SEARCH_ROWS = 20
 _SAMPLE_BYTES = 1 << 16
@@ -78,12 +81,16 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\xd0\xcf\x11\xe0", "an old-style Office file (.xls/.doc)"),
     (b"PAR1", "a Parquet file"),
 )
+_PARQUET_MAGIC = b"PAR1"
+_ZIP_MAGIC = b"PK\x03\x04"
 _COMPRESSION_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x1f\x8b", "gzip"),
     (b"BZh", "bz2"),
     (b"\xfd7zXZ\x00", "xz"),
-    (b"PK\x03\x04", "zip"),
+    (_ZIP_MAGIC, "zip"),
 )
+#: What reading a damaged container raises: truncated or changed gzip, bz2, xz and zip data.
+_DAMAGED_CONTAINER_ERRORS = (EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, OSError)
 
 _SLASH_DATE = re.compile(
     r"^(?P<a>\d{1,2})[/.\-](?P<b>\d{1,2})[/.\-](?P<year>\d{4}|\d{2})"
@@ -124,15 +131,17 @@ def load_invoices(
     Raises
     ------
     InvoiceDataError
-        The file is missing, empty, not a table, lacks a required column, or a
-        value cannot be read; the message names the file, column and fix.
+        The file is missing, empty, not a regular file, damaged, not a table,
+        lacks a required column or names one twice, or a value cannot be read;
+        the message names the file, column and fix.
     """
     path = Path(path)
     _check_is_a_file(path)
     cached = _excel_cache_path(path, sheet=sheet, date_format=date_format)
-    if cached is not None and cached.exists():
-        log.info("%s: read from its cached copy %s", path.name, cached.name)
-        return pd.read_parquet(cached)
+    if cached is not None:
+        invoices = _read_cache(cached, source=path)
+        if invoices is not None:
+            return invoices
     raw = _read_raw(path, sheet=sheet)
     if raw.empty:
         raise InvoiceDataError(
@@ -162,24 +171,107 @@ def _excel_cache_path(path: Path, *, sheet: str | None, date_format: str | None)
     return config.CACHE_DIR / f"{digest.hexdigest()[:32]}.parquet"
 
 
+def _checksum_path(cached: Path) -> Path:
+    """Where the SHA-256 of a cache entry's bytes is kept, beside it."""
+    return cached.with_name(f"{cached.name}.sha256")
+
+
+def _read_cache(cached: Path, *, source: Path) -> pd.DataFrame | None:
+    """The cached lines of ``source``, or None when there are none or they are damaged.
+
+    An entry whose bytes do not match the checksum written beside it (cut off,
+    bytes changed, another file put in its place), or that cannot be read, is
+    removed, so that the workbook is parsed again and the entry rebuilt.
+    """
+    if not cached.exists():
+        return None
+    try:
+        data = cached.read_bytes()
+        intact = hashlib.sha256(data).hexdigest() == _checksum_path(cached).read_text(encoding="ascii").strip()
+        invoices = pd.read_parquet(io.BytesIO(data)) if intact else None
+    except (OSError, pa.ArrowException):
+        invoices = None
+    if invoices is None:
+        log.info("%s: its cached copy %s is damaged; parsing the workbook again", source.name, cached.name)
+        for stale in (cached, _checksum_path(cached)):
+            stale.unlink(missing_ok=True)
+        return None
+    log.info("%s: read from its cached copy %s", source.name, cached.name)
+    return invoices
+
+
 def _write_cache(invoices: pd.DataFrame, cached: Path) -> None:
-    """Save the parsed lines; a cache that cannot be written only costs speed next time."""
+    """Save the parsed lines and their checksum; a cache that cannot be written only costs speed next time."""
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        temporary = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-        invoices.to_parquet(temporary, index=False)
-        os.replace(temporary, cached)
+        buffer = io.BytesIO()
+        invoices.to_parquet(buffer, index=False)
+        data = buffer.getvalue()
+        for target, content in ((cached, data), (_checksum_path(cached), hashlib.sha256(data).hexdigest().encode())):
+            temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            temporary.write_bytes(content)
+            os.replace(temporary, target)
     except OSError as error:
         log.info("cache not written (%s)", error)
 
 
+#: What a path is when it is not a regular file, for messages.
+_NOT_A_FILE: tuple[tuple[Callable[[int], bool], str], ...] = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
 def _check_is_a_file(path: Path) -> None:
-    if not path.exists():
-        raise InvoiceDataError(f"{path}: no such file; check the path and try again.")
-    if not path.is_file():
-        raise InvoiceDataError(f"{path}: is a folder, not a file; give the path of an invoice file.")
-    if path.stat().st_size == 0:
+    """Refuse what is missing, empty, unreadable or not a regular file, without opening it first.
+
+    Devices (``/dev/zero`` would be read forever), FIFOs (opening one without a
+    writer blocks) and pipes (``<(cat file)``: read once, but a file is read
+    several times) are told apart by ``stat`` alone and refused.
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InvoiceDataError(f"{path}: no such file; check the path and try again.") from None
+    except OSError as error:
+        raise InvoiceDataError(f"{path}: cannot be opened ({error.strerror}); check the path and try again.") from None
+    if stat.S_ISFIFO(info.st_mode):
+        raise InvoiceDataError(_pipe_message(path))
+    if not stat.S_ISREG(info.st_mode):
+        what = next((name for is_kind, name in _NOT_A_FILE if is_kind(info.st_mode)), "not a regular file")
+        raise InvoiceDataError(f"{path}: is {what}, not a file; give the path of an invoice file.")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as error:
+        raise InvoiceDataError(f"{path}: cannot be opened ({error.strerror}); check its permissions.") from None
+    if info.st_size == 0:
         raise InvoiceDataError(f"{path}: the file is empty (0 bytes); export the invoice lines again.")
+
+
+def _pipe_message(path: Path) -> str:
+    """A FIFO created with ``mkfifo``, or a pipe a shell passes as ``/dev/fd/N``."""
+    if path.parent == Path("/dev/fd") or str(path).startswith("/proc/"):
+        return f"{path}: is a pipe, not a file; save what it gives to a file and give the path of that file."
+    return f"{path}: is a named pipe (FIFO), not a file; give the path of an invoice file."
+
+
+def _damaged(path: Path, error: BaseException) -> InvoiceDataError:
+    """The one message for a file whose container (compression, archive, Parquet, workbook) is broken."""
+    return InvoiceDataError(f"{path}: the file is damaged ({_damage(path, error)}); export it again.")
+
+
+def _damage(path: Path, error: BaseException) -> str:
+    """What is wrong with a damaged file, in a few words."""
+    if isinstance(error, EOFError):
+        return "cut off before its end"
+    if isinstance(error, zipfile.BadZipFile) and not zipfile.is_zipfile(path):
+        return "cut off: the zip directory at its end is missing"
+    if path.name.lower().endswith(PARQUET_SUFFIXES) and not _tail(path).endswith(_PARQUET_MAGIC):
+        return "cut off: the Parquet footer at its end is missing"
+    return _first_line(error).rstrip(".")
 
 
 def _read_raw(path: Path, *, sheet: str | None) -> pd.DataFrame:
@@ -216,8 +308,10 @@ class TableFormat:
     invoice column to the canonical name. Text files also have their
     ``compression`` (``"gzip"``, ``"bz2"``, ``"xz"``, ``"zip"`` or None),
     ``encoding`` (one of :data:`CSV_ENCODINGS`), ``delimiter`` (one of
-    :data:`CSV_DELIMITERS`) and ``header_row`` (the number of title lines above
-    the header, to skip).
+    :data:`CSV_DELIMITERS`), ``header_row`` (the number of title rows above the
+    header, to skip; a blank line is a row) and ``header_line`` (the line an
+    editor shows the header on, which differs where a title row holds a quoted
+    line break).
     """
 
     path: Path
@@ -227,6 +321,7 @@ class TableFormat:
     encoding: str | None = None
     delimiter: str | None = None
     header_row: int = 0
+    header_line: int = 1
 
     @property
     def renames(self) -> dict[str, str]:
@@ -288,6 +383,7 @@ def _header_row(rows: list[list[object]]) -> int:
 
 
 def _require_columns(names: list[object], *, where: str, hint: str = "") -> None:
+    """Each invoice column named exactly once in the header ``names``."""
     missing = _missing_columns(names)
     if missing:
         found = ", ".join(str(name) for name in names if str(name).strip()) or "none"
@@ -295,6 +391,22 @@ def _require_columns(names: list[object], *, where: str, hint: str = "") -> None
             f"{where}: missing column(s) {', '.join(missing)} (found: {found}){hint}; "
             f"name the columns {', '.join(c.INVOICE_COLUMNS)} (or the Online Retail II names)."
         )
+    _refuse_duplicate_columns(names, where=where)
+
+
+def _refuse_duplicate_columns(names: list[object], *, where: str) -> None:
+    """Refuse a header that names one invoice column twice (``Quantity`` twice, or ``Invoice`` and ``InvoiceNo``)."""
+    positions: dict[str, list[str]] = {}
+    for number, name in enumerate(names, start=1):
+        canonical = c.ALIASES.get(c.normalise_header(name))
+        if canonical is not None:
+            positions.setdefault(canonical, []).append(f"{str(name).strip()} in column {number}")
+    for canonical, found in positions.items():
+        if len(found) > 1:
+            raise InvoiceDataError(
+                f"{where}: {len(found)} columns name {canonical} ({', '.join(found)}); "
+                "keep one of them and delete or rename the others."
+            )
 
 
 def _log_unused(names: Iterable[object], *, where: str) -> None:
@@ -321,6 +433,8 @@ def _parquet_schema(path: Path) -> pa.Schema:
     try:
         return pq.read_schema(path)
     except Exception as error:  # pyarrow raises several types for a non-parquet file
+        if _head(path).startswith(_PARQUET_MAGIC):
+            raise _damaged(path, error) from None
         raise InvoiceDataError(
             f"{path}: cannot be read as Parquet ({_first_line(error)}); check the file is a Parquet export."
         ) from None
@@ -335,10 +449,13 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         if canonical in c.TEXT_COLUMNS
         and (pa.types.is_string(schema.field(name).type) or pa.types.is_large_string(schema.field(name).type))
     ]
-    table = pq.read_table(path, columns=list(renames), read_dictionary=text_columns)
-    # integers with gaps straight to Int64 (no float detour); free Arrow buffers as columns convert
-    frame = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get, split_blocks=True,
-                            self_destruct=True)
+    try:
+        table = pq.read_table(path, columns=list(renames), read_dictionary=text_columns)
+        # integers with gaps straight to Int64 (no float detour); free Arrow buffers as columns convert
+        frame = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get, split_blocks=True,
+                                self_destruct=True)
+    except (pa.ArrowException, OSError) as error:  # pages cut off or changed: their decoding fails
+        raise _damaged(path, error) from None
     del table
     pa.default_memory_pool().release_unused()
     frame.index = pd.RangeIndex(1, len(frame) + 1)
@@ -350,6 +467,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 def _read_excel(path: Path, *, sheet: str | None) -> pd.DataFrame:
     """Read one sheet, or every sheet with invoice columns, stacked in workbook order."""
+    _check_archive(path)
     try:
         sheets = pd.read_excel(path, sheet_name=sheet if sheet is not None else None,
                                engine="calamine", header=None, dtype=object)
@@ -397,6 +515,28 @@ def _sheet_table(
     return _select(body, where=f"{path.name}, sheet {sheet_name!r}")
 
 
+def _check_archive(path: Path) -> None:
+    """Read a zip-based workbook (.xlsx, .ods) through once before it is parsed.
+
+    Every member is decompressed and its checksum checked, counting the bytes:
+    a workbook cut off or with changed bytes is damaged, and one that inflates
+    past ``config.MAX_DECOMPRESSED_BYTES`` is refused before the parser holds it.
+    """
+    if not _head(path).startswith(_ZIP_MAGIC):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            size = 0
+            for member in archive.infolist():
+                with archive.open(member) as stream:
+                    while block := stream.read(1 << 20):
+                        size += len(block)
+                        if size > config.MAX_DECOMPRESSED_BYTES:
+                            raise _too_large(path)
+    except _DAMAGED_CONTAINER_ERRORS as error:
+        raise _damaged(path, error) from None
+
+
 # --- text ----------------------------------------------------------------------
 
 
@@ -407,7 +547,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
                        delimiter=table.delimiter, skip=table.header_row, usecols=list(table.renames))
     log.info("%s: text decoded as %s, %s-separated", path.name, _ENCODING_NAMES[table.encoding],
              table.separator_name)
-    frame.index = pd.RangeIndex(table.header_row + 2, table.header_row + 2 + len(frame))  # file line numbers
+    frame.index = _line_numbers(table, len(frame))
     return _select(frame, where=path.name)
 
 
@@ -416,13 +556,18 @@ def _sniff_text(path: Path) -> TableFormat:
     compression = _compression(path, head)
     _refuse_non_tables(path, head, compressed=compression is not None)
     text_sample = _decompressed_sample(path, compression)
+    if compression is not None and not text_sample:
+        raise InvoiceDataError(
+            f"{path}: holds nothing once decompressed (0 bytes); export the invoice lines again."
+        )
     _refuse_non_tables(path, text_sample)
     encoding = _encoding(path, compression)
-    lines = text_sample.decode(encoding, errors="replace").splitlines()[:HEADER_SEARCH_ROWS]
-    delimiter, rows = _delimiter(lines)
+    delimiter, records = _delimiter(text_sample.decode(encoding, errors="replace"))
+    rows = [fields for _, fields in records]
     header_at = _header_row(rows)
     table = TableFormat(path=path, kind=TEXT, columns=tuple(rows[header_at] if rows else ()),
-                        compression=compression, encoding=encoding, delimiter=delimiter, header_row=header_at)
+                        compression=compression, encoding=encoding, delimiter=delimiter, header_row=header_at,
+                        header_line=records[header_at][0] if records else 1)
     _require_columns(list(table.columns), where=str(path), hint=f", read as {table.separator_name}-separated")
     return table
 
@@ -430,6 +575,13 @@ def _sniff_text(path: Path) -> TableFormat:
 def _head(path: Path) -> bytes:
     with path.open("rb") as stream:
         return stream.read(_SAMPLE_BYTES)
+
+
+def _tail(path: Path) -> bytes:
+    """The file's last few bytes (where Parquet and zip keep their directory)."""
+    with path.open("rb") as stream:
+        stream.seek(max(path.stat().st_size - 16, 0))
+        return stream.read()
 
 
 def _refuse_non_tables(path: Path, head: bytes, *, compressed: bool = False) -> None:
@@ -451,14 +603,9 @@ def _compression(path: Path, head: bytes) -> str | None:
     return None
 
 
-def _zip_member(path: Path) -> str:
-    """The one text table inside a zip archive."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = [name for name in archive.namelist()
-                     if not name.endswith("/") and "__MACOSX" not in name]
-    except zipfile.BadZipFile:
-        raise InvoiceDataError(f"{path}: is a damaged zip archive; download or export it again.") from None
+def _zip_member(path: Path, archive: zipfile.ZipFile) -> str:
+    """The one text table inside the zip ``archive`` read from ``path``."""
+    names = [name for name in archive.namelist() if not name.endswith("/") and "__MACOSX" not in name]
     if any(name.startswith("xl/") for name in names):
         raise InvoiceDataError(f"{path}: is an Excel workbook; give it the .xlsx extension.")
     tables = [name for name in names if name.lower().endswith((".csv", ".txt", ".tsv"))]
@@ -473,27 +620,71 @@ def _zip_member(path: Path) -> str:
 
 @contextmanager
 def _open_text_bytes(path: Path, compression: str | None) -> Iterator[IO[bytes]]:
-    """The file's bytes, decompressed (the one CSV inside a zip)."""
-    with ExitStack() as stack:
-        if compression == "zip":
-            archive = stack.enter_context(zipfile.ZipFile(path))
-            yield stack.enter_context(archive.open(_zip_member(path)))
-        elif compression == "gzip":
-            yield stack.enter_context(gzip.open(path, "rb"))
-        elif compression == "bz2":
-            yield stack.enter_context(bz2.open(path, "rb"))
-        elif compression == "xz":
-            yield stack.enter_context(lzma.open(path, "rb"))
-        else:
-            yield stack.enter_context(path.open("rb"))
+    """The file's bytes, decompressed (the one CSV inside a zip).
+
+    Decompressed bytes are counted as they are read and stop with
+    :class:`InvoiceDataError` past ``config.MAX_DECOMPRESSED_BYTES`` (a
+    decompression bomb); a container found damaged while it is opened or read
+    raises :class:`InvoiceDataError` too, whatever reads it.
+    """
+    try:
+        with ExitStack() as stack:
+            if compression is None:
+                yield stack.enter_context(path.open("rb"))
+                return
+            if compression == "zip":
+                archive = stack.enter_context(zipfile.ZipFile(path))
+                stream = stack.enter_context(archive.open(_zip_member(path, archive)))
+            else:
+                opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}[compression]
+                stream = stack.enter_context(opener(path, "rb"))
+            yield stack.enter_context(io.BufferedReader(_BoundedStream(stream, path=path)))
+    except _DAMAGED_CONTAINER_ERRORS as error:
+        raise _damaged(path, error) from None
+
+
+class _BoundedStream(io.RawIOBase):
+    """A decompressed stream that refuses to give more than ``config.MAX_DECOMPRESSED_BYTES``.
+
+    The bytes are counted as they come out of the decompressor, so neither a
+    size written in the archive's header nor the file's own size is trusted.
+    """
+
+    def __init__(self, stream: IO[bytes], *, path: Path) -> None:
+        super().__init__()
+        self._stream, self._path, self._size = stream, path, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        data = self._stream.read(len(buffer))
+        self._size += len(data)
+        if self._size > config.MAX_DECOMPRESSED_BYTES:
+            raise _too_large(self._path)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _too_large(path: Path) -> InvoiceDataError:
+    return InvoiceDataError(
+        f"{path}: decompresses to more than {_size_text(config.MAX_DECOMPRESSED_BYTES)}, the most read from "
+        "a compressed file (config.MAX_DECOMPRESSED_BYTES); if the file is genuine, give it as a plain "
+        "CSV or a Parquet file."
+    )
+
+
+def _size_text(size: int) -> str:
+    """A byte count in words: ``2 GiB``, ``1 MiB``, ``512 KiB``."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} bytes"
 
 
 def _decompressed_sample(path: Path, compression: str | None) -> bytes:
-    try:
-        with _open_text_bytes(path, compression) as stream:
-            return stream.read(_SAMPLE_BYTES)
-    except (OSError, EOFError) as error:
-        raise InvoiceDataError(f"{path}: cannot be decompressed ({_first_line(error)}); export it again.") from None
+    with _open_text_bytes(path, compression) as stream:
+        return stream.read(_SAMPLE_BYTES)
 
 
 def _encoding(path: Path, compression: str | None) -> str:
@@ -510,15 +701,30 @@ def _encoding(path: Path, compression: str | None) -> str:
     return CSV_ENCODINGS[-1]
 
 
-def _delimiter(lines: list[str]) -> tuple[str, list[list[str]]]:
-    """The separator whose split of the first lines names the most invoice columns."""
-    best, best_rows, best_score = CSV_DELIMITERS[0], [], -1
+def _delimiter(text: str) -> tuple[str, list[tuple[int, list[str]]]]:
+    """The separator whose split of the first records names the most invoice columns, and those records."""
+    best, best_records, best_score = CSV_DELIMITERS[0], [], -1
     for delimiter in CSV_DELIMITERS:
-        rows = list(csv.reader(lines, delimiter=delimiter))
-        score = max((len(_canonical_names(row)) for row in rows), default=0)
+        records = _first_records(text, delimiter)
+        score = max((len(_canonical_names(fields)) for _, fields in records), default=0)
         if score > best_score:
-            best, best_rows, best_score = delimiter, rows, score
-    return best, best_rows
+            best, best_records, best_score = delimiter, records, score
+    return best, best_records
+
+
+def _first_records(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
+    """The first ``HEADER_SEARCH_ROWS`` records of ``text``, each with the line it starts on.
+
+    Records are split as pandas splits them: at ``\\n``, ``\\r\\n`` or ``\\r``
+    outside quotes, never at a form feed, vertical tab or Unicode line
+    separator (which ``str.splitlines`` would split at); a blank line is a record.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    records, end = [], 0
+    for fields in itertools.islice(reader, HEADER_SEARCH_ROWS):
+        records.append((end + 1, fields))
+        end = reader.line_num
+    return records
 
 
 def _parse_csv(
@@ -535,6 +741,59 @@ def _parse_csv(
             f"{path}: {_first_line(error)}; check that every line has the header's number of "
             "fields and that text containing the separator is quoted."
         ) from None
+
+
+# --- text: the line each row is on ------------------------------------------------
+
+
+def _line_numbers(table: TableFormat, rows: int) -> pd.Index:
+    """The line an editor shows each of the ``rows`` data rows of a text file on (the header is ``header_line``).
+
+    Where every line after the header is one row, row i is on line
+    ``header_line + i``; blank lines and line breaks inside quoted text take
+    lines without giving a row, and then each row's line is found by reading
+    the records once more.
+    """
+    first = table.header_line + 1
+    if _line_count(table) == table.header_line + rows:
+        return pd.RangeIndex(first, first + rows)
+    lines = _record_lines(table)
+    if len(lines) != rows:  # the csv module and pandas split this file differently: count rows instead
+        log.info("%s: row numbers in messages count data rows, not lines", table.path.name)
+        return pd.RangeIndex(first, first + rows)
+    return pd.Index(lines)
+
+
+def _line_count(table: TableFormat) -> int | None:
+    """Lines of a text file (a last line without a line break included); None if a line ends in a lone ``\\r``."""
+    count, last = 0, b"\n"
+    with _open_text_bytes(table.path, table.compression) as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            if block.count(b"\r") != block.count(b"\r\n"):  # also a \r\n cut by the block end: count records
+                return None
+            count, last = count + block.count(b"\n"), block[-1:]
+    return count + (last != b"\n")
+
+
+def _record_lines(table: TableFormat) -> list[int]:
+    """The line each data row starts on, read as pandas reads it (blank or whitespace-only lines are no row)."""
+    lines, end = [], 0
+    with _open_text_bytes(table.path, table.compression) as stream:
+        text = io.TextIOWrapper(stream, encoding=table.encoding, errors="replace", newline="")
+        reader = csv.reader(text, delimiter=table.delimiter)
+        try:
+            for number, fields in enumerate(reader):
+                start, end = end + 1, reader.line_num
+                if number > table.header_row and not _blank(fields):
+                    lines.append(start)
+        except csv.Error:  # a field longer than the csv module reads: no line numbers
+            return []
+    return lines
+
+
+def _blank(fields: list[str]) -> bool:
+    """A record pandas skips as a blank line: nothing, or nothing but spaces and tabs."""
+    return len(fields) == 0 or (len(fields) == 1 and not fields[0].strip(" \t"))
 
 
 # --- values --------------------------------------------------------------------
