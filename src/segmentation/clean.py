@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from segmentation import columns as c
+from segmentation import config
+from segmentation.errors import InvoiceDataError
 
 
 @dataclass(frozen=True)
@@ -140,8 +142,27 @@ def line_amounts(invoices: pd.DataFrame) -> pd.Series:
 
 
 def line_amount_micros(invoices: pd.DataFrame) -> pd.Series:
-    """Quantity x UnitPrice of each line in whole micro-pounds (int64), for exact sums."""
+    """Quantity x UnitPrice of each line in whole micro-pounds (int64), for exact sums.
+
+    Loading keeps every line under ``config.MAX_LINE_POUNDS`` (10^15 micro-pounds), so the
+    cast cannot wrap.
+    """
     return np.round(line_amounts(invoices) * MICROS_PER_POUND).astype("int64")
+
+
+def require_summable(total_micros: float, *, where: str) -> None:
+    """Refuse lines whose |Quantity x UnitPrice| add up to ``config.MAX_TOTAL_MICROS`` or more.
+
+    ``total_micros`` is that sum over one table of invoice lines (one row is
+    one line), in micro-pounds, as a float64 or an exact int. Below the bound
+    no int64 sum of money over any part of the lines can wrap round.
+    """
+    if total_micros >= config.MAX_TOTAL_MICROS:
+        raise InvoiceDataError(
+            f"{where}: the lines' amounts |Quantity x UnitPrice| add up to £{total_micros / MICROS_PER_POUND:,.0f}, "
+            f"more than the £{config.MAX_TOTAL_MICROS / MICROS_PER_POUND:,.0f} money sums can hold exactly; "
+            "check Quantity and UnitPrice for typos (a missing decimal point) or split the file."
+        )
 
 
 def pounds(micros: pd.Series | int) -> pd.Series | float:
@@ -180,6 +201,7 @@ def clean_invoices(invoices: pd.DataFrame) -> CleanResult:
         The kept lines, the ledger and its counts; see :class:`CleanResult`.
     """
     abs_micros = line_amount_micros(invoices).abs().to_numpy()
+    require_summable(abs_micros.sum(dtype="float64"), where="invoice lines")
     alive = np.ones(len(invoices), dtype=bool)
     steps = [_count(INPUT, alive, abs_micros)]
     for name, rule, _ in RULES:
@@ -203,6 +225,7 @@ def ledger_from_counts(counts: pd.DataFrame) -> pd.DataFrame:
     same step are added (in whole micro-pounds, so exactly) before the amounts
     become pounds.
     """
+    require_summable(sum(map(int, counts.loc[[INPUT], MICROS])), where="invoice lines")  # exact
     totals = counts.groupby(level=c.LEDGER_STEP, sort=False).sum()
     meanings = {
         INPUT: "lines read",

@@ -49,6 +49,22 @@ SAMPLE_CUSTOMERS = 400
 #: Dask engine, local cluster: the memory limit of each worker, above which it spills to disk.
 DASK_WORKER_MEMORY = "4GiB"
 
+#: Every InvoiceDate must lie in ``FIRST_INVOICE_DATE <= date < END_INVOICE_DATE``: wider than any
+#: shop's records, and well inside the range pandas stores dates in (1677-09-21 … 2262-04-11), so
+#: that a year typed as 9999 or 0001 is refused instead of wrapping round to another century.
+FIRST_INVOICE_DATE = "1900-01-01"
+END_INVOICE_DATE = "2101-01-01"
+#: The largest |Quantity x UnitPrice| of one line, in pounds. Money is summed in int64 micro-pounds
+#: (``clean.MICROS_PER_POUND``): a line of £10^9 is 10^15 micro-pounds, exact in a float64 and far
+#: inside int64 (9.2 x 10^18), so no line's amount can wrap when it becomes a whole number.
+MAX_LINE_POUNDS = 1_000_000_000
+#: The largest sum of |Quantity x UnitPrice| over all lines, in micro-pounds: 2^62 (£4.6 trillion),
+#: half of int64's range. Every sum of money the analysis makes (a customer, a ledger step, a
+#: cluster) adds a part of these lines, so none can wrap; 10^9 lines of £4,600 each still fit, and
+#: the bundled year (£20 million) uses a two-hundred-thousandth of it. Half the range leaves room
+#: for the rounding of the float64 sum the check uses.
+MAX_TOTAL_MICROS = 2**62
+
 #: Seed for every random step of the analysis (KMeans initialisation).
 RANDOM_STATE = 0
 #: Number of clusters of the seed analysis.

@@ -52,6 +52,7 @@ import pyarrow.parquet as pq
 
 from segmentation import columns as c
 from segmentation import config
+from segmentation.clean import MICROS_PER_POUND, require_summable
 from segmentation.errors import InvoiceDataError
 
 log = logging.getLogger(__name__)
@@ -798,6 +799,10 @@ def _blank(fields: list[str]) -> bool:
 
 # --- values --------------------------------------------------------------------
 
+#: Whole numbers (Quantity, CustomerID) are refused above this size: 2^53 - 1, the largest below which
+#: a float64 holds every whole number exactly.
+MAX_WHOLE_NUMBER = 2**53 - 1
+
 
 def to_canonical(
     raw: pd.DataFrame, *, source: Path, date_format: str | None, categorical: bool = True
@@ -816,13 +821,12 @@ def to_canonical(
             c.QUANTITY: _whole_numbers(raw[c.QUANTITY], source=source, column=c.QUANTITY),
             c.INVOICE_DATE: parse_invoice_dates(raw[c.INVOICE_DATE], source=source, date_format=date_format),
             c.UNIT_PRICE: _numbers(raw[c.UNIT_PRICE], source=source, column=c.UNIT_PRICE),
-            c.CUSTOMER_ID: _whole_numbers(
-                raw[c.CUSTOMER_ID], source=source, column=c.CUSTOMER_ID, allow_missing=True
-            ),
+            c.CUSTOMER_ID: _customer_ids(raw[c.CUSTOMER_ID], source=source),
             c.COUNTRY: text(raw[c.COUNTRY]),
         },
         index=raw.index,
     )
+    _require_money_in_range(out, source=source)
     return out.reset_index(drop=True)
 
 
@@ -865,6 +869,11 @@ def _whole_number_text(value: object) -> object:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return value
+
+
+def _examples(values: pd.Series, mask: pd.Series) -> str:
+    """The first few distinct values where ``mask`` holds, as written, for an error message."""
+    return ", ".join(repr(v) for v in values[mask.to_numpy(dtype=bool)].astype("str").unique()[:3])
 
 
 def _rows(values: pd.Series, mask: pd.Series) -> str:
@@ -914,11 +923,11 @@ def _numbers(
             numbers = pd.to_numeric(text, errors="coerce").astype("float64")
         bad = numbers.isna() & text.notna()
         if bad.any():
-            examples = ", ".join(repr(v) for v in values[bad].astype("str").unique()[:3])
             raise InvoiceDataError(
                 f"{source}: column {column} has {int(bad.sum())} value(s) that are not numbers "
-                f"({examples}) at row(s) {_rows(values, bad)}; fix or remove those rows."
+                f"({_examples(values, bad)}) at row(s) {_rows(values, bad)}; fix or remove those rows."
             )
+    _require_finite(numbers, values, source=source, column=column)
     if not allow_missing and numbers.isna().any():
         blank = numbers.isna()
         raise InvoiceDataError(
@@ -928,10 +937,26 @@ def _numbers(
     return numbers
 
 
+def _require_finite(numbers: pd.Series, values: pd.Series, *, source: Path, column: str) -> None:
+    """Refuse infinite numbers ("inf", "1e400", or infinities stored in a Parquet or Excel file)."""
+    infinite = pd.Series(np.isinf(numbers.to_numpy(dtype="float64", na_value=0.0)), index=values.index)
+    if infinite.any():
+        raise InvoiceDataError(
+            f"{source}: column {column} has {int(infinite.sum())} value(s) that are not finite numbers "
+            f"({_examples(values, infinite)}) at row(s) {_rows(values, infinite)}; fix or remove those rows."
+        )
+
+
 def _whole_numbers(
     values: pd.Series, *, source: Path, column: str, allow_missing: bool = False
 ) -> pd.Series:
-    """Whole numbers as Int64 (17850.0 -> 17850); a fractional value is an error."""
+    """Whole numbers as Int64 (17850.0 -> 17850); a fractional value is an error.
+
+    Numbers are read as float64, which holds every whole number up to
+    :data:`MAX_WHOLE_NUMBER` in size exactly; a larger one (a 30-digit
+    quantity, a card number) is an error, so that no two values can be
+    rounded into one.
+    """
     numbers = _numbers(values, source=source, column=column, allow_missing=allow_missing)
     fractional = numbers.notna() & (numbers != np.round(numbers))
     if fractional.any():
@@ -939,40 +964,101 @@ def _whole_numbers(
             f"{source}: column {column} must hold whole numbers; {int(fractional.sum())} "
             f"value(s) are fractional, first at row(s) {_rows(values, fractional)}."
         )
+    too_large = numbers.abs() > MAX_WHOLE_NUMBER
+    if too_large.any():
+        raise InvoiceDataError(
+            f"{source}: column {column} has {int(too_large.sum())} value(s) too large to be read exactly "
+            f"({_examples(values, too_large)}) at row(s) {_rows(values, too_large)}; whole numbers must lie "
+            f"within ±{MAX_WHOLE_NUMBER:,}; fix or remove those rows."
+        )
     return numbers.astype("Int64")
+
+
+def _customer_ids(values: pd.Series, *, source: Path) -> pd.Series:
+    """CustomerID as Int64, missing where empty; a negative ID is an error.
+
+    A negative number is no customer's ID but a sign of a sentinel or a typo
+    (guest lines exported as -1 would otherwise become one huge customer); a
+    line without a customer leaves the cell empty.
+    """
+    ids = _whole_numbers(values, source=source, column=c.CUSTOMER_ID, allow_missing=True)
+    negative = (ids < 0).fillna(False).astype(bool)
+    if negative.any():
+        raise InvoiceDataError(
+            f"{source}: column {c.CUSTOMER_ID} has {int(negative.sum())} negative value(s) "
+            f"({_examples(values, negative)}) at row(s) {_rows(values, negative)}; customer IDs are 0 or "
+            "more — leave the cell empty for a line without a customer."
+        )
+    return ids
+
+
+def _require_money_in_range(lines: pd.DataFrame, *, source: Path) -> None:
+    """Refuse a line whose |Quantity x UnitPrice| reaches ``config.MAX_LINE_POUNDS``, and lines whose
+    amounts add up beyond what int64 micro-pounds hold (see :func:`clean.require_summable`).
+
+    One row of ``lines`` is one invoice line, index as in the file.
+    """
+    amounts = (lines[c.QUANTITY].astype("float64") * lines[c.UNIT_PRICE]).abs()
+    too_large = amounts >= config.MAX_LINE_POUNDS
+    if too_large.any():
+        first = lines[too_large].iloc[0]
+        raise InvoiceDataError(
+            f"{source}: {int(too_large.sum())} line(s) worth £{config.MAX_LINE_POUNDS:,} or more, first at row(s) "
+            f"{_rows(lines, too_large)} (Quantity {first[c.QUANTITY]} x UnitPrice {first[c.UNIT_PRICE]:g}); "
+            "fix the quantity or price, or remove those lines."
+        )
+    require_summable(amounts.sum() * MICROS_PER_POUND, where=str(source))
 
 
 # --- dates ---------------------------------------------------------------------
 
 
+#: A UTC offset or "Z" after the time of day (``08:00+01:00``, ``08:00:00Z``, ``08:00 -0500``).
+_UTC_OFFSET = re.compile(r"(?<=\d:\d\d)(?P<seconds>:\d\d(?:\.\d+)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)$")
+
+
 def parse_invoice_dates(
     values: pd.Series, *, source: Path | str, date_format: str | None = None
 ) -> pd.Series:
-    """Parse InvoiceDate cells into ``datetime64``; never guess a day-first date.
+    """Parse InvoiceDate cells into ``datetime64[ns]``; never guess a day-first date.
 
     Cells that already hold dates (Excel, Parquet) are kept. Text is parsed with
     ``date_format`` when given. Otherwise each cell must be ISO 8601
     (``2009-12-01 07:45:00``) or ``a/b/yyyy [h:mm[:ss]]``; the latter are read
     month-first when some ``b`` is above 12 and no ``a`` is. Day-first or
     ambiguous text raises :class:`InvoiceDataError` asking for ``date_format``.
+
+    Times are the shop's wall-clock times: a UTC offset in text
+    (``2010-12-01T08:00+01:00`` is 08:00) and the time zone of a Parquet
+    timestamp column (its clock time in that zone) are dropped, never
+    converted, in every format and both engines. Invoice days are calendar days
+    in the shop's own time: converting to UTC would move a sale at 00:30+01:00
+    to the day before, and one file may mix summer and winter offsets. A
+    trailing ``%z`` in ``date_format`` is ignored for the same reason.
+
+    Every date must lie in ``config.FIRST_INVOICE_DATE <= date <
+    config.END_INVOICE_DATE``; one outside is an error naming the value and
+    row (checked before the dates are stored in nanoseconds, so none wraps).
     """
     source = Path(source)
     if pd.api.types.is_datetime64_any_dtype(values):
         dates = values.dt.tz_localize(None) if values.dt.tz is not None else values
-        return _require_all_dates(dates.astype("datetime64[ns]"), values, source=source)
+        return _require_all_dates(dates, values, source=source)
     is_stamp = values.map(_is_timestamp, na_action="ignore").fillna(False).astype(bool)
     text = values.where(~is_stamp).astype("str").str.strip().mask(values.isna() | is_stamp)
-    dates = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    text = text.str.replace(_UTC_OFFSET, lambda match: match["seconds"] or "", regex=True)
+    dates = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
     if is_stamp.any():
         dates[is_stamp] = pd.to_datetime(values[is_stamp].astype(object).tolist())
     if date_format is not None:
+        date_format = re.sub(r"\s*%z$", "", date_format)
         dates = dates.fillna(pd.to_datetime(text, format=date_format, errors="coerce"))
         return _require_all_dates(dates, values, source=source, date_format=date_format)
     if not is_stamp.any():
         dates = pd.to_datetime(text, format="ISO8601", errors="coerce")
         if dates.notna().sum() == text.notna().sum():  # every cell ISO 8601: done
             return _require_all_dates(dates, values, source=source)
-        dates = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+        dates = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
     iso = text.str.match(_ISO_DATE).fillna(False).astype(bool)
     if iso.any():
         dates[iso] = pd.to_datetime(text[iso], format="ISO8601", errors="coerce")
@@ -1036,4 +1122,23 @@ def _require_all_dates(
             f"{f' ({shown})' if shown else ' (empty)'} at row(s) {_rows(original, mask)}; "
             "fix those rows or pass date_format (CLI: --date-format)."
         )
+    _require_dates_in_window(dates, original, source=source)
     return pd.Series(dates.to_numpy(dtype="datetime64[ns]"), index=dates.index)
+
+
+def _require_dates_in_window(dates: pd.Series, original: pd.Series, *, source: Path) -> None:
+    """Refuse dates outside ``config.FIRST_INVOICE_DATE`` … ``config.END_INVOICE_DATE`` (exclusive).
+
+    ``dates`` may be in any unit (seconds to nanoseconds); one row is one line,
+    ``original`` holds its cell as written.
+    """
+    first, end = pd.Timestamp(config.FIRST_INVOICE_DATE), pd.Timestamp(config.END_INVOICE_DATE)
+    outside = ((dates < first) | (dates >= end)).to_numpy(dtype=bool)
+    if outside.any():
+        mask = pd.Series(outside, index=original.index)
+        last = end - pd.Timedelta(days=1)
+        raise InvoiceDataError(
+            f"{source}: column {c.INVOICE_DATE} has {int(outside.sum())} value(s) outside "
+            f"{first:%Y-%m-%d} … {last:%Y-%m-%d} ({_examples(original, mask)}) at row(s) "
+            f"{_rows(original, mask)}; fix the dates or remove those lines."
+        )
