@@ -191,3 +191,61 @@ def test_a_local_cluster_worker_that_finds_bad_input_logs_nothing(sample, tmp_pa
     capfd.readouterr()
     assert main([str(path), "--out", str(tmp_path / "out"), "--engine", "dask", "--worker-memory", "512MiB"]) == 2
     assert _one_error_line(capfd).startswith(f"error: {path}: column InvoiceDate has 1 value(s)")
+
+
+# --- clustering limits ------------------------------------------------------------
+
+
+def _customers_file(tmp_path, n: int):
+    """``n`` customers, customer i buying on i + 1 days, each a different amount."""
+    lines = [f"5{i}{day}00,85123A,HEART,{3 * (i + 1)},2010-12-0{day + 1} 08:26:00,2.55,{17850 + i},United Kingdom\n"
+             for i in range(n) for day in range(i + 1)]
+    path = tmp_path / f"customers_{n}.csv"
+    path.write_text(HEADER + "".join(lines))
+    return path
+
+
+@pytest.mark.parametrize("n", [1, 2])
+@pytest.mark.parametrize(("options", "option"), [(["--k", "auto"], "--k"), (["--k", "elbow"], "--k"),
+                                                 (["--k", "1", "--rfm-k", "auto"], "--rfm-k")])
+def test_choosing_k_among_too_few_customers_is_one_line_naming_the_option(n, options, option, tmp_path, capsys):
+    assert main([str(_customers_file(tmp_path, n)), "--out", str(tmp_path / "out"), *options]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: only {n} customer(s) can be clustered on ") and err.count("\n") == 1, err
+    assert f"too few to choose k (that needs 3); give a number of clusters (CLI: {option} 1)" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("options", [["--k", "auto"], ["--k", "elbow"], ["--rfm-k", "auto"]])
+def test_choosing_k_among_three_customers_scans_k_2(options, tmp_path):
+    assert main([str(_customers_file(tmp_path, 3)), "--out", str(tmp_path / "out"), *options]) == 0
+
+
+@pytest.mark.parametrize("options", [["--k", "11", "--features", "rfm"], ["--rfm-k", "11"]])
+def test_more_rfm_clusters_than_the_map_has_names_is_one_line(options, tmp_path, capsys):
+    assert main([str(config.SAMPLE_PATH), "--out", str(tmp_path / "out"), *options]) == 2
+    assert capsys.readouterr().err == (
+        "error: 11 RFM clusters, but the segment map names only 10 segments; ask for at most 10 clusters "
+        "(CLI: --rfm-k, or --k with --features rfm) or give a map with more segments (--segment-map).\n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_twelve_spend_clusters_draw_every_figure_in_twelve_colours(tmp_path):
+    from matplotlib.collections import PathCollection
+    from matplotlib.colors import to_hex
+
+    from segmentation import plots
+
+    assert main([str(config.SAMPLE_PATH), "--out", str(tmp_path), "--k", "12"]) == 0
+    assert {path.name for path in tmp_path.glob("*.png")} == set(plots.FIGURE_FILES)
+    from segmentation.pipeline import segment_file
+
+    run = segment_file(config.SAMPLE_PATH, k=12)
+    figure = plots.plot_customer_segments(run.customers, run.clustering)
+    colours = {collection.get_label(): {to_hex(rgba) for rgba in collection.get_facecolors()}
+               for ax in figure.axes for collection in ax.collections
+               if isinstance(collection, PathCollection) and "(n=" in collection.get_label()}
+    by_segment = {label.split(" (n=")[0].split(": ", 1)[1]: found for label, found in colours.items()}
+    assert set(by_segment) == set(run.clustering.centroids["Segment"])
+    assert all(len(found) == 1 for found in by_segment.values())
+    assert len(set().union(*by_segment.values())) == 12
