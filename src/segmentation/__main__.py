@@ -67,6 +67,17 @@ def _positive_days(text: str) -> int:
     return days
 
 
+def _positive_seconds(text: str) -> float:
+    """``--scheduler-timeout``: a number of seconds above 0."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"the timeout must be a number of seconds above 0, not {text}")
+    return seconds
+
+
 #: Every file a run may write into its output folder.
 OUTPUT_FILES = ("customers.csv", "ledger.csv", "clusters.csv", CUSTOMER_SEGMENTS_CSV, VALIDATION_CSV,
                 *plots.ALL_FIGURE_FILES)
@@ -124,8 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="dask: address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
                              "(default: a local cluster, one worker per core)")
+    parser.add_argument("--scheduler-timeout", type=_positive_seconds, default=config.DASK_SCHEDULER_TIMEOUT,
+                        metavar="SECONDS",
+                        help="dask: how long to wait for --scheduler to answer "
+                             f"(default: {config.DASK_SCHEDULER_TIMEOUT:g})")
     parser.add_argument("--worker-memory", default=config.DASK_WORKER_MEMORY,
-                        help="dask, local cluster: memory limit of each worker, which spills to disk above it")
+                        help="dask, local cluster: memory limit of each worker, which spills to disk above it "
+                             f"(default: {config.DASK_WORKER_MEMORY}, at least {config.DASK_MIN_WORKER_MEMORY})")
     return parser
 
 
@@ -136,6 +152,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.scheduler and args.engine != "dask":
         print("error: --scheduler needs --engine dask", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.worker_memory != config.DASK_WORKER_MEMORY and args.engine != "dask":
+        print("error: --worker-memory needs --engine dask", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.scheduler_timeout != config.DASK_SCHEDULER_TIMEOUT and not args.scheduler:
+        print("error: --scheduler-timeout needs --scheduler", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.engine == "dask" and importlib.util.find_spec("distributed") is None:
         print("error: --engine dask needs Dask: pip install 'segmentation[dask]'", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -143,13 +165,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: --horizon-days needs --as-of", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
+        engine = engine_named(args.engine, scheduler=args.scheduler, worker_memory=args.worker_memory,
+                              scheduler_timeout=args.scheduler_timeout)
         check_output_dir(out_dir, input_path=args.input)
         segment_map = load_segment_map(args.segment_map)
         window = OutcomeWindow(args.as_of, args.horizon_days) if args.as_of is not None else None
         run = segment_file(
             args.input, k=args.k, spend=args.spend, sheet=args.sheet, date_format=args.date_format,
-            features=args.features, log=args.log,
-            engine=engine_named(args.engine, scheduler=args.scheduler, worker_memory=args.worker_memory),
+            features=args.features, log=args.log, engine=engine,
             rfm_k=args.rfm_k, segment_map=segment_map, window=window,
         )
     except InvoiceDataError as error:

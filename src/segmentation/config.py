@@ -48,6 +48,11 @@ SAMPLE_CUSTOMERS = 400
 
 #: Dask engine, local cluster: the memory limit of each worker, above which it spills to disk.
 DASK_WORKER_MEMORY = "4GiB"
+#: Dask engine, local cluster: the least memory a worker may be given. Below it a worker spends its
+#: time spilling and is killed on the first large partition, so a smaller limit is refused up front.
+DASK_MIN_WORKER_MEMORY = "256MiB"
+#: Dask engine, running cluster: seconds to wait for the scheduler at ``--scheduler`` to answer.
+DASK_SCHEDULER_TIMEOUT = 10.0
 
 #: Every InvoiceDate must lie in ``FIRST_INVOICE_DATE <= date < END_INVOICE_DATE``: wider than any
 #: shop's records, and well inside the range pandas stores dates in (1677-09-21 … 2262-04-11), so

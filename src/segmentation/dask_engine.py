@@ -17,10 +17,14 @@ lines need not fit in memory.
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import logging
 import os
+import re
+import socket
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -36,6 +40,11 @@ from segmentation.errors import InvoiceDataError
 
 T = TypeVar("T")
 _KEY = "_batch_key"
+#: A scheduler address: ``[scheme://]host:port``, host a name, an IPv4 address or an [IPv6] address.
+#: The address of a scheduler in this process (a LocalCluster without processes): ``inproc://ip/pid/n``.
+_INPROC_ADDRESS = re.compile(r"inproc://[^/\s]+/\d+/\d+")
+_ADDRESS = re.compile(r"(?:(?:tcp|tls|ws|wss)://)?(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|"
+                      r"(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)):(?P<port>\d{1,5})")
 
 
 def map_batches(
@@ -45,17 +54,21 @@ def map_batches(
     date_format: str | None = None,
     scheduler: str | None = None,
     worker_memory: str = config.DASK_WORKER_MEMORY,
+    scheduler_timeout: float = config.DASK_SCHEDULER_TIMEOUT,
     progress: bool = True,
 ) -> list[T]:
     """``step`` applied to each batch of the invoice lines of ``source``, on a Dask cluster.
 
     A batch is one partition of :func:`whole_customers`; the results come back
     in partition order. ``scheduler`` is the address of a running Dask cluster
-    (``tcp://host:8786``); without it a local cluster is started with one
-    single-threaded worker per core, each limited to ``worker_memory``.
+    (``tcp://host:8786``), which must answer within ``scheduler_timeout``
+    seconds; without it a local cluster is started with one single-threaded
+    worker per core, each limited to ``worker_memory``. Distributed's own log
+    lines are silenced for the run: an error in a batch (bad input) comes back
+    as the exception alone.
     """
     lines = whole_customers(read_invoices(source, date_format=date_format))
-    with _cluster(scheduler, worker_memory) as client:
+    with _quiet_distributed(), _cluster(scheduler, worker_memory, scheduler_timeout) as client:
         # the graph is built here, so that the shuffle is planned for the cluster (peer-to-peer, spilling)
         batches = [dask.delayed(step)(partition) for partition in lines.to_delayed()]
         return _compute(client, batches, progress)
@@ -146,20 +159,118 @@ def _canonical_partition(raw: pd.DataFrame, *, source: str, date_format: str) ->
     return frame.astype({name: "str" for name in c.TEXT_COLUMNS})
 
 
+def check_scheduler_address(address: str) -> tuple[str, int] | None:
+    """The host and port of a scheduler ``address`` (``[scheme://]host:port``; None for an ``inproc://``
+    scheduler of this process), or an InvoiceDataError."""
+    if _INPROC_ADDRESS.fullmatch(address):
+        return None
+    match = _ADDRESS.fullmatch(address)
+    if match is None or not 1 <= int(match["port"]) <= 65535:
+        raise InvoiceDataError(
+            f"--scheduler: {address!r} is not a Dask scheduler address; give one as tcp://HOST:PORT, "
+            "e.g. tcp://10.0.0.5:8786 (scheduler= in Python)."
+        )
+    return match["ipv6"] or match["host"], int(match["port"])
+
+
+def worker_memory_bytes(text: str) -> int:
+    """The bytes of a worker memory limit such as ``"4GiB"``; an InvoiceDataError below
+    ``config.DASK_MIN_WORKER_MEMORY`` or when ``text`` is not a size."""
+    from dask.utils import format_bytes, parse_bytes
+
+    least = parse_bytes(config.DASK_MIN_WORKER_MEMORY)
+    try:
+        size = parse_bytes(text) if re.search(r"\d", text) else None  # dask reads "" and "MB" as 1 (MB)
+    except (TypeError, ValueError):
+        size = None
+    if size is None:
+        raise InvoiceDataError(
+            f"--worker-memory: {text!r} is not a size; give one such as 4GiB or 512MiB (worker_memory= in Python)."
+        )
+    if size < least:
+        raise InvoiceDataError(
+            f"--worker-memory: {text!r} ({format_bytes(size)}) is below the {config.DASK_MIN_WORKER_MEMORY} a "
+            f"worker needs; give {config.DASK_MIN_WORKER_MEMORY} or more (default {config.DASK_WORKER_MEMORY})."
+        )
+    return size
+
+
+def check_scheduler(address: str, *, timeout: float) -> None:
+    """Refuse a scheduler that cannot be reached, or does not answer as one, within ``timeout`` seconds.
+
+    First a plain TCP connection (refused, dropped or unroutable: nothing
+    listens there), then the scheduler is asked for its identity over Dask's
+    own protocol with a deadline on the whole exchange: a server that accepts
+    and says nothing or something else (a web server, another service) is not
+    a scheduler. Either is one InvoiceDataError, never a hang.
+    """
+    host_port = check_scheduler_address(address)
+    try:
+        if host_port is not None:
+            socket.create_connection(host_port, timeout=timeout).close()
+    except OSError as error:
+        reason = "no answer" if isinstance(error, TimeoutError) else (error.strerror or type(error).__name__).lower()
+        raise InvoiceDataError(
+            f"--scheduler: cannot connect to {address} ({reason} within {timeout:g} s); check that the scheduler "
+            "runs and that the address and port are right, or wait longer with --scheduler-timeout."
+        ) from None
+    with ThreadPoolExecutor(max_workers=1) as thread:  # its own event loop, even inside Jupyter's
+        try:
+            identity = thread.submit(asyncio.run, _identity(address, timeout)).result()
+        except Exception:  # no reply in time, or one Dask cannot read (a web page, a banner)
+            identity = None
+    if not isinstance(identity, dict) or identity.get("type") != "Scheduler":
+        raise InvoiceDataError(
+            f"--scheduler: {address} accepts connections but does not answer as a Dask scheduler within "
+            f"{timeout:g} s; check the port (a scheduler listens on 8786 by default, its dashboard on 8787)."
+        )
+
+
+async def _identity(address: str, timeout: float) -> object:
+    """The scheduler's identity (a dict with ``type``), asked within ``timeout`` seconds in all."""
+    from distributed.comm import connect
+
+    async def ask() -> object:
+        comm = await connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    return await asyncio.wait_for(ask(), timeout)
+
+
 @contextmanager
-def _cluster(scheduler: str | None, worker_memory: str) -> Iterator[object]:
-    """A client of the given cluster, or of a local one started (and stopped) here."""
+def _quiet_distributed() -> Iterator[None]:
+    """Distributed's loggers silenced (a failed task is logged with its traceback), restored after."""
+    names = ["distributed", *(name for name in logging.root.manager.loggerDict if name.startswith("distributed."))]
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+@contextmanager
+def _cluster(scheduler: str | None, worker_memory: str, timeout: float) -> Iterator[object]:
+    """A client of the given cluster (checked to answer within ``timeout`` s), or of a local one
+    started (and stopped) here, whose workers log nothing below CRITICAL."""
     from distributed import Client, LocalCluster
 
-    # the scheduler of a local cluster logs each shuffle's start and end as a warning
-    logging.getLogger("distributed.shuffle._scheduler_plugin").setLevel(logging.ERROR)
     if scheduler is not None:
-        with Client(scheduler) as client:
+        check_scheduler(scheduler, timeout=timeout)
+        with Client(scheduler, timeout=timeout) as client:
             print(f"Dask cluster {scheduler}; dashboard: {client.dashboard_link}", flush=True)
             yield client
         return
     with LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, memory_limit=worker_memory,
-                      dashboard_address=":0", processes=True) as cluster, Client(cluster) as client:
+                      dashboard_address=":0", processes=True, silence_logs=logging.CRITICAL) as cluster, \
+            Client(cluster) as client:
         yield client
 
 

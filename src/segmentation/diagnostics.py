@@ -22,7 +22,8 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from segmentation import columns as c
 from segmentation import config
-from segmentation.cluster import ClusterResult, cluster_customers, make_kmeans, scale_features
+from segmentation.cluster import ClusterResult, cluster_customers, make_kmeans, not_clustered_reasons, scale_features
+from segmentation.errors import InvoiceDataError
 
 #: The feature sets and scalings the diagnostics compare: name -> (features, log).
 RAW_SPEND = "raw spend"
@@ -40,6 +41,23 @@ def silhouette(scaled: np.ndarray, labels: np.ndarray, *, sample_size: int = con
     """Mean silhouette of ``labels`` on every row of ``scaled``, or on a seeded sample of ``sample_size`` rows."""
     size = sample_size if len(scaled) > sample_size else None
     return float(silhouette_score(scaled, labels, sample_size=size, random_state=random_state))
+
+
+def scannable_k(customers: pd.DataFrame, *, features: tuple[str, ...], option: str) -> list[int]:
+    """The k of ``config.K_RANGE`` that the customers clusterable on ``features`` allow (k below their number).
+
+    None is an InvoiceDataError naming ``option``, the command-line option that
+    asked for k to be chosen (``--k`` or ``--rfm-k``): with under 3 such
+    customers there is no k to choose.
+    """
+    n = int(not_clustered_reasons(customers, features=features).isna().sum())
+    k_values = [k for k in config.K_RANGE if k < n]
+    if not k_values:
+        raise InvoiceDataError(
+            f"only {n} customer(s) can be clustered on {', '.join(features)}: too few to choose k (that needs "
+            f"{min(config.K_RANGE) + 1}); give a number of clusters (CLI: {option} 1) or a file with more customers."
+        )
+    return k_values
 
 
 def scan_k(

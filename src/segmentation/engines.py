@@ -230,15 +230,30 @@ class PandasEngine:
 class DaskEngine:
     """Lines read and worked on in partitions by a Dask cluster, for files larger than memory.
 
-    ``scheduler`` is the address of a running cluster (``tcp://host:8786``);
-    without it a local cluster is started with one single-threaded worker per
-    core, each limited to ``worker_memory``. ``progress`` shows Dask's
-    progress bar.
+    ``scheduler`` is the address of a running cluster (``tcp://host:8786``),
+    which must answer within ``scheduler_timeout`` seconds; without it a local
+    cluster is started with one single-threaded worker per core, each limited
+    to ``worker_memory`` (at least ``config.DASK_MIN_WORKER_MEMORY``).
+    ``progress`` shows Dask's progress bar. Options that cannot work are
+    refused when the engine is made, before any work (InvoiceDataError).
     """
 
     scheduler: str | None = None
     worker_memory: str = config.DASK_WORKER_MEMORY
     progress: bool = True
+    scheduler_timeout: float = config.DASK_SCHEDULER_TIMEOUT
+
+    def __post_init__(self) -> None:
+        from segmentation import dask_engine
+
+        if self.scheduler is not None:
+            dask_engine.check_scheduler_address(self.scheduler)
+        dask_engine.worker_memory_bytes(self.worker_memory)
+        if not self.scheduler_timeout > 0:
+            raise InvoiceDataError(
+                f"--scheduler-timeout: {self.scheduler_timeout!r} is not a number of seconds above 0; give one "
+                f"such as {config.DASK_SCHEDULER_TIMEOUT:g} (scheduler_timeout= in Python)."
+            )
 
     def customer_table(
         self,
@@ -257,7 +272,7 @@ class DaskEngine:
 
         batches = dask_engine.map_batches(
             source, partial(summarise_batch, window=window), date_format=date_format, scheduler=self.scheduler,
-            worker_memory=self.worker_memory, progress=self.progress,
+            worker_memory=self.worker_memory, scheduler_timeout=self.scheduler_timeout, progress=self.progress,
         )
         return combine_batches(batches, source=Path(source), spend=spend, snapshot_date=snapshot_date,
                                window=window)
@@ -266,13 +281,13 @@ class DaskEngine:
 Engine = PandasEngine | DaskEngine
 
 
-def engine_named(name: str, *, scheduler: str | None = None,
-                 worker_memory: str = config.DASK_WORKER_MEMORY) -> Engine:
+def engine_named(name: str, *, scheduler: str | None = None, worker_memory: str = config.DASK_WORKER_MEMORY,
+                 scheduler_timeout: float = config.DASK_SCHEDULER_TIMEOUT) -> Engine:
     """The engine called ``name`` (one of :data:`ENGINES`); the Dask options go to the Dask engine."""
     if name == "pandas":
         return PandasEngine()
     if name == "dask":
-        return DaskEngine(scheduler=scheduler, worker_memory=worker_memory)
+        return DaskEngine(scheduler=scheduler, worker_memory=worker_memory, scheduler_timeout=scheduler_timeout)
     raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {name!r}")
 
 

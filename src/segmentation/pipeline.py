@@ -91,7 +91,8 @@ def segment_file(
     columns = c.FEATURE_SETS[features]
     scan = scan_summary = choice = None
     if isinstance(k, str):
-        scan = diagnostics.scan_k(customers, features=columns, log=log)
+        scan = diagnostics.scan_k(customers, features=columns, log=log,
+                                  k_values=diagnostics.scannable_k(customers, features=columns, option="--k"))
         scan_summary = diagnostics.summarise_scans({features: scan})
         choice = diagnostics.choose_k(scan, rule=k)
         k = choice.k
@@ -253,14 +254,8 @@ def scan_rfm(customers: pd.DataFrame) -> pd.DataFrame:
     """The k scan of log1p RFM alone (see :func:`scan_feature_sets`), over the k of
     ``config.K_RANGE`` that the clusterable customers allow (k below their number)."""
     features, log = diagnostics.SCALINGS[diagnostics.RFM_LOG]
-    n = int(not_clustered_reasons(customers, features=features).isna().sum())
-    k_values = [k for k in config.K_RANGE if k < n]
-    if not k_values:
-        raise InvoiceDataError(
-            f"only {n} customer(s) with a purchase occasion and net spend: too few to choose the k of KMeans "
-            "on RFM (it needs 3); give a number of RFM clusters (CLI: --rfm-k 1) or a file with more customers."
-        )
-    return diagnostics.scan_k(customers, features=features, log=log, k_values=k_values)
+    return diagnostics.scan_k(customers, features=features, log=log,
+                              k_values=diagnostics.scannable_k(customers, features=features, option="--rfm-k"))
 
 
 def segment_rfm(customers: pd.DataFrame, *, k: int, segment_map: SegmentMap | None = None) -> ClusterResult:

@@ -313,7 +313,8 @@ def name_clusters(labels: pd.Series, segments: pd.Series, segment_map: SegmentMa
     if k > len(names):
         raise InvoiceDataError(
             f"{k} RFM clusters, but the segment map names only {len(names)} segments; ask for at most "
-            f"{len(names)} clusters (CLI: --k) or give a map with more segments (--segment-map)."
+            f"{len(names)} clusters (CLI: --rfm-k, or --k with --features rfm) or give a map with more segments "
+            "(--segment-map)."
         )
     both = labels.notna().to_numpy() & segments.notna().to_numpy()
     codes = pd.Categorical(segments, categories=list(names)).codes
