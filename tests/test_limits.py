@@ -182,6 +182,7 @@ def test_bad_input_found_by_a_worker_is_the_one_line_alone(line, expected, clust
                  "--scheduler", cluster.scheduler_address]) == 2
     err = _one_error_line(capfd)
     assert err.startswith(f"error: {path}: {expected}"), err
+    assert "rows counted from the start of one partition" in err  # not the file's line numbers: says so
 
 
 def test_a_local_cluster_worker_that_finds_bad_input_logs_nothing(sample, tmp_path, capfd):
@@ -214,6 +215,14 @@ def test_choosing_k_among_too_few_customers_is_one_line_naming_the_option(n, opt
     assert err.startswith(f"error: only {n} customer(s) can be clustered on ") and err.count("\n") == 1, err
     assert f"too few to choose k (that needs 3); give a number of clusters (CLI: {option} 1)" in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_one_or_two_customers_run_with_one_cluster_of_each_kind(n, tmp_path):
+    out = tmp_path / "out"
+    assert main([str(_customers_file(tmp_path, n)), "--out", str(out), "--k", "1", "--rfm-k", "1"]) == 0
+    segments = (out / "customer_segments.csv").read_text().splitlines()
+    assert len(segments) == 1 + n  # the spend clusters beside the others follow the run's --k 1
 
 
 @pytest.mark.parametrize("options", [["--k", "auto"], ["--k", "elbow"], ["--rfm-k", "auto"]])

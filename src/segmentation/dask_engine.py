@@ -155,7 +155,13 @@ def _canonical_meta() -> pd.DataFrame:
 def _canonical_partition(raw: pd.DataFrame, *, source: str, date_format: str) -> pd.DataFrame:
     if raw.empty:
         return _canonical_meta()
-    frame = load.to_canonical(raw, source=Path(source), date_format=date_format, categorical=False)
+    try:
+        frame = load.to_canonical(raw, source=Path(source), date_format=date_format, categorical=False)
+    except InvoiceDataError as error:  # a partition's rows are numbered from its own start, not the file's
+        raise InvoiceDataError(
+            f"{str(error).rstrip('.')} (rows counted from the start of one partition of the input: run "
+            "without --engine dask for the file's line numbers)."
+        ) from None
     return frame.astype({name: "str" for name in c.TEXT_COLUMNS})
 
 

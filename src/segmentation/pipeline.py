@@ -104,7 +104,9 @@ def segment_file(
         rfm_k, rfm_choice = choose_rfm_k({diagnostics.RFM_LOG: scan_rfm(customers)}, rfm_k)
     else:
         rfm_choice = None
-    segments = segment_every_way(customers, rfm_k=rfm_k, segment_map=segment_map)
+    # the spend clusters beside the others: the run's own when it clusters raw spend, else the seed's k = 3
+    spend_k = k if columns == c.SEED_CLUSTER_FEATURES and not log else config.N_CLUSTERS
+    segments = segment_every_way(customers, rfm_k=rfm_k, segment_map=segment_map, spend_k=spend_k)
     return SegmentationRun(
         source=Path(path),
         ledger=table.ledger,
