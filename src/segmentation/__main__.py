@@ -1,19 +1,40 @@
 """Command line: ``python -m segmentation INPUT [--out DIR] [--k 3|auto|elbow] [--features spend|rfm] [--log] ...``.
 
 Writes ``customers.csv``, ``ledger.csv``, ``clusters.csv``,
-``customer_segments.csv`` (every customer, every segmentation; safe to open in
-a spreadsheet), with ``--as-of`` ``validation.csv``, and the figures into the
-output folder and prints a short summary. Input the project cannot use gives one line
-on stderr and exit code 2.
+``customer_segments.csv`` (every customer, every segmentation; CSVs safe to open in
+a spreadsheet), with ``--as-of`` ``validation.csv``, the figures and ``run.json``
+(input, its SHA-256, options, version, time) into the output folder, which is
+replaced as a whole at the end (``export.output_folder``), and prints a short
+summary. Input the project cannot use gives one line on stderr and exit code 2;
+Ctrl-C gives one line and exit code 130, the output folder unchanged.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+
+#: Exit code after Ctrl-C (128 + SIGINT), as a shell reports it.
+EXIT_INTERRUPTED = 130
+
+
+def _interrupted_while_starting(signum: int, frame: object) -> None:
+    """Ctrl-C while the libraries below load (seconds): one line and exit 130; nothing was written yet."""
+    os.write(2, b"interrupted; nothing was written\n")
+    os._exit(EXIT_INTERRUPTED)
+
+
+if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, _interrupted_while_starting)  # until run() starts
+
 import argparse
 import datetime
+import hashlib
+import importlib.metadata
 import importlib.util
+import json
 import logging
-import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,15 +45,17 @@ import pandas as pd
 from segmentation import columns as c
 from segmentation import config, plots
 from segmentation.diagnostics import K_RULES
-from segmentation.engines import ENGINES, OutcomeWindow, engine_named
+from segmentation.engines import ENGINES, Engine, OutcomeWindow, engine_named
 from segmentation.errors import InvoiceDataError
-from segmentation.export import neutralise_formulas, write_csv, write_customer_segments
-from segmentation.pipeline import describe_run, segment_file
+from segmentation.export import cannot_write, output_folder, write_csv, write_customer_segments
+from segmentation.pipeline import SegmentationRun, describe_run, segment_file
 from segmentation.rfm import load_segment_map
 
 EXIT_BAD_INPUT = 2
 CUSTOMER_SEGMENTS_CSV = "customer_segments.csv"
 VALIDATION_CSV = "validation.csv"
+#: What each run writes last: its input, options, version and time (the one file two identical runs differ in).
+RUN_RECORD = "run.json"
 
 
 def _k_value(text: str) -> int | str:
@@ -54,6 +77,23 @@ def _date_value(text: str) -> pd.Timestamp:
         return pd.Timestamp(datetime.date.fromisoformat(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, not {text!r}") from None
+
+
+#: A moment whose every date field differs, to check a --date-format by writing it and reading it back.
+_PROBE_MOMENT = datetime.datetime(2011, 12, 31, 13, 45, 59)
+
+
+def _date_format_value(text: str) -> str:
+    """``--date-format``: a strptime format that reads a day, a month and a year."""
+    try:
+        parsed = datetime.datetime.strptime(_PROBE_MOMENT.strftime(text), text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date format ({error}); "
+                                         "write it like '%d/%m/%Y %H:%M'") from None
+    if parsed.date() != _PROBE_MOMENT.date():
+        raise argparse.ArgumentTypeError(f"{text!r} does not read a day, a month and a year; "
+                                         "write it like '%d/%m/%Y %H:%M'")
+    return text
 
 
 def _positive_days(text: str) -> int:
@@ -80,24 +120,72 @@ def _positive_seconds(text: str) -> float:
 
 #: Every file a run may write into its output folder.
 OUTPUT_FILES = ("customers.csv", "ledger.csv", "clusters.csv", CUSTOMER_SEGMENTS_CSV, VALIDATION_CSV,
-                *plots.ALL_FIGURE_FILES)
+                *plots.ALL_FIGURE_FILES, RUN_RECORD)
+#: Every file an earlier run may have left in an output folder: a run's, and the notebook's executed
+#: copy and its HTML page (``python -m segmentation.notebook --data FILE``). A run replaces the
+#: folder whole, so a folder holding anything else is refused.
+EARLIER_RUN_FILES = frozenset({*OUTPUT_FILES, config.NOTEBOOK_PATH.name,
+                               config.NOTEBOOK_PATH.with_suffix(".html").name})
+#: Folders of the project that never take results, with everything under them (data/ only itself).
+PROJECT_FOLDERS = ("figures", "src", "notebooks", "tests")
 
 
 def check_output_dir(out_dir: Path, *, input_path: Path) -> None:
-    """Refuse an output folder that would overwrite the input or sit beside the committed sample."""
+    """Refuse an output folder that a run must not replace.
+
+    A run replaces the whole folder (``export.output_folder``), so the folder
+    must not hold the input, be part of the project (its root or a folder above
+    it, ``data/`` itself, ``figures/``, ``src/``, ``notebooks/``, ``tests/``, a
+    folder holding files tracked by git) or hold anything but an earlier run's
+    files (``EARLIER_RUN_FILES``, hidden files aside).
+    """
     out_dir = out_dir.resolve()
     if out_dir.exists() and not out_dir.is_dir():
         raise InvoiceDataError(f"{out_dir}: --out is a file, not a folder; give a folder for the results.")
-    if input_path.exists() and input_path.resolve() in {out_dir / name for name in OUTPUT_FILES}:
-        raise InvoiceDataError(
-            f"{input_path}: writing the results into {out_dir} would overwrite the input file; "
-            "choose another --out folder."
-        )
-    if out_dir in {config.DATA_DIR.resolve(), config.PROJECT_ROOT.resolve()}:
+    if _is_project_folder(out_dir):
         raise InvoiceDataError(
             f"{out_dir}: results are not written beside the committed sample and project files; "
             "leave out --out (results go to data/processed/<input name>/) or choose another folder."
         )
+    if input_path.exists() and out_dir in input_path.resolve().parents:
+        raise InvoiceDataError(
+            f"{input_path}: writing the results into {out_dir} would overwrite the input file; "
+            "choose another --out folder."
+        )
+    others = _not_earlier_run_files(out_dir)
+    if others:
+        raise InvoiceDataError(
+            f"{out_dir}: holds {len(others)} file(s) or folder(s) that are not an earlier run's results "
+            f"({', '.join(others[:3])}), and a run replaces the whole folder; give --out a new or empty folder."
+        )
+
+
+def _is_project_folder(folder: Path) -> bool:
+    root = config.PROJECT_ROOT.resolve()
+    protected = [root / name for name in PROJECT_FOLDERS]
+    return (folder in {root, config.DATA_DIR.resolve(), *root.parents}
+            or any(folder == top or top in folder.parents for top in protected)
+            or _holds_tracked_files(folder))
+
+
+def _holds_tracked_files(folder: Path) -> bool:
+    """Whether git tracks a file under ``folder`` in the project's repository (False without git)."""
+    try:
+        listed = subprocess.run(["git", "-C", str(config.PROJECT_ROOT), "ls-files", "-z", "--", str(folder)],
+                                capture_output=True, check=False, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return listed.returncode == 0 and listed.stdout != b""
+
+
+def _not_earlier_run_files(folder: Path) -> list[str]:
+    """Names in ``folder`` that no earlier run wrote: folders, links, files not in ``EARLIER_RUN_FILES``
+    (hidden files aside)."""
+    if not folder.is_dir():
+        return []
+    return sorted(entry.name for entry in folder.iterdir()
+                  if entry.is_symlink() or not entry.is_file()
+                  or not (entry.name in EARLIER_RUN_FILES or entry.name.startswith(".")))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--horizon-days", type=_positive_days, default=config.HORIZON_DAYS,
                         help=f"days after --as-of in which purchases are counted (default: {config.HORIZON_DAYS})")
     parser.add_argument("--sheet", help="Excel: read only this sheet (default: every sheet)")
-    parser.add_argument("--date-format", help="strftime format of InvoiceDate text, e.g. '%%d/%%m/%%Y %%H:%%M'")
+    parser.add_argument("--date-format", type=_date_format_value,
+                        help="strftime format of InvoiceDate text, e.g. '%%d/%%m/%%Y %%H:%%M'")
     parser.add_argument("--engine", choices=ENGINES, default="pandas",
                         help="build the customer table in memory with pandas (default) or out of core with "
                              "Dask; with dask INPUT may be a glob or a folder of CSV/Parquet files")
@@ -168,49 +257,107 @@ def main(argv: Sequence[str] | None = None) -> int:
         engine = engine_named(args.engine, scheduler=args.scheduler, worker_memory=args.worker_memory,
                               scheduler_timeout=args.scheduler_timeout)
         check_output_dir(out_dir, input_path=args.input)
-        segment_map = load_segment_map(args.segment_map)
-        window = OutcomeWindow(args.as_of, args.horizon_days) if args.as_of is not None else None
-        run = segment_file(
-            args.input, k=args.k, spend=args.spend, sheet=args.sheet, date_format=args.date_format,
-            features=args.features, log=args.log, engine=engine,
-            rfm_k=args.rfm_k, segment_map=segment_map, window=window,
-        )
+        with output_folder(out_dir) as folder:
+            run = _segment(args, engine)
+            try:
+                written, figures = _write_results(run, folder)
+                _write_run_record(args, folder)
+            except OSError as error:
+                raise cannot_write(out_dir, error) from error
     except InvoiceDataError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    customers = neutralise_formulas(run.customers.assign(**{c.CLUSTER: run.customers[c.CLUSTER].astype("Int64")}))
-    write_csv(customers, out_dir / "customers.csv")
-    write_csv(run.ledger.round({c.LEDGER_AMOUNT: 2}), out_dir / "ledger.csv")
-    write_csv(run.clusters.round(4), out_dir / "clusters.csv")
-    write_customer_segments(run.segments_table, out_dir / CUSTOMER_SEGMENTS_CSV)
+    except KeyboardInterrupt:
+        print(f"interrupted; {out_dir} is unchanged", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(describe_run(run))
+    print(f"wrote {', '.join(written)}, {RUN_RECORD} and {figures} figures to {out_dir}")
+    return 0
+
+
+def _segment(args: argparse.Namespace, engine: Engine) -> SegmentationRun:
+    segment_map = load_segment_map(args.segment_map)
+    window = OutcomeWindow(args.as_of, args.horizon_days) if args.as_of is not None else None
+    return segment_file(
+        args.input, k=args.k, spend=args.spend, sheet=args.sheet, date_format=args.date_format,
+        features=args.features, log=args.log, engine=engine,
+        rfm_k=args.rfm_k, segment_map=segment_map, window=window,
+    )
+
+
+def _write_results(run: SegmentationRun, folder: Path) -> tuple[list[str], int]:
+    """Write the tables and figures of ``run`` into ``folder``; return the tables' names and the figure count."""
+    write_csv(run.customers.assign(**{c.CLUSTER: run.customers[c.CLUSTER].astype("Int64")}), folder / "customers.csv")
+    write_csv(run.ledger.round({c.LEDGER_AMOUNT: 2}), folder / "ledger.csv")
+    write_csv(run.clusters.round(4), folder / "clusters.csv")
+    write_customer_segments(run.segments_table, folder / CUSTOMER_SEGMENTS_CSV)
     written = ["customers.csv", "ledger.csv", "clusters.csv", CUSTOMER_SEGMENTS_CSV]
     if run.validation is not None:
-        write_csv(run.validation.round(6), out_dir / VALIDATION_CSV)
+        write_csv(run.validation.round(6), folder / VALIDATION_CSV)
         written.append(VALIDATION_CSV)
-    else:
-        (out_dir / VALIDATION_CSV).unlink(missing_ok=True)  # an earlier run's check is not this run's
     figures = plots.draw_figures(run.customers, run.clustering, scan=run.scan, scan_summary=run.scan_summary,
                                  choice=run.k_choice)
     if run.validation is not None:
         figures[plots.VALIDATION] = plots.plot_validation(run.validation, as_of=run.window.as_of,
                                                           horizon_days=run.window.horizon_days)
-    else:
-        (out_dir / plots.VALIDATION).unlink(missing_ok=True)
     for name, figure in figures.items():
-        plots.save_figure(figure, out_dir / name)
+        plots.save_figure(figure, folder / name)
         plt.close(figure)
-    print(describe_run(run))
-    print(f"wrote {', '.join(written)} and {len(figures)} figures to {out_dir}")
-    return 0
+    return written, len(figures)
+
+
+def _write_run_record(args: argparse.Namespace, folder: Path) -> None:
+    """``run.json``: the input's name and SHA-256, every option, the package version and the time (UTC)."""
+    record = {
+        "input": args.input.name,
+        "input_sha256": input_sha256(args.input),
+        "options": {name: _plain(value) for name, value in sorted(vars(args).items()) if name != "input"},
+        "version": _package_version(),
+        "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    (folder / RUN_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+def input_sha256(path: Path) -> str:
+    """SHA-256 of the input file; of a folder or glob (``--engine dask``), of the ``sha256sum`` lines
+    (``<hash>  <name>``) of its files in name order."""
+    if path.is_file():
+        return _file_sha256(path)
+    files = sorted(path.iterdir()) if path.is_dir() else sorted(path.parent.glob(path.name))
+    lines = "".join(f"{_file_sha256(file)}  {file.name}\n" for file in files if file.is_file())
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _plain(value: object) -> object:
+    """An option's value as JSON: numbers, text, true/false and null as they are; paths and dates as text."""
+    return value if value is None or isinstance(value, bool | int | float | str) else str(value)
+
+
+def _package_version() -> str | None:
+    try:
+        return importlib.metadata.version("segmentation")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return None
 
 
 def run() -> int:
-    """``main`` for a shell: a reader that closes the pipe early (``| head``) is not an error."""
+    """``main`` for a shell: a reader that closes the pipe early (``| head``) is not an error, and
+    Ctrl-C is one line and exit code 130 (``main`` says whether the output folder was touched)."""
+    if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return main()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":
