@@ -224,6 +224,7 @@ def test_too_few_customers_to_choose_the_rfm_k_is_one_line(tmp_path):
     )
     result = run_cli(str(path), "--out", str(tmp_path / "out"))
     assert result.returncode == 2
-    assert result.stderr.startswith("error: only 2 customer(s) with a purchase occasion") and "--rfm-k" in result.stderr
+    assert result.stderr.startswith("error: only 2 customer(s) can be clustered on Recency_Days")
+    assert "--rfm-k" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert run_cli(str(path), "--out", str(tmp_path / "out"), "--rfm-k", "1").returncode == 0
