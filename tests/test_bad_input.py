@@ -248,7 +248,7 @@ def test_every_line_a_cancellation(tmp_path, capsys):
 
 def test_fewer_customers_than_k(tmp_path, capsys):
     message = cli_error(write_table(tmp_path / "few.csv", ROWS[:2]), tmp_path, capsys)
-    assert "only 2 customer(s) with positive Total_Bill_Size to put into 3 clusters" in message
+    assert "only 2 customer(s) can be clustered on Total_Bill_Size, too few for 3 clusters" in message
 
 
 def test_every_customer_with_the_same_spend(tmp_path, capsys):

@@ -258,3 +258,24 @@ def test_twelve_spend_clusters_draw_every_figure_in_twelve_colours(tmp_path):
     assert set(by_segment) == set(run.clustering.centroids["Segment"])
     assert all(len(found) == 1 for found in by_segment.values())
     assert len(set().union(*by_segment.values())) == 12
+
+
+def test_rfm_on_a_file_where_no_customer_has_a_purchase_occasion_is_one_line(tmp_path, capsys):
+    path = tmp_path / "postage.csv"
+    lines = (f"{i},POST,POSTAGE,1,2010-12-0{i} 08:26:00,{10 + i}.00,{17850 + i},United Kingdom\n" for i in range(1, 5))
+    path.write_text(HEADER + "".join(lines))
+    assert main([str(path), "--out", str(tmp_path / "out"), "--features", "rfm", "--k", "2", "--rfm-k", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no customer can be clustered on Recency_Days, Frequency, Total_Bill_Size (no "
+                          "purchase occasion") and err.count("\n") == 1, err
+
+
+def test_rfm_clusters_are_named_from_the_users_map(tmp_path):
+    user_map = tmp_path / "map.toml"
+    user_map.write_text('[[segment]]\nname = "Keep"\nr = [3, 4, 5]\nfm = [1, 2, 3, 4, 5]\n'
+                        '[[segment]]\nname = "Win back"\nr = [1, 2]\nfm = [1, 2, 3, 4, 5]\n', encoding="utf-8")
+    out = tmp_path / "out"
+    assert main([str(config.SAMPLE_PATH), "--out", str(out), "--features", "rfm", "--log", "--k", "2",
+                 "--rfm-k", "2", "--segment-map", str(user_map)]) == 0
+    clusters = (out / "clusters.csv").read_text()
+    assert "Keep" in clusters and "Win back" in clusters

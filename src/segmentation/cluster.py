@@ -201,7 +201,14 @@ def scale_features(
     missing = [name for name in features if name not in customers.columns]
     if missing:
         raise ValueError(f"customer table has no column(s) {', '.join(missing)}")
-    eligible = not_clustered_reasons(customers, features=features).isna()
+    reasons = not_clustered_reasons(customers, features=features)
+    eligible = reasons.isna()
+    if not eligible.any():
+        counts = "; ".join(f"{reason}: {n:,}" for reason, n in reasons.value_counts().items())
+        raise InvoiceDataError(
+            f"no customer can be clustered on {', '.join(features)} ({counts}); use a file with customers "
+            "who bought and kept products, or cluster on spend alone (CLI: --features spend)."
+        )
     values = customers.loc[eligible, list(features)].astype("float64")
     if log and (values < 0).to_numpy().any():
         negative = [name for name in features if (values[name] < 0).any()]
@@ -240,7 +247,7 @@ def _check_enough(values: pd.DataFrame, k: int) -> None:
     n_distinct = len(values.round(6).drop_duplicates())  # values a float rounding apart are one
     if n_customers < k:
         raise InvoiceDataError(
-            f"only {n_customers} customer(s) with positive {c.TOTAL_BILL_SIZE} to put into "
+            f"only {n_customers} customer(s) can be clustered on {', '.join(values.columns)}, too few for "
             f"{k} clusters; use a file with more customers or a smaller k (CLI: --k)."
         )
     if n_distinct < k:

@@ -96,7 +96,8 @@ def segment_file(
         scan_summary = diagnostics.summarise_scans({features: scan})
         choice = diagnostics.choose_k(scan, rule=k)
         k = choice.k
-    clustering = cluster_customers(customers, k=k, random_state=config.RANDOM_STATE, features=columns, log=log)
+    clustering = cluster_customers(customers, k=k, random_state=config.RANDOM_STATE, features=columns, log=log,
+                                   segment_map=segment_map)
     labelled = customers.assign(
         **{c.CLUSTER: clustering.labels, c.SEGMENT: clustering.segments}
     )

@@ -215,6 +215,8 @@ def _check_entry(entry: dict, number: int, source: Traversable) -> str:
         _fail(source, f"{label} has the name {entry['name']!r}, not text; quote it, e.g. name = \"Champions\".")
     if not entry["name"].strip():
         _fail(source, f"{label} has an empty name; give each segment a name, e.g. name = \"Champions\".")
+    if not entry["name"].isprintable():
+        _fail(source, f"{label} has a name with a line break or control character; give one line of text.")
     for key in ("r", "fm"):
         _check_scores(entry[key], f"{label}: {key}", source)
     return entry["name"]
