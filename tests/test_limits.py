@@ -279,3 +279,20 @@ def test_rfm_clusters_are_named_from_the_users_map(tmp_path):
                  "--rfm-k", "2", "--segment-map", str(user_map)]) == 0
     clusters = (out / "clusters.csv").read_text()
     assert "Keep" in clusters and "Win back" in clusters
+
+
+def test_a_damaged_file_further_into_a_folder_is_one_line_under_dask(cluster, sample, tmp_path, capfd):
+    import gzip
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    text = sample.read_bytes()
+    (folder / "a.csv.gz").write_bytes(gzip.compress(text))
+    damaged = gzip.compress(text * 50)
+    (folder / "b.csv.gz").write_bytes(damaged[: len(damaged) // 2])  # cut off: only a worker finds out
+    capfd.readouterr()
+    assert main([str(folder), "--out", str(tmp_path / "out"), "--engine", "dask",
+                 "--scheduler", cluster.scheduler_address]) == 2
+    err = _one_error_line(capfd)
+    assert err.startswith(f"error: {folder}: "), err
+    assert not (tmp_path / "out").exists()

@@ -67,11 +67,45 @@ def map_batches(
     lines are silenced for the run: an error in a batch (bad input) comes back
     as the exception alone.
     """
-    lines = whole_customers(read_invoices(source, date_format=date_format))
-    with _quiet_distributed(), _cluster(scheduler, worker_memory, scheduler_timeout) as client:
-        # the graph is built here, so that the shuffle is planned for the cluster (peer-to-peer, spilling)
-        batches = [dask.delayed(step)(partition) for partition in lines.to_delayed()]
-        return _compute(client, batches, progress)
+    with _as_one_line(source):
+        lines = whole_customers(read_invoices(source, date_format=date_format))
+        with _quiet_distributed(), _cluster(scheduler, worker_memory, scheduler_timeout) as client:
+            # the graph is built here, so that the shuffle is planned for the cluster (peer-to-peer, spilling)
+            batches = [dask.delayed(step)(partition) for partition in lines.to_delayed()]
+            return _compute(client, batches, progress)
+
+
+@contextmanager
+def _as_one_line(source: str | Path) -> Iterator[None]:
+    """Any failure of the Dask run as one InvoiceDataError naming ``source``.
+
+    The input's own errors pass through. A library error from a worker (a
+    damaged file further into a folder, a part that does not parse) or a worker
+    that died (killed, most often for lack of memory) becomes one line with
+    the error's type and first line, never a traceback from a worker.
+    """
+    from distributed.scheduler import KilledWorker
+
+    try:
+        yield
+    except InvoiceDataError:
+        raise
+    except KilledWorker as error:
+        raise InvoiceDataError(
+            f"{source}: a Dask worker died while working on the input ({_first_line(error)}), most often for "
+            "lack of memory; give each worker more (--worker-memory) or run on fewer files at once."
+        ) from None
+    except Exception as error:
+        raise InvoiceDataError(
+            f"{source}: the Dask engine could not read or work on the input ({type(error).__name__}: "
+            f"{_first_line(error)}); check the files (one may be damaged), or run one file without "
+            "--engine dask for a precise message."
+        ) from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else "no message"
 
 
 def whole_customers(lines: dd.DataFrame) -> dd.DataFrame:
