@@ -296,3 +296,21 @@ def test_a_damaged_file_further_into_a_folder_is_one_line_under_dask(cluster, sa
     err = _one_error_line(capfd)
     assert err.startswith(f"error: {folder}: "), err
     assert not (tmp_path / "out").exists()
+
+
+def test_few_distinct_values_cluster_without_a_convergence_warning_or_are_refused():
+    """pytest turns warnings into errors: KMeans never sees fewer distinct points than clusters."""
+    import pandas as pd
+
+    from segmentation import columns as c
+    from segmentation.cluster import cluster_customers
+
+    index = pd.Index(range(12), dtype="Int64", name=c.CUSTOMER_ID)
+    three_kinds = pd.DataFrame({c.RECENCY_DAYS: pd.array([5] * 4 + [50] * 4 + [200] * 4, dtype="Int64"),
+                                c.FREQUENCY: [3] * 4 + [1] * 8,
+                                c.TOTAL_BILL_SIZE: [100.0] * 4 + [20.0] * 4 + [20.0000001] * 4}, index=index)
+    assert cluster_customers(three_kinds, k=3, features=c.RFM_FEATURES, log=True).labels.value_counts().tolist() \
+        == [4, 4, 4]
+    one_spend = pd.DataFrame({c.TOTAL_BILL_SIZE: [10.0] * 6 + [10.0000001] * 6}, index=index)  # a rounding apart
+    with pytest.raises(InvoiceDataError, match="only 1 distinct value"):
+        cluster_customers(one_spend, k=2)
