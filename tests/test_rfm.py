@@ -373,6 +373,8 @@ BAD_MAPS = {
     "empty list": (("fm = [1, 2]", "fm = []"), "entry 2 ('Grow'): fm is an empty list"),
     "empty name": (("name = \"Grow\"", "name = \"  \""), "entry 2 ('  ') has an empty name"),
     "name not text": (("name = \"Grow\"", "name = 7"), "entry 2 has the name 7, not text"),
+    "name with a line break": (("name = \"Grow\"", "name = \"Grow\\r=1+1\""),
+                               "entry 2 ('Grow\\r=1+1') has a name with a line break or control character"),
     "syntax error": (("fm = [1, 2]", "fm = [1, 2"), "is not valid TOML: "),
     "unknown top-level key": (("\n[[segment]]\nname = \"Keep\"\nr = [4, 5]", "title = \"mine\"\n[[segment]]\n"
                                "name = \"Keep\"\nr = [4, 5]"), "unknown top-level key 'title'"),

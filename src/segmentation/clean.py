@@ -20,7 +20,7 @@ import pandas as pd
 
 from segmentation import columns as c
 from segmentation import config
-from segmentation.errors import InvoiceDataError
+from segmentation.load import require_summable
 
 
 @dataclass(frozen=True)
@@ -131,9 +131,8 @@ KEPT = "kept"
 #: Column of :attr:`CleanResult.counts`: an amount in micro-pounds.
 MICROS = "micros"
 
-#: Money is added up in whole micro-pounds (10^-6 £): integer sums are exact, so
-#: no total depends on the order of the lines.
-MICROS_PER_POUND = 1_000_000
+#: Money is added up in whole micro-pounds (``config.MICROS_PER_POUND``).
+MICROS_PER_POUND = config.MICROS_PER_POUND
 
 
 def line_amounts(invoices: pd.DataFrame) -> pd.Series:
@@ -148,21 +147,6 @@ def line_amount_micros(invoices: pd.DataFrame) -> pd.Series:
     cast cannot wrap.
     """
     return np.round(line_amounts(invoices) * MICROS_PER_POUND).astype("int64")
-
-
-def require_summable(total_micros: float, *, where: str) -> None:
-    """Refuse lines whose |Quantity x UnitPrice| add up to ``config.MAX_TOTAL_MICROS`` or more.
-
-    ``total_micros`` is that sum over one table of invoice lines (one row is
-    one line), in micro-pounds, as a float64 or an exact int. Below the bound
-    no int64 sum of money over any part of the lines can wrap round.
-    """
-    if total_micros >= config.MAX_TOTAL_MICROS:
-        raise InvoiceDataError(
-            f"{where}: the lines' amounts |Quantity x UnitPrice| add up to £{total_micros / MICROS_PER_POUND:,.0f}, "
-            f"more than the £{config.MAX_TOTAL_MICROS / MICROS_PER_POUND:,.0f} money sums can hold exactly; "
-            "check Quantity and UnitPrice for typos (a missing decimal point) or split the file."
-        )
 
 
 def pounds(micros: pd.Series | int) -> pd.Series | float:

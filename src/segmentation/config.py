@@ -59,8 +59,11 @@ DASK_SCHEDULER_TIMEOUT = 10.0
 #: that a year typed as 9999 or 0001 is refused instead of wrapping round to another century.
 FIRST_INVOICE_DATE = "1900-01-01"
 END_INVOICE_DATE = "2101-01-01"
+#: Money is added up in whole micro-pounds (10^-6 £): integer sums are exact, so no total depends on
+#: the order of the lines.
+MICROS_PER_POUND = 1_000_000
 #: The largest |Quantity x UnitPrice| of one line, in pounds. Money is summed in int64 micro-pounds
-#: (``clean.MICROS_PER_POUND``): a line of £10^9 is 10^15 micro-pounds, exact in a float64 and far
+#: (``MICROS_PER_POUND``): a line of £10^9 is 10^15 micro-pounds, exact in a float64 and far
 #: inside int64 (9.2 x 10^18), so no line's amount can wrap when it becomes a whole number.
 MAX_LINE_POUNDS = 1_000_000_000
 #: The largest sum of |Quantity x UnitPrice| over all lines, in micro-pounds: 2^62 (£4.6 trillion),

@@ -52,7 +52,6 @@ import pyarrow.parquet as pq
 
 from segmentation import columns as c
 from segmentation import config
-from segmentation.clean import MICROS_PER_POUND, require_summable
 from segmentation.errors import InvoiceDataError
 
 log = logging.getLogger(__name__)
@@ -992,9 +991,26 @@ def _customer_ids(values: pd.Series, *, source: Path) -> pd.Series:
     return ids
 
 
+def require_summable(total_micros: float, *, where: str) -> None:
+    """Refuse lines whose |Quantity x UnitPrice| add up to ``config.MAX_TOTAL_MICROS`` or more.
+
+    ``total_micros`` is that sum over one table of invoice lines (one row is
+    one line), in micro-pounds, as a float64 or an exact int. Below the bound
+    no int64 sum of money over any part of the lines can wrap round.
+    """
+    if total_micros >= config.MAX_TOTAL_MICROS:
+        total, bound = total_micros / config.MICROS_PER_POUND, config.MAX_TOTAL_MICROS / config.MICROS_PER_POUND
+        raise InvoiceDataError(
+            f"{where}: the lines' amounts |Quantity x UnitPrice| add up to £{total:,.0f}, "
+            f"more than the £{bound:,.0f} money sums can hold exactly; "
+            "check Quantity and UnitPrice for typos (a missing decimal point) or split the file."
+        )
+
+
+
 def _require_money_in_range(lines: pd.DataFrame, *, source: Path) -> None:
     """Refuse a line whose |Quantity x UnitPrice| reaches ``config.MAX_LINE_POUNDS``, and lines whose
-    amounts add up beyond what int64 micro-pounds hold (see :func:`clean.require_summable`).
+    amounts add up beyond what int64 micro-pounds hold (see :func:`require_summable`).
 
     One row of ``lines`` is one invoice line, index as in the file.
     """
@@ -1007,7 +1023,7 @@ def _require_money_in_range(lines: pd.DataFrame, *, source: Path) -> None:
             f"{_rows(lines, too_large)} (Quantity {first[c.QUANTITY]} x UnitPrice {first[c.UNIT_PRICE]:g}); "
             "fix the quantity or price, or remove those lines."
         )
-    require_summable(amounts.sum() * MICROS_PER_POUND, where=str(source))
+    require_summable(amounts.sum() * config.MICROS_PER_POUND, where=str(source))
 
 
 # --- dates ---------------------------------------------------------------------
