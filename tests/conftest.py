@@ -61,3 +61,16 @@ def customers_with_spend(spend: list[float]) -> pd.DataFrame:
 @pytest.fixture
 def real_file() -> Path:
     return REAL_FILE
+
+
+def cli_error(path: str | Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> str:
+    """Run the CLI on ``path`` (and ``extra`` options); assert exit code 2 and one stderr line without
+    traceback; return that line."""
+    from segmentation.__main__ import main
+
+    code = main([str(path), "--out", str(tmp_path / "out"), *extra])
+    captured = capsys.readouterr()
+    assert code == 2
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    return lines[0]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import cli_error
 from segmentation import columns as c
 from segmentation import config
 from segmentation.__main__ import main
@@ -34,16 +35,6 @@ def write_table(path: Path, rows: list[list[str]], *, sep: str = ",", header: li
     lines = [sep.join(header), *(sep.join(row) for row in rows)]
     path.write_bytes((before + "\n".join(lines) + "\n").encode(encoding))
     return path
-
-
-def cli_error(path: Path, tmp_path: Path, capsys, *extra: str) -> str:
-    """Run the CLI; assert exit code 2 and one stderr line without traceback; return it."""
-    code = main([str(path), "--out", str(tmp_path / "out"), *extra])
-    captured = capsys.readouterr()
-    assert code == 2
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
-    return lines[0]
 
 
 # --- files that are not invoice tables -------------------------------------------

@@ -25,9 +25,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import cli_error
 from segmentation import columns as c
 from segmentation import config
-from segmentation.__main__ import main
 from segmentation.errors import InvoiceDataError
 from segmentation.load import load_invoices
 
@@ -94,16 +94,6 @@ def error_of(path: Path, **options: object) -> str:
     message = str(raised.value)
     assert "\n" not in message, message
     return message
-
-
-def cli_error(path: str | Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    """Run the CLI; assert exit code 2 and one stderr line without traceback; return it."""
-    code = main([str(path), "--out", str(tmp_path / "out")])
-    captured = capsys.readouterr()
-    assert code == 2
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
-    return lines[0]
 
 
 @contextlib.contextmanager

@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import cli_error
 from segmentation import columns as c
 from segmentation import config
-from segmentation.__main__ import main
 from segmentation.clean import clean_invoices, ledger_from_counts, line_amount_micros
 from segmentation.dask_engine import _canonical_partition
 from segmentation.engines import PandasEngine
@@ -41,16 +41,6 @@ def with_value(column: int, value: str, *, row: int = 1) -> list[list[str]]:
     rows = [list(line) for line in ROWS]
     rows[row][column] = value
     return rows
-
-
-def cli_error(path: Path, tmp_path: Path, capsys) -> str:
-    """Run the CLI; assert exit code 2 and one stderr line without traceback; return it."""
-    code = main([str(path), "--out", str(tmp_path / "out")])
-    captured = capsys.readouterr()
-    assert code == 2
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
-    return lines[0]
 
 
 # --- dates -----------------------------------------------------------------------------
