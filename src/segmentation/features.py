@@ -103,81 +103,250 @@ def is_product(stock_codes: pd.Series) -> pd.Series:
     if isinstance(stock_codes.dtype, pd.CategoricalDtype):  # test each distinct code once
         codes = stock_codes.cat.codes.to_numpy()
         product_categories = is_product(pd.Series(stock_codes.cat.categories, dtype="str")).to_numpy()
-        return pd.Series((codes >= 0) & product_categories[codes], index=stock_codes.index)
+        return pd.Series(np.append(product_categories, False)[codes], index=stock_codes.index)  # -1: missing
     return stock_codes.astype("str").str.match(PRODUCT_CODE_PATTERN).fillna(False).astype(bool)
 
 
-#: Columns of :func:`line_parts` that add up to the ``items`` table of :class:`LineSummaries`.
+def _is_product_text(texts: pd.Index) -> np.ndarray:
+    """:func:`is_product` of each distinct text."""
+    return is_product(pd.Series(texts, dtype="str")).to_numpy()
+
+
+#: Columns of :attr:`LineSummaries.items` and of :attr:`LineSums.items`: they add up over lines.
 ITEM_PARTS: tuple[str, ...] = (LINES, PURCHASED_QUANTITY, GROSS_MICROS, RETURNED_QUANTITY, RETURNED_MICROS)
+#: Columns of :attr:`LineSums.days`: the first two add up, the last two are a minimum and a maximum.
+DAY_PARTS: tuple[str, ...] = (BOUGHT_MICROS, RETURNED_MICROS, FIRST_BOUGHT, LAST_BOUGHT)
+#: How each column of the sums tables combines across lines and batches.
+REDUCERS: dict[str, np.ufunc] = {
+    **dict.fromkeys(ITEM_PARTS, np.add), BOUGHT_MICROS: np.add, FIRST_BOUGHT: np.minimum, LAST_BOUGHT: np.maximum,
+}
+#: A first_bought of a day with no purchase line (above every date, so a minimum ignores it).
+NO_FIRST = np.iinfo("int64").max
+#: A last_bought of a day with no purchase line: NaT's integer, below every date.
+NO_LAST = np.iinfo("int64").min
+_NS_PER_DAY = 86_400 * 10**9
 
 
-def line_parts(invoices: pd.DataFrame) -> pd.DataFrame:
-    """What each clean line adds to its customer's sums: one row per line, same index.
+@dataclass(frozen=True)
+class LineSums:
+    """What a batch of clean lines adds to :class:`LineSummaries`, in tables that add up across batches.
 
-    Columns: CustomerID, StockCode; ``gross_micros`` (the line's amount in
-    micro-pounds if it is a purchase, else 0); ``lines`` (1 for a purchase);
-    ``purchased_quantity``; ``returned_quantity`` and ``returned_micros``
-    (positive, for a return). Amounts are :func:`clean.line_amount_micros`.
+    The batch step of both engines returns this; :func:`summaries_from_sums` (or
+    :class:`segmentation.stream.SumStore`, for more lines than fit in memory)
+    adds the sums of many batches up, in any order and whatever lines each holds.
+    Text keys are integer codes into the batch's own sorted vocabularies
+    (``stock_codes``, ``country_names``, ``description_texts``); dates are int64
+    nanoseconds. Tables (plain columns, one row per key):
+
+    - ``items``: CustomerID, StockCode (code, -1 for none) and :data:`ITEM_PARTS`;
+    - ``days``: CustomerID, ``day`` (midnight) and :data:`DAY_PARTS`, product
+      lines only; ``first_bought`` is :data:`NO_FIRST` and ``last_bought``
+      :data:`NO_LAST` on a day without a purchase line;
+    - ``countries``: CustomerID, Country (code) and the purchase ``lines``;
+    - ``descriptions``: StockCode and Description (codes) and the ``lines``.
     """
+
+    items: pd.DataFrame
+    days: pd.DataFrame
+    countries: pd.DataFrame
+    descriptions: pd.DataFrame
+    stock_codes: pd.Index
+    country_names: pd.Index
+    description_texts: pd.Index
+    last_invoice_date: pd.Timestamp
+
+
+def group_reduce(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """One row per distinct ``keys`` (non-negative integers, or -1), sorted by them; every other
+    column reduced with its :data:`REDUCERS` entry (exact integer sums, minima and maxima).
+
+    One int64 key per row (the keys' dense ranks in mixed radix), one argsort and one
+    ``reduceat`` per column: no Python per group, no intermediate table per key.
+    """
+    if table.empty:
+        return table.reset_index(drop=True)
+    ranks, sizes = [], []
+    for key in keys:
+        codes, uniques = pd.factorize(table[key].to_numpy(), sort=True)
+        ranks.append(codes.astype("int64"))
+        sizes.append(len(uniques))
+    if np.prod(np.array(sizes, dtype="float64")) >= 2**62:
+        raise ValueError(f"too many distinct {', '.join(keys)} to group in one int64 key")
+    combined = ranks[0]
+    for rank, size in zip(ranks[1:], sizes[1:], strict=True):
+        combined = combined * size + rank
+    order = np.argsort(combined)
+    ordered = combined[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    firsts = order[starts]
+    out = {key: table[key].to_numpy()[firsts] for key in keys}
+    for name in table.columns.difference(keys, sort=False):
+        out[name] = REDUCERS[name].reduceat(table[name].to_numpy()[order], starts)
+    return pd.DataFrame(out)
+
+
+def _text_codes(text: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of a text column (-1 where missing) and its sorted distinct texts."""
+    if not isinstance(text.dtype, pd.CategoricalDtype):
+        text = text.astype("str").astype("category")  # categories sorted
+    categories = pd.Index(text.cat.categories.astype("str"))
+    codes = text.cat.codes.to_numpy().astype("int64")
+    if not categories.is_monotonic_increasing:
+        order = np.argsort(categories.to_numpy(dtype=object), kind="stable")
+        rank = np.empty(len(order), dtype="int64")
+        rank[order] = np.arange(len(order))
+        codes = np.where(codes >= 0, rank[codes], -1)
+        categories = categories[order]
+    return codes, categories
+
+
+def line_sums(invoices: pd.DataFrame) -> LineSums:
+    """The :class:`LineSums` of a batch of clean invoice lines (canonical columns, every line with a
+    CustomerID). Amounts are :func:`clean.line_amount_micros`; a line with Quantity > 0 is a purchase."""
+    if invoices.empty:
+        raise ValueError("no invoice lines: nothing to summarise")
+    customers = invoices[c.CUSTOMER_ID]
+    if customers.isna().any():
+        raise ValueError("every clean line has a CustomerID; clean the lines first")
+    customer = customers.to_numpy(dtype="int64")
     quantity = invoices[c.QUANTITY].to_numpy(dtype="int64")
     micros = line_amount_micros(invoices).to_numpy()
     bought = quantity > 0
-    return pd.DataFrame(
-        {
-            c.CUSTOMER_ID: _group_key(invoices[c.CUSTOMER_ID]),
-            c.STOCK_CODE: invoices[c.STOCK_CODE],
-            GROSS_MICROS: np.where(bought, micros, 0),
-            LINES: bought.astype("int64"),
-            PURCHASED_QUANTITY: np.where(bought, quantity, 0),
-            RETURNED_QUANTITY: np.where(bought, 0, -quantity),
-            RETURNED_MICROS: np.where(bought, 0, -micros),
-        }
+    stock, stock_codes = _text_codes(invoices[c.STOCK_CODE])
+    country, country_names = _text_codes(invoices[c.COUNTRY])
+    description, description_texts = _text_codes(invoices[c.DESCRIPTION])
+    returned_micros = np.where(bought, 0, -micros)
+    items = group_reduce(pd.DataFrame({
+        c.CUSTOMER_ID: customer, c.STOCK_CODE: stock, LINES: bought.astype("int64"),
+        PURCHASED_QUANTITY: np.where(bought, quantity, 0), GROSS_MICROS: np.where(bought, micros, 0),
+        RETURNED_QUANTITY: np.where(bought, 0, -quantity), RETURNED_MICROS: returned_micros,
+    }), [c.CUSTOMER_ID, c.STOCK_CODE])
+    product = np.append(_is_product_text(stock_codes), False)[stock]  # code -1 (no StockCode): the False
+    nanoseconds = invoices[c.INVOICE_DATE].to_numpy(dtype="datetime64[ns]").view("int64")[product]
+    bought_product = bought[product]
+    days = group_reduce(pd.DataFrame({
+        c.CUSTOMER_ID: customer[product], DAY: nanoseconds // _NS_PER_DAY * _NS_PER_DAY,
+        BOUGHT_MICROS: np.where(bought_product, micros[product], 0), RETURNED_MICROS: returned_micros[product],
+        FIRST_BOUGHT: np.where(bought_product, nanoseconds, NO_FIRST),
+        LAST_BOUGHT: np.where(bought_product, nanoseconds, NO_LAST),
+    }), [c.CUSTOMER_ID, DAY])
+    located = bought & (country >= 0)
+    described = (stock >= 0) & (description >= 0)
+    return LineSums(
+        items=items,
+        days=days,
+        countries=group_reduce(pd.DataFrame({
+            c.CUSTOMER_ID: customer[located], c.COUNTRY: country[located], LINES: np.ones(located.sum(), "int64"),
+        }), [c.CUSTOMER_ID, c.COUNTRY]),
+        descriptions=group_reduce(pd.DataFrame({
+            c.STOCK_CODE: stock[described], c.DESCRIPTION: description[described],
+            LINES: np.ones(described.sum(), "int64"),
+        }), [c.STOCK_CODE, c.DESCRIPTION]),
+        stock_codes=stock_codes,
+        country_names=country_names,
+        description_texts=description_texts,
+        last_invoice_date=invoices[c.INVOICE_DATE].max(),
+    )
+
+
+#: The text key of each :class:`LineSums` table, with the attribute holding its vocabulary.
+TEXT_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
+    "items": ((c.STOCK_CODE, "stock_codes"),),
+    "days": (),
+    "countries": ((c.COUNTRY, "country_names"),),
+    "descriptions": ((c.STOCK_CODE, "stock_codes"), (c.DESCRIPTION, "description_texts")),
+}
+#: The keys of each :class:`LineSums` table.
+TABLE_KEYS: dict[str, list[str]] = {
+    "items": [c.CUSTOMER_ID, c.STOCK_CODE],
+    "days": [c.CUSTOMER_ID, DAY],
+    "countries": [c.CUSTOMER_ID, c.COUNTRY],
+    "descriptions": [c.STOCK_CODE, c.DESCRIPTION],
+}
+
+
+def recode(codes: np.ndarray, into: np.ndarray) -> np.ndarray:
+    """Codes of one vocabulary as codes of another (``into[code]``); -1 stays -1."""
+    return np.where(codes >= 0, into[np.maximum(codes, 0)], -1) if len(into) else codes
+
+
+def summaries_from_sums(sums: list[LineSums]) -> LineSummaries:
+    """The :class:`LineSummaries` of the lines of every batch together, from their :class:`LineSums`."""
+    vocabularies = {
+        name: pd.Index(np.unique(np.concatenate([getattr(part, name).to_numpy(dtype=object) for part in sums])),
+                       dtype="str")
+        for name in ("stock_codes", "country_names", "description_texts")
+    }
+    tables = {}
+    for table, keys in TABLE_KEYS.items():
+        parts = []
+        for part in sums:
+            frame = getattr(part, table)
+            recoded = {key: recode(frame[key].to_numpy(), vocabularies[vocabulary].get_indexer(
+                getattr(part, vocabulary))) for key, vocabulary in TEXT_KEYS[table]}
+            parts.append(frame.assign(**recoded))
+        tables[table] = group_reduce(pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0], keys)
+    return summaries_of_tables(
+        tables, stock_codes=vocabularies["stock_codes"], country_names=vocabularies["country_names"],
+        description_texts=vocabularies["description_texts"],
+        last_invoice_date=max(part.last_invoice_date for part in sums),
+    )
+
+
+def summaries_of_tables(
+    tables: dict[str, pd.DataFrame], *, stock_codes: pd.Index, country_names: pd.Index,
+    description_texts: pd.Index, last_invoice_date: pd.Timestamp,
+) -> LineSummaries:
+    """:class:`LineSummaries` from reduced :class:`LineSums` tables whose codes index the sorted
+    vocabularies given (keys unique and sorted, as :func:`group_reduce` leaves them)."""
+    def categorical(codes: np.ndarray, vocabulary: pd.Index) -> pd.Categorical:
+        return pd.Categorical.from_codes(codes, categories=vocabulary)
+
+    items, days = tables["items"], tables["days"]
+    countries, descriptions = tables["countries"], tables["descriptions"]
+    first = days[FIRST_BOUGHT].to_numpy()
+    return LineSummaries(
+        items=pd.DataFrame(
+            {name: items[name].to_numpy() for name in ITEM_PARTS},
+            index=pd.MultiIndex.from_arrays(
+                [items[c.CUSTOMER_ID].to_numpy(), categorical(items[c.STOCK_CODE].to_numpy(), stock_codes)],
+                names=[c.CUSTOMER_ID, c.STOCK_CODE],
+            ),
+        ),
+        days=pd.DataFrame(
+            {
+                BOUGHT_MICROS: days[BOUGHT_MICROS].to_numpy(),
+                RETURNED_MICROS: days[RETURNED_MICROS].to_numpy(),
+                FIRST_BOUGHT: np.where(first == NO_FIRST, NO_LAST, first).view("datetime64[ns]"),
+                LAST_BOUGHT: days[LAST_BOUGHT].to_numpy().view("datetime64[ns]"),
+            },
+            index=pd.MultiIndex.from_arrays(
+                [days[c.CUSTOMER_ID].to_numpy(), days[DAY].to_numpy().view("datetime64[ns]")],
+                names=[c.CUSTOMER_ID, DAY],
+            ),
+        ),
+        countries=pd.DataFrame(
+            {LINES: countries[LINES].to_numpy()},
+            index=pd.MultiIndex.from_arrays(
+                [countries[c.CUSTOMER_ID].to_numpy(), categorical(countries[c.COUNTRY].to_numpy(), country_names)],
+                names=[c.CUSTOMER_ID, c.COUNTRY],
+            ),
+        ),
+        descriptions=pd.DataFrame(
+            {LINES: descriptions[LINES].to_numpy()},
+            index=pd.MultiIndex.from_arrays(
+                [categorical(descriptions[c.STOCK_CODE].to_numpy(), stock_codes),
+                 categorical(descriptions[c.DESCRIPTION].to_numpy(), description_texts)],
+                names=[c.STOCK_CODE, c.DESCRIPTION],
+            ),
+        ),
+        last_invoice_date=last_invoice_date,
     )
 
 
 def summarise_lines(invoices: pd.DataFrame) -> LineSummaries:
     """Reduce clean invoice lines to the tables of :class:`LineSummaries`."""
-    if invoices.empty:
-        raise ValueError("no invoice lines: nothing to summarise")
-    parts = line_parts(invoices)
-    bought = parts[LINES].to_numpy() == 1
-    # dropna=False: a line with no StockCode still counts toward its customer's money
-    items = parts[[c.CUSTOMER_ID, c.STOCK_CODE, *ITEM_PARTS]].groupby(
-        [c.CUSTOMER_ID, c.STOCK_CODE], observed=True, sort=True, dropna=False
-    ).sum()
-    # Only the columns each table needs, filtered one by one: no copy of the whole frame.
-    countries = pd.DataFrame({c.CUSTOMER_ID: parts[c.CUSTOMER_ID][bought], c.COUNTRY: invoices[c.COUNTRY][bought]})
-    return LineSummaries(
-        items=items,
-        days=_summarise_days(invoices, parts),
-        countries=_count(countries, [c.CUSTOMER_ID, c.COUNTRY]),
-        descriptions=_count(invoices[[c.STOCK_CODE, c.DESCRIPTION]].dropna(), [c.STOCK_CODE, c.DESCRIPTION]),
-        last_invoice_date=invoices[c.INVOICE_DATE].max(),
-    )
-
-
-def _summarise_days(invoices: pd.DataFrame, parts: pd.DataFrame) -> pd.DataFrame:
-    """:attr:`LineSummaries.days` from the lines and their :func:`line_parts`."""
-    product = is_product(invoices[c.STOCK_CODE]).to_numpy()
-    dates = invoices[c.INVOICE_DATE][product]
-    bought_dates = dates.where(parts[LINES][product].to_numpy() == 1)
-    return pd.DataFrame(
-        {
-            c.CUSTOMER_ID: parts[c.CUSTOMER_ID][product],
-            DAY: dates.dt.normalize(),
-            BOUGHT_MICROS: parts[GROSS_MICROS][product],
-            RETURNED_MICROS: parts[RETURNED_MICROS][product],
-            FIRST_BOUGHT: bought_dates,
-            LAST_BOUGHT: bought_dates,
-        }
-    ).groupby([c.CUSTOMER_ID, DAY], sort=True).agg(
-        {BOUGHT_MICROS: "sum", RETURNED_MICROS: "sum", FIRST_BOUGHT: "min", LAST_BOUGHT: "max"}
-    )
-
-
-def _group_key(ids: pd.Series) -> pd.Series:
-    """CustomerID as plain int64 when no line lacks one (faster to group than nullable Int64)."""
-    return ids.astype("int64") if not ids.isna().any() else ids
+    return summaries_from_sums([line_sums(invoices)])
 
 
 def _count(lines: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -537,13 +706,29 @@ def top_item_codes(items: pd.DataFrame) -> pd.Series:
 
     Ties -> larger total quantity, then the smaller StockCode. ``items`` is
     :attr:`LineSummaries.items`; customers who bought no product are absent.
+    Three segment maxima over the rows sorted by customer: no sort by the tie-breaks.
     """
-    bought = items[items[LINES] > 0].reset_index()
-    bought = bought[is_product(bought[c.STOCK_CODE]).to_numpy()]
-    first = _first_per_group(
-        bought, c.CUSTOMER_ID, [LINES, PURCHASED_QUANTITY, c.STOCK_CODE], [False, False, True]
-    )
-    return first[c.STOCK_CODE].astype("str")
+    stock = items.index.get_level_values(c.STOCK_CODE).to_series(index=items.index)
+    bought = items[(items[LINES] > 0).to_numpy() & is_product(stock).to_numpy()]
+    customers = bought.index.get_level_values(c.CUSTOMER_ID).to_numpy()
+    codes, texts = _text_codes(bought.index.get_level_values(c.STOCK_CODE).to_series())
+    order = np.arange(len(customers)) if pd.Index(customers).is_monotonic_increasing else np.argsort(
+        customers, kind="stable")
+    customers, codes = customers[order], codes[order]
+    if not len(customers):
+        return pd.Series([], index=pd.Index(customers, name=c.CUSTOMER_ID), name=c.STOCK_CODE, dtype="str")
+    new_customer = np.concatenate(([True], customers[1:] != customers[:-1]))
+    starts = np.flatnonzero(new_customer)
+    group = np.cumsum(new_customer) - 1
+    keep = np.ones(len(customers), dtype=bool)
+    for values, reduce in ((bought[LINES].to_numpy()[order], np.maximum),
+                           (bought[PURCHASED_QUANTITY].to_numpy()[order], np.maximum),
+                           (codes, np.minimum)):
+        worst = np.iinfo("int64").min if reduce is np.maximum else np.iinfo("int64").max
+        best = reduce.reduceat(np.where(keep, values, worst), starts)
+        keep &= values == best[group]
+    return pd.Series(texts.to_numpy(dtype=object)[codes[keep]], index=pd.Index(customers[keep], name=c.CUSTOMER_ID),
+                     name=c.STOCK_CODE, dtype="str")
 
 
 def name_items(codes: pd.Series, descriptions: pd.Series) -> pd.DataFrame:
