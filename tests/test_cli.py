@@ -132,7 +132,7 @@ def test_large_inputs_report_each_stage_with_its_time(tmp_path, monkeypatch, cap
     with caplog.at_level("INFO", logger="segmentation.engines"):
         pipeline.segment_file(config.SAMPLE_PATH)
     stages = [record.getMessage().split()[0] for record in caplog.records if record.name == "segmentation.engines"]
-    assert stages == ["load", "clean", "features"]
+    assert stages == ["lines", "customers"]
 
 
 def test_dask_engine_without_dask_installed_is_one_line_naming_the_extra(tmp_path, monkeypatch, capsys):

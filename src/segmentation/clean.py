@@ -46,6 +46,9 @@ class CleanResult:
     invoices: pd.DataFrame
     ledger: pd.DataFrame
     counts: pd.DataFrame
+    #: With ``earlier`` (see :func:`clean_invoices`): the lines removed as repeats of an earlier
+    #: batch's lines, with their row labels.
+    held: pd.DataFrame | None = None
 
     @property
     def rows_in(self) -> int:
@@ -69,9 +72,64 @@ def duplicate(invoices: pd.DataFrame) -> pd.Series:
     """Exact repeats of an earlier line (every input column equal); the first is kept.
 
     The one rule that looks beyond its own line: applied to a batch of lines,
-    it needs every copy of each line in that batch.
+    it needs every copy of each line in that batch (or :class:`LineHashes` of
+    the earlier batches, see :func:`clean_invoices`). Each line is hashed; only
+    lines whose hash repeats are compared value by value, so a line is removed
+    only if it equals an earlier one.
     """
-    return invoices.duplicated(keep="first")
+    return pd.Series(_repeats(invoices, row_hashes(invoices)), index=invoices.index)
+
+
+def row_hashes(invoices: pd.DataFrame) -> np.ndarray:
+    """A uint64 hash of each line's values, every column; equal lines hash equal, whatever the
+    columns' dtypes or categories."""
+    return pd.util.hash_pandas_object(invoices, index=False).to_numpy()
+
+
+def _repeats(invoices: pd.DataFrame, hashes: np.ndarray) -> np.ndarray:
+    """Lines equal to an earlier line of ``invoices``: hashes first, values compared where they repeat."""
+    repeated = pd.Series(hashes).duplicated(keep=False).to_numpy()
+    removed = np.zeros(len(invoices), dtype=bool)
+    if repeated.any():
+        removed[repeated] = invoices[repeated].duplicated(keep="first").to_numpy()
+    return removed
+
+
+class LineHashes:
+    """The :func:`row_hashes` of every line of the earlier batches, for the duplicate rule across batches.
+
+    Held as sorted runs that are merged as they grow (each hash is merged
+    O(log(lines / batch)) times): 8 bytes a line, the order of what any
+    exact one-pass check of repeats must keep.
+    """
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return sum(map(len, self._runs))
+
+    def contains(self, hashes: np.ndarray) -> np.ndarray:
+        """True where the hash is one of an earlier line."""
+        found = np.zeros(len(hashes), dtype=bool)
+        if not len(hashes) or not self._runs:
+            return found
+        order = np.argsort(hashes)
+        wanted = hashes[order]
+        for run in self._runs:
+            at = np.minimum(np.searchsorted(run, wanted), len(run) - 1)
+            found[order[run[at] == wanted]] = True
+        return found
+
+    def add(self, hashes: np.ndarray) -> None:
+        """Remember the hashes of one more batch's lines."""
+        run = np.sort(hashes)
+        if not len(run):
+            return
+        while self._runs and len(self._runs[-1]) <= 2 * len(run):
+            larger = self._runs.pop()
+            run = np.insert(larger, np.searchsorted(larger, run), run)  # one pass over the larger run
+        self._runs.append(run)
 
 
 def non_positive_price(invoices: pd.DataFrame) -> pd.Series:
@@ -112,12 +170,15 @@ def _text_starts_with(text: pd.Series, prefix: str) -> pd.Series:
 
 Rule = Callable[[pd.DataFrame], pd.Series]
 
+#: The name of the rule that looks across lines.
+DUPLICATE = "duplicate"
+
 #: The rules, in the order they are applied. Each takes invoice lines and
 #: returns a boolean mask of the lines it removes; all but ``duplicate`` look
 #: at one line at a time.
 RULES: tuple[tuple[str, Rule, str], ...] = (
     ("missing_customer", missing_customer, "CustomerID missing"),
-    ("duplicate", duplicate, "exact duplicate of an earlier line"),
+    (DUPLICATE, duplicate, "exact duplicate of an earlier line"),
     ("non_positive_price", non_positive_price, "UnitPrice <= 0"),
     ("zero_quantity", zero_quantity, "Quantity = 0"),
     ("inconsistent_cancellation", inconsistent_cancellation, 'invoice starts with "C" but Quantity > 0'),
@@ -168,7 +229,7 @@ def pence(micros: pd.Series) -> pd.Series:
     return (micros.astype("int64") + MICROS_PER_PENNY // 2) // MICROS_PER_PENNY
 
 
-def clean_invoices(invoices: pd.DataFrame) -> CleanResult:
+def clean_invoices(invoices: pd.DataFrame, *, earlier: LineHashes | None = None) -> CleanResult:
     """Apply :data:`RULES` in order and count what each one removes.
 
     Parameters
@@ -178,6 +239,12 @@ def clean_invoices(invoices: pd.DataFrame) -> CleanResult:
         The input is not modified. Any batch of lines that holds every copy of
         each of its lines gives the counts those lines give within the whole
         table, so an engine may clean batch by batch and add the counts.
+    earlier
+        For a batch of a longer stream: the :class:`LineHashes` of the lines
+        of the batches before it (the batch's own are added). A line whose hash
+        is among them is removed as a duplicate and returned in ``held``: it
+        repeats an earlier batch's line unless the hashes merely collide, which
+        the engine settles once the stream is read.
 
     Returns
     -------
@@ -188,17 +255,27 @@ def clean_invoices(invoices: pd.DataFrame) -> CleanResult:
     require_summable(abs_micros.sum(dtype="float64"), where="invoice lines")
     alive = np.ones(len(invoices), dtype=bool)
     steps = [_count(INPUT, alive, abs_micros)]
+    held = None
     for name, rule, _ in RULES:
         # Each rule sees every line; a line counts under the first rule that flags it.
         # For the duplicate rule this equals applying it after the first rule: copies
         # of a line share its CustomerID, so they are all kept or all gone by then.
-        removed = rule(invoices).to_numpy(dtype=bool) & alive
+        if name == DUPLICATE and earlier is not None:
+            hashes = row_hashes(invoices)
+            repeats = _repeats(invoices, hashes)
+            across = earlier.contains(hashes) & alive & ~repeats
+            earlier.add(hashes[alive])
+            held = invoices[across]
+            flagged = repeats | across
+        else:
+            flagged = rule(invoices).to_numpy(dtype=bool)
+        removed = flagged & alive
         steps.append(_count(name, removed, abs_micros))
         alive &= ~removed
     steps.append(_count(KEPT, alive, abs_micros))
     counts = pd.DataFrame(steps).set_index(c.LEDGER_STEP)
     return CleanResult(
-        invoices=invoices[alive].reset_index(drop=True), ledger=ledger_from_counts(counts), counts=counts
+        invoices=invoices[alive].reset_index(drop=True), ledger=ledger_from_counts(counts), counts=counts, held=held
     )
 
 

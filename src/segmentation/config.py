@@ -46,6 +46,14 @@ SAMPLE_PATH = DATA_DIR / "sample_invoices.csv"
 SAMPLE_SEED = 42
 SAMPLE_CUSTOMERS = 400
 
+#: Pandas engine: lines per batch read, cleaned and summed at a time (a Parquet file's row groups are
+#: cut to at most this many lines).
+BATCH_LINES = 1 << 20
+#: Pandas engine: bytes of per-customer sums held in memory before they are added up and, if still
+#: larger, written to disk in :data:`SPILL_BUCKETS` files by customer.
+SUMS_MEMORY_BYTES = 256 << 20
+SPILL_BUCKETS = 32
+
 #: Dask engine, local cluster: the memory limit of each worker, above which it spills to disk.
 DASK_WORKER_MEMORY = "4GiB"
 #: Dask engine, local cluster: the least memory a worker may be given. Below it a worker spends its

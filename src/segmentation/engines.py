@@ -1,40 +1,47 @@
-"""Engines: where batches of invoice lines are worked on. One algorithm, two runners.
+"""Engines: where batches of invoice lines are worked on. One step, two runners.
 
 The algorithm is written once, in the stage modules, and put together here:
-:func:`summarise_batch` cleans a batch of lines (:func:`clean.clean_invoices`)
-and reduces the kept lines to per-customer pieces
-(:func:`features.customer_pieces`); :func:`combine_batches` adds the batches'
-ledger counts and stacks their pieces into the ledger and the customer table.
-A batch must hold every copy of each of its lines (for the duplicate rule) and
-every line of each of its customers.
+:func:`summarise_batch` is the one step run on every batch of lines, whatever
+lines it holds: it cleans them (:func:`clean.clean_invoices`) and reduces the
+kept lines to sums per customer and product, customer and day, customer and
+country (:func:`features.line_sums`). :func:`combine_batches` adds the
+batches' ledger counts and their sums (:class:`stream.SumStore`) and makes the
+ledger and the customer table. The duplicate rule needs every copy of a line:
+a runner either keeps copies in one batch or passes the earlier batches' line
+hashes along (:func:`stream_batches`).
 
 An engine is a value that says where the batches go:
 
-- :class:`PandasEngine` reads the file into memory and runs it as one batch;
+- :class:`PandasEngine` streams a file through the step batch by batch on
+  this machine (:func:`stream_batches`);
 - :class:`DaskEngine` reads a file, a glob or a folder with Dask, cuts the
-  lines into partitions that keep the two promises above and runs one batch
-  per partition on a Dask cluster (:mod:`segmentation.dask_engine`).
+  lines into partitions that hold every copy of each line and runs the step
+  on each partition on a Dask cluster (:mod:`segmentation.dask_engine`).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from segmentation import columns as c
 from segmentation import config
-from segmentation.clean import clean_invoices, ledger_from_counts, pounds
+from segmentation.clean import DUPLICATE, INPUT, LineHashes, clean_invoices, ledger_from_counts, pounds, row_hashes
 from segmentation.errors import InvoiceDataError
-from segmentation.features import CustomerPieces, combine_pieces, customer_pieces, features_from_pieces, summarise_lines
-from segmentation.load import load_invoices
+from segmentation.features import LineSums, features_from_pieces, line_sums
+from segmentation.load import invoice_batches
+from segmentation.stream import SumStore
 
 logger = logging.getLogger(__name__)
 
@@ -72,14 +79,16 @@ def last_window(last_invoice_date: pd.Timestamp, *, horizon_days: int = config.H
 @dataclass(frozen=True)
 class Batch:
     """One batch of lines, worked on: the cleaning counts (``clean.CleanResult.counts``),
-    the pieces of its customers (None when no line was kept), with an outcome window
-    the pieces of their lines in the window, and the first and last kept InvoiceDate."""
+    the :class:`~segmentation.features.LineSums` of its kept lines (None when no line was
+    kept), with an outcome window the sums of its lines in the window, the first and last
+    kept InvoiceDate, and the lines held back as repeats of an earlier batch's lines."""
 
     counts: pd.DataFrame
-    pieces: CustomerPieces | None
-    outcome: CustomerPieces | None = None
+    sums: LineSums | None
+    outcome: LineSums | None = None
     first_date: pd.Timestamp | None = None
     last_date: pd.Timestamp | None = None
+    held: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -98,55 +107,152 @@ class CustomerTable:
     outcome: pd.DataFrame | None = None
 
 
-def summarise_batch(invoices: pd.DataFrame, *, window: OutcomeWindow | None = None) -> Batch:
-    """Clean a batch of invoice lines (canonical columns) and reduce it to its customers' pieces.
+def summarise_batch(invoices: pd.DataFrame, *, window: OutcomeWindow | None = None,
+                    earlier: LineHashes | None = None) -> Batch:
+    """The one step both engines run on each batch of invoice lines (canonical columns):
+    clean it and reduce the kept lines to :class:`~segmentation.features.LineSums`.
 
-    With ``window``, the pieces are of the lines before ``window.as_of`` and
+    With ``window``, the sums are of the lines before ``window.as_of`` and
     ``outcome`` holds those of the lines in the window; lines after it are
-    cleaned and counted, and used for nothing else.
+    cleaned and counted, and used for nothing else. ``earlier`` is for a batch
+    of a stream: see :func:`clean.clean_invoices`.
     """
-    cleaning = clean_invoices(invoices)
+    cleaning = clean_invoices(invoices, earlier=earlier)
     kept = cleaning.invoices
     dates = kept[c.INVOICE_DATE]
     first, last = (dates.min(), dates.max()) if len(kept) else (None, None)
     if window is None:
-        return Batch(counts=cleaning.counts, pieces=_pieces_of(kept), first_date=first, last_date=last)
+        return Batch(counts=cleaning.counts, sums=_sums_of(kept), first_date=first, last_date=last,
+                     held=cleaning.held)
     return Batch(
         counts=cleaning.counts,
-        pieces=_pieces_of(kept[(dates < window.as_of).to_numpy()]),
-        outcome=_pieces_of(kept[((dates >= window.as_of) & (dates < window.end)).to_numpy()]),
+        sums=_sums_of(kept[(dates < window.as_of).to_numpy()]),
+        outcome=_sums_of(kept[((dates >= window.as_of) & (dates < window.end)).to_numpy()]),
         first_date=first,
         last_date=last,
+        held=cleaning.held,
     )
 
 
-def _pieces_of(lines: pd.DataFrame) -> CustomerPieces | None:
-    return customer_pieces(summarise_lines(lines)) if len(lines) else None
+def _sums_of(lines: pd.DataFrame) -> LineSums | None:
+    return line_sums(lines) if len(lines) else None
+
+
+def stream_batches(source: Iterable[pd.DataFrame], *, window: OutcomeWindow | None = None,
+                   progress: Progress | None = None) -> Iterator[Batch]:
+    """:func:`summarise_batch` of each batch of ``source`` in turn, the duplicate rule kept exact
+    across batches.
+
+    A line whose hash matches a line of an earlier batch is held back as a
+    duplicate. Once every batch is read, if any line was held, ``source`` is
+    read again and the lines with those hashes are compared value by value:
+    a held line that equals no earlier line is given back in one more batch.
+    Copies are mostly neighbours, so held lines are first compared with the
+    batch just before theirs: a line that equals one there is settled at once.
+    """
+    earlier = LineHashes()
+    held, previous = [], None
+    for invoices in source:
+        batch = summarise_batch(invoices, window=window, earlier=earlier)
+        if progress is not None:
+            progress.advance(len(invoices))
+        if batch.held is not None and len(batch.held):
+            unsettled = _not_in(batch.held, previous)
+            if len(unsettled):
+                held.append(unsettled)
+        previous = invoices
+        del invoices
+        yield batch
+    if held:
+        restored = _not_repeats(pd.concat(held), source)
+        if len(restored):
+            yield _given_back(restored, window=window)
+
+
+def _not_in(held: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
+    """The ``held`` lines that equal no line of ``previous`` (an earlier batch)."""
+    if previous is None:
+        return held
+    alike = previous[np.isin(row_hashes(previous), row_hashes(held))]
+    repeats = pd.concat([alike, held]).duplicated(keep="first").to_numpy()[len(alike):]
+    return held[~repeats]
+
+
+def _not_repeats(held: pd.DataFrame, source: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """The ``held`` lines (row numbers as index) that equal no earlier line of ``source``."""
+    wanted = np.unique(row_hashes(held))
+    alike = []
+    for invoices in source:
+        hashes = row_hashes(invoices)
+        found = np.isin(hashes, wanted) & invoices[c.CUSTOMER_ID].notna().to_numpy()
+        if found.any():
+            alike.append(invoices[found])
+    lines = pd.concat(alike).sort_index(kind="stable")
+    repeats = lines.index[lines.duplicated(keep="first").to_numpy()]
+    return held[~held.index.isin(repeats)]
+
+
+def _given_back(lines: pd.DataFrame, *, window: OutcomeWindow | None) -> Batch:
+    """The batch of held lines that repeat no earlier line: their counts move from the duplicate
+    rule to the rules after it (the lines were counted as read already)."""
+    batch = summarise_batch(lines, window=window)
+    counts = batch.counts.copy()
+    counts.loc[INPUT] = 0
+    counts.loc[DUPLICATE] = -batch.counts.loc[INPUT]
+    return Batch(counts=counts, sums=batch.sums, outcome=batch.outcome, first_date=batch.first_date,
+                 last_date=batch.last_date)
 
 
 def combine_batches(
-    batches: list[Batch],
+    batches: Iterable[Batch],
     *,
     source: Path,
     spend: Literal["net", "gross"] = "net",
     snapshot_date: pd.Timestamp | str | None = None,
     window: OutcomeWindow | None = None,
+    progress: Progress | None = None,
 ) -> CustomerTable:
-    """The ledger and the customer table of all the batches' lines (no customer in two batches).
+    """The ledger and the customer table of all the batches' lines, whichever lines each holds.
 
-    With ``window`` (the one the batches were made with), the table is of the
-    lines before ``window.as_of`` with Recency_Days counted to it, and
-    ``outcome`` is the table of the window's lines.
+    The batches' sums are added up in a :class:`~segmentation.stream.SumStore`
+    as they come, so ``batches`` may be a stream longer than memory. With
+    ``window`` (the one the batches were made with), the table is of the lines
+    before ``window.as_of`` with Recency_Days counted to it, and ``outcome`` is
+    the table of the window's lines. ``progress`` (that of reading ``batches``) is closed once
+    they are read.
     """
-    ledger = ledger_from_counts(pd.concat([batch.counts for batch in batches]))
+    store, outcome_store = SumStore(), SumStore()
+    counts, firsts, lasts = [], [], []
+    try:
+        for batch in batches:
+            counts.append(batch.counts)
+            store.add(batch.sums)
+            outcome_store.add(batch.outcome)
+            if batch.first_date is not None:
+                firsts.append(batch.first_date)
+                lasts.append(batch.last_date)
+    finally:
+        if progress is not None:
+            progress.close()
+    with Progress.of("customers", total=None, shown=False, logged=progress is not None and progress.logged):
+        return _customer_table(store, outcome_store, counts=counts, firsts=firsts, lasts=lasts, source=source,
+                               spend=spend, snapshot_date=snapshot_date, window=window)
+
+
+def _customer_table(store: SumStore, outcome_store: SumStore, *, counts: list[pd.DataFrame],
+                    firsts: list[pd.Timestamp], lasts: list[pd.Timestamp], source: Path,
+                    spend: Literal["net", "gross"], snapshot_date: pd.Timestamp | str | None,
+                    window: OutcomeWindow | None) -> CustomerTable:
+    """:func:`combine_batches` once every batch is in the stores."""
+    ledger = ledger_from_counts(pd.concat(counts))
     if window is not None:
-        _check_window(window, batches, source=source)
+        _check_window(window, firsts, lasts, source=source)
         snapshot_date = window.as_of
-    pieces = _combine([batch.pieces for batch in batches])
+    pieces = store.pieces()
     _require_purchases(pieces is not None and len(pieces.customers) > 0, ledger, source=source, window=window)
     outcome = None
     if window is not None:
-        found = _combine([batch.outcome for batch in batches])
+        found = outcome_store.pieces()
         outcome = (features_from_pieces(found, spend=spend) if found is not None
                    else features_from_pieces(pieces, spend=spend).iloc[:0])
     return CustomerTable(
@@ -159,16 +265,10 @@ def combine_batches(
     )
 
 
-def _combine(pieces: list[CustomerPieces | None]) -> CustomerPieces | None:
-    found = [piece for piece in pieces if piece is not None]
-    return combine_pieces(found) if found else None
-
-
-def _check_window(window: OutcomeWindow, batches: list[Batch], *, source: Path) -> None:
+def _check_window(window: OutcomeWindow, firsts: list[pd.Timestamp], lasts: list[pd.Timestamp], *,
+                  source: Path) -> None:
     """Refuse a window that does not lie inside the data: features need lines before it, and
     an outcome cut short by the end of the data would undercount what customers did next."""
-    firsts = [batch.first_date for batch in batches if batch.first_date is not None]
-    lasts = [batch.last_date for batch in batches if batch.last_date is not None]
     if not firsts:
         return  # no line kept: _require_purchases says so
     first, last = min(firsts), max(lasts)
@@ -189,7 +289,18 @@ def _check_window(window: OutcomeWindow, batches: list[Batch], *, source: Path) 
 
 @dataclass(frozen=True)
 class PandasEngine:
-    """All lines in memory, one batch (the default)."""
+    """The lines streamed through :func:`summarise_batch` a batch at a time (the default).
+
+    A Parquet file with dated InvoiceDates is read ``batch_lines`` lines at a
+    time, with the next batch read on a second thread while one is worked on
+    (``threads`` = 2); memory grows with the batch and the per-customer sums,
+    not with the lines. Other files are read whole and are one batch.
+    ``progress`` shows a progress bar per stage on stderr when it is a terminal.
+    """
+
+    batch_lines: int = config.BATCH_LINES
+    threads: int = 2
+    progress: bool = True
 
     def customer_table(
         self,
@@ -204,14 +315,13 @@ class PandasEngine:
         """Read ``path`` (see :func:`load.load_invoices`), clean it and build the customer table
         (and the outcome table of ``window``, if given)."""
         path = Path(path)
+        source = invoice_batches(path, sheet=sheet, date_format=date_format, batch_lines=self.batch_lines)
         report = path.is_file() and path.stat().st_size > LARGE_INPUT_BYTES
-        with _stage("load", report=report):
-            invoices = load_invoices(path, sheet=sheet, date_format=date_format)
-        with _stage("clean", report=report):
-            batch = summarise_batch(invoices, window=window)
-            del invoices
-        with _stage("features", report=report):
-            return combine_batches([batch], source=path, spend=spend, snapshot_date=snapshot_date, window=window)
+        progress = Progress("lines", total=source.lines, shown=self.progress, logged=report)
+        batches = stream_batches(_ReadAhead(source) if self.threads > 1 else source, window=window,
+                                 progress=progress)
+        return combine_batches(batches, source=path, spend=spend, snapshot_date=snapshot_date, window=window,
+                               progress=progress)
 
     def customer_table_of_lines(
         self,
@@ -224,6 +334,73 @@ class PandasEngine:
         """:meth:`customer_table` of invoice lines already loaded from ``source`` (canonical columns)."""
         return combine_batches([summarise_batch(invoices, window=window)], source=Path(source), spend=spend,
                                window=window)
+
+
+class _ReadAhead:
+    """``source``'s batches, each read on a second thread while the one before is worked on."""
+
+    def __init__(self, source: Iterable[pd.DataFrame]) -> None:
+        self._source = source
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        batches = iter(self._source)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="segmentation-read") as reader:
+            upcoming = reader.submit(next, batches, None)
+            while (batch := upcoming.result()) is not None:
+                upcoming = reader.submit(next, batches, None)
+                yield batch
+                del batch
+
+
+class Progress:
+    """A progress bar on stderr for one stage: lines done, of how many, and lines per second.
+
+    Drawn only when stderr is a terminal (and ``shown``); with ``logged`` the
+    stage's wall time is also logged at INFO when it ends.
+    """
+
+    def __init__(self, stage: str, *, total: int | None, shown: bool, logged: bool) -> None:
+        self.stage, self.total, self.done = stage, total, 0
+        self._shown = shown and sys.stderr.isatty()
+        self.logged = logged
+        self._closed = False
+        self._started = self._drawn = time.perf_counter()
+
+    @classmethod
+    @contextmanager
+    def of(cls, stage: str, *, total: int | None, shown: bool, logged: bool) -> Iterator[Progress]:
+        progress = cls(stage, total=total, shown=shown, logged=logged)
+        try:
+            yield progress
+        finally:
+            progress.close()
+
+    def advance(self, lines: int) -> None:
+        self.done += lines
+        if self._shown and time.perf_counter() - self._drawn > 0.2:
+            self._draw()
+
+    def _draw(self, end: str = "") -> None:
+        elapsed = max(time.perf_counter() - self._started, 1e-9)
+        rate = f"{self.done / elapsed / 1e6:.2f}M lines/s"
+        if self.total:
+            share = min(self.done / self.total, 1.0)
+            bar = "#" * int(share * 30)
+            text = f"{self.stage:<6} [{bar:<30}] {self.done:,}/{self.total:,} lines  {rate}"
+        else:
+            text = f"{self.stage:<6} {self.done:,} lines  {rate}"
+        sys.stderr.write(f"\r{text}{end}")
+        sys.stderr.flush()
+        self._drawn = time.perf_counter()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._shown and self.done:
+            self._draw(end="\n")
+        if self.logged:
+            logger.info("%-9s %6.1f s", self.stage, time.perf_counter() - self._started)
 
 
 @dataclass(frozen=True)
@@ -289,15 +466,6 @@ def engine_named(name: str, *, scheduler: str | None = None, worker_memory: str 
     if name == "dask":
         return DaskEngine(scheduler=scheduler, worker_memory=worker_memory, scheduler_timeout=scheduler_timeout)
     raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {name!r}")
-
-
-@contextmanager
-def _stage(name: str, *, report: bool) -> Iterator[None]:
-    """Log one line with the stage's wall time (when ``report``)."""
-    started = time.perf_counter()
-    yield
-    if report:
-        logger.info("%-9s %6.1f s", name, time.perf_counter() - started)
 
 
 def _require_purchases(has_purchases: bool, ledger: pd.DataFrame, *, source: Path,

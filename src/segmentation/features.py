@@ -270,27 +270,58 @@ def recode(codes: np.ndarray, into: np.ndarray) -> np.ndarray:
     return np.where(codes >= 0, into[np.maximum(codes, 0)], -1) if len(into) else codes
 
 
+#: The vocabularies of :class:`LineSums`, by attribute name.
+VOCABULARIES = ("stock_codes", "country_names", "description_texts")
+
+
+def coded_tables(sums: LineSums, ids: dict[str, np.ndarray]) -> dict[str, pd.DataFrame]:
+    """The tables of ``sums`` with text codes replaced by ``ids[vocabulary][code]`` (codes of a
+    vocabulary that spans batches)."""
+    return {
+        table: getattr(sums, table).assign(**{
+            key: recode(getattr(sums, table)[key].to_numpy(), ids[vocabulary]) for key, vocabulary in TEXT_KEYS[table]
+        })
+        for table in TABLE_KEYS
+    }
+
+
+def reduce_tables(
+    tables: dict[str, list[pd.DataFrame]], vocabularies: dict[str, pd.Index], *, last_invoice_date: pd.Timestamp
+) -> LineSummaries:
+    """:class:`LineSummaries` from pieces of :class:`LineSums` tables whose text codes index
+    ``vocabularies`` (distinct texts in any order): the pieces are added up per key."""
+    ranks, ordered = {}, {}
+    for name, texts in vocabularies.items():
+        order = np.argsort(texts.to_numpy(dtype=object), kind="stable")
+        ranks[name] = np.empty(len(order), dtype="int64")
+        ranks[name][order] = np.arange(len(order))
+        ordered[name] = pd.Index(texts.to_numpy(dtype=object)[order], dtype="str")
+    reduced = {}
+    for table, keys in TABLE_KEYS.items():
+        pieces = tables[table]
+        frame = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
+        frame = frame.assign(**{key: recode(frame[key].to_numpy(), ranks[vocabulary])
+                                for key, vocabulary in TEXT_KEYS[table]})
+        reduced[table] = group_reduce(frame, keys)
+    return summaries_of_tables(
+        reduced, stock_codes=ordered["stock_codes"], country_names=ordered["country_names"],
+        description_texts=ordered["description_texts"], last_invoice_date=last_invoice_date,
+    )
+
+
 def summaries_from_sums(sums: list[LineSums]) -> LineSummaries:
     """The :class:`LineSummaries` of the lines of every batch together, from their :class:`LineSums`."""
     vocabularies = {
-        name: pd.Index(np.unique(np.concatenate([getattr(part, name).to_numpy(dtype=object) for part in sums])),
+        name: pd.Index(pd.unique(np.concatenate([getattr(part, name).to_numpy(dtype=object) for part in sums])),
                        dtype="str")
-        for name in ("stock_codes", "country_names", "description_texts")
+        for name in VOCABULARIES
     }
-    tables = {}
-    for table, keys in TABLE_KEYS.items():
-        parts = []
-        for part in sums:
-            frame = getattr(part, table)
-            recoded = {key: recode(frame[key].to_numpy(), vocabularies[vocabulary].get_indexer(
-                getattr(part, vocabulary))) for key, vocabulary in TEXT_KEYS[table]}
-            parts.append(frame.assign(**recoded))
-        tables[table] = group_reduce(pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0], keys)
-    return summaries_of_tables(
-        tables, stock_codes=vocabularies["stock_codes"], country_names=vocabularies["country_names"],
-        description_texts=vocabularies["description_texts"],
-        last_invoice_date=max(part.last_invoice_date for part in sums),
-    )
+    tables: dict[str, list[pd.DataFrame]] = {table: [] for table in TABLE_KEYS}
+    for part in sums:
+        ids = {name: vocabularies[name].get_indexer(getattr(part, name)) for name in VOCABULARIES}
+        for table, frame in coded_tables(part, ids).items():
+            tables[table].append(frame)
+    return reduce_tables(tables, vocabularies, last_invoice_date=max(part.last_invoice_date for part in sums))
 
 
 def summaries_of_tables(
@@ -524,18 +555,18 @@ def combine_pieces(pieces: list[CustomerPieces]) -> CustomerPieces:
     """
     if len(pieces) == 1:
         return pieces[0]
-    descriptions = _stack([piece.descriptions for piece in pieces])
+    descriptions = stack_tables([piece.descriptions for piece in pieces])
     return CustomerPieces(
-        customers=_stack([piece.customers for piece in pieces]),
-        returns=_stack([piece.returns for piece in pieces]),
-        locations=_stack([piece.locations for piece in pieces]),
-        top_item_codes=_stack([piece.top_item_codes for piece in pieces]),
+        customers=stack_tables([piece.customers for piece in pieces]),
+        returns=stack_tables([piece.returns for piece in pieces]),
+        locations=stack_tables([piece.locations for piece in pieces]),
+        top_item_codes=stack_tables([piece.top_item_codes for piece in pieces]),
         descriptions=descriptions.groupby(level=[c.STOCK_CODE, c.DESCRIPTION], sort=True).sum(),
         last_invoice_date=max(piece.last_invoice_date for piece in pieces),
     )
 
 
-def _stack(tables: list) -> pd.DataFrame | pd.Series:
+def stack_tables(tables: list) -> pd.DataFrame | pd.Series:
     """The tables one under the other; empty ones left out (their dtypes may be only a guess)."""
     filled = [table for table in tables if len(table)]
     return pd.concat(filled) if filled else tables[0]

@@ -42,6 +42,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -151,6 +152,71 @@ def load_invoices(
     if cached is not None:
         _write_cache(invoices, cached)
     return invoices
+
+
+def invoice_batches(
+    path: str | Path, *, sheet: str | None = None, date_format: str | None = None,
+    batch_lines: int = config.BATCH_LINES,
+) -> InvoiceBatches:
+    """The lines of ``path`` as batches of canonical lines (see :func:`load_invoices`).
+
+    A Parquet file whose InvoiceDate column holds dates is read batch by batch
+    (at most ``batch_lines`` lines each, the same conversions per batch), so
+    memory follows the batch, not the file; any other file is read whole and
+    is one batch. Each batch's index is the rows' numbers in the file.
+    """
+    path = Path(path)
+    _check_is_a_file(path)
+    if path.name.lower().endswith(PARQUET_SUFFIXES) and date_format is None:
+        schema = _parquet_schema(path)
+        renames = sniff(path).renames
+        dates = {canonical: name for name, canonical in renames.items()}[c.INVOICE_DATE]
+        kind = schema.field(dates).type
+        if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+            _log_unused(schema.names, where=path.name)
+            return InvoiceBatches(path, lines=pq.ParquetFile(path).metadata.num_rows, read=partial(
+                _parquet_batches, path, renames=renames, schema=schema, batch_lines=batch_lines))
+    return InvoiceBatches(path, lines=None, read=lambda: iter([load_invoices(path, sheet=sheet,
+                                                                            date_format=date_format)]))
+
+
+@dataclass(frozen=True)
+class InvoiceBatches:
+    """Batches of canonical invoice lines of one file, read afresh each time it is iterated.
+
+    ``lines`` is the number of lines when known before reading (a Parquet file's row count).
+    """
+
+    path: Path
+    lines: int | None
+    read: Callable[[], Iterator[pd.DataFrame]]
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        return self.read()
+
+
+def _parquet_batches(path: Path, *, renames: dict[str, str], schema: pa.Schema,
+                     batch_lines: int) -> Iterator[pd.DataFrame]:
+    """Canonical lines of a Parquet file, ``batch_lines`` at a time; index: row numbers from 1."""
+    text_columns = [name for name, canonical in renames.items() if canonical in c.TEXT_COLUMNS and (
+        pa.types.is_string(schema.field(name).type) or pa.types.is_large_string(schema.field(name).type))]
+    first = 1
+    try:
+        parquet = pq.ParquetFile(path, read_dictionary=text_columns)
+        for record_batch in parquet.iter_batches(batch_size=batch_lines, columns=list(renames)):
+            frame = record_batch.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+            del record_batch
+            frame.index = pd.RangeIndex(first, first + len(frame))
+            first += len(frame)
+            canonical = to_canonical(_select(frame, where=path.name), source=path, date_format=None)
+            canonical.index = frame.index
+            yield canonical
+    except (pa.ArrowException, OSError) as error:  # pages cut off or changed: their decoding fails
+        raise _damaged(path, error) from None
+    if first == 1:
+        raise InvoiceDataError(
+            f"{path}: the header is there but there are no invoice lines; give a file with data rows."
+        )
 
 
 def _excel_cache_path(path: Path, *, sheet: str | None, date_format: str | None) -> Path | None:

@@ -1,0 +1,172 @@
+"""Adding up the :class:`~segmentation.features.LineSums` of many batches in bounded memory.
+
+The batch step of both engines (:func:`segmentation.engines.summarise_batch`)
+turns a batch of lines into sums per (customer, StockCode), (customer, day),
+(customer, country) and (StockCode, Description). :class:`SumStore` adds those
+up across batches: text codes become codes of vocabularies that grow with the
+distinct texts, and the per-customer tables are added up whenever they pass
+``memory_bytes``. When even the added-up tables pass half of it, they are
+written to disk in buckets by customer, so that each bucket holds every row of
+its customers and can be made into their features on its own. Memory then
+grows with the batch and one bucket, not with the lines or the customers'
+products.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from segmentation import columns as c
+from segmentation import config
+from segmentation.features import (
+    TABLE_KEYS,
+    VOCABULARIES,
+    CustomerPieces,
+    LineSummaries,
+    LineSums,
+    coded_tables,
+    customer_pieces,
+    group_reduce,
+    reduce_tables,
+    stack_tables,
+)
+
+#: The tables keyed by customer (bucketed); the descriptions table stays in memory.
+CUSTOMER_TABLES = ("items", "days", "countries")
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+class _Vocabulary:
+    """Distinct texts in the order first seen; codes are positions."""
+
+    def __init__(self) -> None:
+        self.texts = pd.Index([], dtype="str")
+
+    def ids(self, texts: pd.Index) -> np.ndarray:
+        found = self.texts.get_indexer(texts)
+        if (found < 0).any():
+            self.texts = self.texts.append(pd.Index(texts[found < 0], dtype="str"))
+            found = self.texts.get_indexer(texts)
+        return found
+
+
+class SumStore:
+    """The sums of every batch added so far; :meth:`pieces` makes them into customers' pieces."""
+
+    def __init__(self, *, memory_bytes: int = config.SUMS_MEMORY_BYTES, buckets: int = config.SPILL_BUCKETS) -> None:
+        self._memory_bytes = memory_bytes
+        self._buckets = buckets
+        self._vocabularies = {name: _Vocabulary() for name in VOCABULARIES}
+        self._tables: dict[str, list[pd.DataFrame]] = {table: [] for table in TABLE_KEYS}
+        self._empty: dict[str, pd.DataFrame] = {}
+        self._held_bytes = 0
+        self._spill: tempfile.TemporaryDirectory | None = None
+        self._spills = 0
+        self.last_invoice_date: pd.Timestamp | None = None
+
+    def __bool__(self) -> bool:
+        return self.last_invoice_date is not None
+
+    @property
+    def spilled(self) -> bool:
+        return self._spill is not None
+
+    def add(self, sums: LineSums | None) -> None:
+        """Add one batch's sums (None: a batch with no line)."""
+        if sums is None:
+            return
+        ids = {name: self._vocabularies[name].ids(getattr(sums, name)) for name in VOCABULARIES}
+        for table, frame in coded_tables(sums, ids).items():
+            self._tables[table].append(frame)
+            self._empty.setdefault(table, frame.iloc[:0])
+            self._held_bytes += int(frame.memory_usage(index=False).sum())
+        last = sums.last_invoice_date
+        self.last_invoice_date = last if self.last_invoice_date is None else max(self.last_invoice_date, last)
+        if self._held_bytes > self._memory_bytes:
+            self._compact()
+            if self._held_bytes > self._memory_bytes // 2:
+                self._write_buckets()
+
+    def _compact(self) -> None:
+        """Add up the tables held in memory, key by key."""
+        self._held_bytes = 0
+        for table, keys in TABLE_KEYS.items():
+            pieces = self._tables[table]
+            if len(pieces) > 1:
+                self._tables[table] = [group_reduce(pd.concat(pieces, ignore_index=True), keys)]
+            self._held_bytes += sum(int(piece.memory_usage(index=False).sum()) for piece in self._tables[table])
+
+    def _write_buckets(self) -> None:
+        """Move the per-customer tables held in memory to disk, one file per bucket and table."""
+        if self._spill is None:
+            self._spill = tempfile.TemporaryDirectory(prefix="segmentation-sums-")
+        for table in CUSTOMER_TABLES:
+            for piece in self._tables[table]:
+                bucket = _bucket(piece[c.CUSTOMER_ID].to_numpy(), self._buckets)
+                for number in range(self._buckets):
+                    part = piece[bucket == number]
+                    if len(part):
+                        part.reset_index(drop=True).to_pickle(self._path(table, number, self._spills))
+            self._tables[table] = []
+        self._spills += 1
+        self._held_bytes = sum(int(piece.memory_usage(index=False).sum()) for piece in self._tables["descriptions"])
+
+    def _path(self, table: str, bucket: int, spill: int) -> Path:
+        return Path(self._spill.name) / f"{table}-{bucket:03d}-{spill:05d}.pkl"
+
+    def _bucket_tables(self) -> Iterator[dict[str, list[pd.DataFrame]]]:
+        """The per-customer tables of each bucket in turn (all of them as one bucket if none was written)."""
+        descriptions = self._tables["descriptions"]
+        if self._spill is None:
+            yield {**{table: self._tables[table] for table in CUSTOMER_TABLES}, "descriptions": descriptions}
+            return
+        self._write_buckets()
+        for number in range(self._buckets):
+            tables = {
+                table: [pd.read_pickle(path) for path in sorted(Path(self._spill.name).glob(f"{table}-{number:03d}-*"))]
+                for table in CUSTOMER_TABLES
+            }
+            if tables["items"]:
+                yield {**{table: pieces or [self._empty[table]] for table, pieces in tables.items()},
+                       "descriptions": descriptions}
+
+    def summaries(self) -> Iterator[LineSummaries]:
+        """The :class:`LineSummaries` of each bucket of customers (one, unless sums were written to disk)."""
+        vocabularies = {name: vocabulary.texts for name, vocabulary in self._vocabularies.items()}
+        for tables in self._bucket_tables():
+            yield reduce_tables(tables, vocabularies, last_invoice_date=self.last_invoice_date)
+
+    def pieces(self) -> CustomerPieces | None:
+        """The customers' pieces of every batch's lines together; None when no batch had a line."""
+        if not self:
+            return None
+        found = [customer_pieces(summaries) for summaries in self.summaries()]
+        try:
+            return CustomerPieces(
+                customers=stack_tables([piece.customers for piece in found]),
+                returns=stack_tables([piece.returns for piece in found]),
+                locations=stack_tables([piece.locations for piece in found]),
+                top_item_codes=stack_tables([piece.top_item_codes for piece in found]),
+                descriptions=found[0].descriptions,
+                last_invoice_date=self.last_invoice_date,
+            )
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Remove the files written to disk."""
+        if self._spill is not None:
+            self._spill.cleanup()
+            self._spill = None
+
+
+def _bucket(customers: np.ndarray, buckets: int) -> np.ndarray:
+    """Each customer's bucket: a multiplicative hash of the ID, so consecutive IDs spread."""
+    return ((customers.astype("uint64") * _GOLDEN) >> np.uint64(40)) % np.uint64(buckets)
+
+
