@@ -146,29 +146,55 @@ class LineSums:
     - ``descriptions``: StockCode and Description (codes) and the ``lines``.
     """
 
-    items: pd.DataFrame
-    days: pd.DataFrame
-    countries: pd.DataFrame
-    descriptions: pd.DataFrame
+    items: Columns
+    days: Columns
+    countries: Columns
+    descriptions: Columns
     stock_codes: pd.Index
     country_names: pd.Index
     description_texts: pd.Index
     last_invoice_date: pd.Timestamp
 
 
-def group_reduce(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """One row per distinct ``keys`` (non-negative integers, or -1), sorted by them; every other
-    column reduced with its :data:`REDUCERS` entry (exact integer sums, minima and maxima).
+#: A table as named columns of equal length: what the batch sums are kept in (no block copies).
+Columns = dict[str, np.ndarray]
+
+
+def rows(table: Columns) -> int:
+    """The number of rows of ``table``."""
+    return len(next(iter(table.values())))
+
+
+def nbytes(table: Columns) -> int:
+    """The bytes ``table``'s columns hold."""
+    return sum(column.nbytes for column in table.values())
+
+
+def take(table: Columns, rows_: np.ndarray) -> Columns:
+    """The rows of ``table`` picked by a boolean mask or by positions."""
+    return {name: column[rows_] for name, column in table.items()}
+
+
+def concat(tables: list[Columns]) -> Columns:
+    """The tables one under the other (same columns)."""
+    if len(tables) == 1:
+        return tables[0]
+    return {name: np.concatenate([table[name] for table in tables]) for name in tables[0]}
+
+
+def group_reduce(table: Columns, keys: list[str]) -> Columns:
+    """One row per distinct ``keys`` (integers), sorted by them; every other column reduced
+    with its :data:`REDUCERS` entry (exact integer sums, minima and maxima).
 
     One int64 key per row (the keys' dense ranks in mixed radix), one argsort and one
     ``reduceat`` per column: no Python per group, no intermediate table per key.
     """
-    if table.empty:
-        return table.reset_index(drop=True)
+    if not rows(table):
+        return table
     ranks, sizes = [], []
     for key in keys:
-        codes, uniques = pd.factorize(table[key].to_numpy(), sort=True)
-        ranks.append(codes.astype("int64"))
+        codes, uniques = pd.factorize(table[key], sort=True)
+        ranks.append(codes.astype("int64", copy=False))
         sizes.append(len(uniques))
     if np.prod(np.array(sizes, dtype="float64")) >= 2**62:
         raise ValueError(f"too many distinct {', '.join(keys)} to group in one int64 key")
@@ -179,10 +205,11 @@ def group_reduce(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     ordered = combined[order]
     starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
     firsts = order[starts]
-    out = {key: table[key].to_numpy()[firsts] for key in keys}
-    for name in table.columns.difference(keys, sort=False):
-        out[name] = REDUCERS[name].reduceat(table[name].to_numpy()[order], starts)
-    return pd.DataFrame(out)
+    out = {key: table[key][firsts] for key in keys}
+    for name, column in table.items():
+        if name not in out:
+            out[name] = REDUCERS[name].reduceat(column[order], starts)
+    return out
 
 
 def _text_codes(text: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -216,32 +243,32 @@ def line_sums(invoices: pd.DataFrame) -> LineSums:
     country, country_names = _text_codes(invoices[c.COUNTRY])
     description, description_texts = _text_codes(invoices[c.DESCRIPTION])
     returned_micros = np.where(bought, 0, -micros)
-    items = group_reduce(pd.DataFrame({
+    items = group_reduce({
         c.CUSTOMER_ID: customer, c.STOCK_CODE: stock, LINES: bought.astype("int64"),
         PURCHASED_QUANTITY: np.where(bought, quantity, 0), GROSS_MICROS: np.where(bought, micros, 0),
         RETURNED_QUANTITY: np.where(bought, 0, -quantity), RETURNED_MICROS: returned_micros,
-    }), [c.CUSTOMER_ID, c.STOCK_CODE])
+    }, [c.CUSTOMER_ID, c.STOCK_CODE])
     product = np.append(_is_product_text(stock_codes), False)[stock]  # code -1 (no StockCode): the False
     nanoseconds = invoices[c.INVOICE_DATE].to_numpy(dtype="datetime64[ns]").view("int64")[product]
     bought_product = bought[product]
-    days = group_reduce(pd.DataFrame({
+    days = group_reduce({
         c.CUSTOMER_ID: customer[product], DAY: nanoseconds // _NS_PER_DAY * _NS_PER_DAY,
         BOUGHT_MICROS: np.where(bought_product, micros[product], 0), RETURNED_MICROS: returned_micros[product],
         FIRST_BOUGHT: np.where(bought_product, nanoseconds, NO_FIRST),
         LAST_BOUGHT: np.where(bought_product, nanoseconds, NO_LAST),
-    }), [c.CUSTOMER_ID, DAY])
+    }, [c.CUSTOMER_ID, DAY])
     located = bought & (country >= 0)
     described = (stock >= 0) & (description >= 0)
     return LineSums(
         items=items,
         days=days,
-        countries=group_reduce(pd.DataFrame({
+        countries=group_reduce({
             c.CUSTOMER_ID: customer[located], c.COUNTRY: country[located], LINES: np.ones(located.sum(), "int64"),
-        }), [c.CUSTOMER_ID, c.COUNTRY]),
-        descriptions=group_reduce(pd.DataFrame({
+        }, [c.CUSTOMER_ID, c.COUNTRY]),
+        descriptions=group_reduce({
             c.STOCK_CODE: stock[described], c.DESCRIPTION: description[described],
             LINES: np.ones(described.sum(), "int64"),
-        }), [c.STOCK_CODE, c.DESCRIPTION]),
+        }, [c.STOCK_CODE, c.DESCRIPTION]),
         stock_codes=stock_codes,
         country_names=country_names,
         description_texts=description_texts,
@@ -274,35 +301,39 @@ def recode(codes: np.ndarray, into: np.ndarray) -> np.ndarray:
 VOCABULARIES = ("stock_codes", "country_names", "description_texts")
 
 
-def coded_tables(sums: LineSums, ids: dict[str, np.ndarray]) -> dict[str, pd.DataFrame]:
+def coded_tables(sums: LineSums, ids: dict[str, np.ndarray]) -> dict[str, Columns]:
     """The tables of ``sums`` with text codes replaced by ``ids[vocabulary][code]`` (codes of a
     vocabulary that spans batches)."""
     return {
-        table: getattr(sums, table).assign(**{
-            key: recode(getattr(sums, table)[key].to_numpy(), ids[vocabulary]) for key, vocabulary in TEXT_KEYS[table]
-        })
+        table: {**getattr(sums, table), **{
+            key: recode(getattr(sums, table)[key], ids[vocabulary]) for key, vocabulary in TEXT_KEYS[table]
+        }}
         for table in TABLE_KEYS
     }
 
 
 def reduce_tables(
-    tables: dict[str, list[pd.DataFrame]], vocabularies: dict[str, pd.Index], *, last_invoice_date: pd.Timestamp
+    tables: dict[str, list[Columns]], vocabularies: dict[str, pd.Index], *, last_invoice_date: pd.Timestamp
 ) -> LineSummaries:
     """:class:`LineSummaries` from pieces of :class:`LineSums` tables whose text codes index
-    ``vocabularies`` (distinct texts in any order): the pieces are added up per key."""
-    ranks, ordered = {}, {}
+    ``vocabularies`` (distinct texts in any order): the pieces are added up per key. Each piece
+    has unique keys (as :func:`group_reduce` leaves them)."""
+    ranks, ordered, unchanged = {}, {}, {}
     for name, texts in vocabularies.items():
         order = np.argsort(texts.to_numpy(dtype=object), kind="stable")
         ranks[name] = np.empty(len(order), dtype="int64")
         ranks[name][order] = np.arange(len(order))
         ordered[name] = pd.Index(texts.to_numpy(dtype=object)[order], dtype="str")
+        unchanged[name] = bool((order == np.arange(len(order))).all())
     reduced = {}
     for table, keys in TABLE_KEYS.items():
         pieces = tables[table]
-        frame = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
-        frame = frame.assign(**{key: recode(frame[key].to_numpy(), ranks[vocabulary])
-                                for key, vocabulary in TEXT_KEYS[table]})
-        reduced[table] = group_reduce(frame, keys)
+        frame = concat(pieces)
+        recoded = [vocabulary for _, vocabulary in TEXT_KEYS[table] if not unchanged[vocabulary]]
+        frame = {**frame, **{key: recode(frame[key], ranks[vocabulary])
+                             for key, vocabulary in TEXT_KEYS[table] if vocabulary in recoded}}
+        # one piece, codes already in text order: its keys are unique and sorted
+        reduced[table] = frame if len(pieces) == 1 and not recoded else group_reduce(frame, keys)
     return summaries_of_tables(
         reduced, stock_codes=ordered["stock_codes"], country_names=ordered["country_names"],
         description_texts=ordered["description_texts"], last_invoice_date=last_invoice_date,
@@ -316,7 +347,7 @@ def summaries_from_sums(sums: list[LineSums]) -> LineSummaries:
                        dtype="str")
         for name in VOCABULARIES
     }
-    tables: dict[str, list[pd.DataFrame]] = {table: [] for table in TABLE_KEYS}
+    tables: dict[str, list[Columns]] = {table: [] for table in TABLE_KEYS}
     for part in sums:
         ids = {name: vocabularies[name].get_indexer(getattr(part, name)) for name in VOCABULARIES}
         for table, frame in coded_tables(part, ids).items():
@@ -325,7 +356,7 @@ def summaries_from_sums(sums: list[LineSums]) -> LineSummaries:
 
 
 def summaries_of_tables(
-    tables: dict[str, pd.DataFrame], *, stock_codes: pd.Index, country_names: pd.Index,
+    tables: dict[str, Columns], *, stock_codes: pd.Index, country_names: pd.Index,
     description_texts: pd.Index, last_invoice_date: pd.Timestamp,
 ) -> LineSummaries:
     """:class:`LineSummaries` from reduced :class:`LineSums` tables whose codes index the sorted
@@ -335,39 +366,39 @@ def summaries_of_tables(
 
     items, days = tables["items"], tables["days"]
     countries, descriptions = tables["countries"], tables["descriptions"]
-    first = days[FIRST_BOUGHT].to_numpy()
+    first = days[FIRST_BOUGHT]
     return LineSummaries(
         items=pd.DataFrame(
-            {name: items[name].to_numpy() for name in ITEM_PARTS},
+            {name: items[name] for name in ITEM_PARTS},
             index=pd.MultiIndex.from_arrays(
-                [items[c.CUSTOMER_ID].to_numpy(), categorical(items[c.STOCK_CODE].to_numpy(), stock_codes)],
+                [items[c.CUSTOMER_ID], categorical(items[c.STOCK_CODE], stock_codes)],
                 names=[c.CUSTOMER_ID, c.STOCK_CODE],
             ),
         ),
         days=pd.DataFrame(
             {
-                BOUGHT_MICROS: days[BOUGHT_MICROS].to_numpy(),
-                RETURNED_MICROS: days[RETURNED_MICROS].to_numpy(),
+                BOUGHT_MICROS: days[BOUGHT_MICROS],
+                RETURNED_MICROS: days[RETURNED_MICROS],
                 FIRST_BOUGHT: np.where(first == NO_FIRST, NO_LAST, first).view("datetime64[ns]"),
-                LAST_BOUGHT: days[LAST_BOUGHT].to_numpy().view("datetime64[ns]"),
+                LAST_BOUGHT: days[LAST_BOUGHT].view("datetime64[ns]"),
             },
             index=pd.MultiIndex.from_arrays(
-                [days[c.CUSTOMER_ID].to_numpy(), days[DAY].to_numpy().view("datetime64[ns]")],
+                [days[c.CUSTOMER_ID], days[DAY].view("datetime64[ns]")],
                 names=[c.CUSTOMER_ID, DAY],
             ),
         ),
         countries=pd.DataFrame(
-            {LINES: countries[LINES].to_numpy()},
+            {LINES: countries[LINES]},
             index=pd.MultiIndex.from_arrays(
-                [countries[c.CUSTOMER_ID].to_numpy(), categorical(countries[c.COUNTRY].to_numpy(), country_names)],
+                [countries[c.CUSTOMER_ID], categorical(countries[c.COUNTRY], country_names)],
                 names=[c.CUSTOMER_ID, c.COUNTRY],
             ),
         ),
         descriptions=pd.DataFrame(
-            {LINES: descriptions[LINES].to_numpy()},
+            {LINES: descriptions[LINES]},
             index=pd.MultiIndex.from_arrays(
-                [categorical(descriptions[c.STOCK_CODE].to_numpy(), stock_codes),
-                 categorical(descriptions[c.DESCRIPTION].to_numpy(), description_texts)],
+                [categorical(descriptions[c.STOCK_CODE], stock_codes),
+                 categorical(descriptions[c.DESCRIPTION], description_texts)],
                 names=[c.STOCK_CODE, c.DESCRIPTION],
             ),
         ),

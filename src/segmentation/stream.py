@@ -26,14 +26,19 @@ from segmentation import config
 from segmentation.features import (
     TABLE_KEYS,
     VOCABULARIES,
+    Columns,
     CustomerPieces,
     LineSummaries,
     LineSums,
     coded_tables,
+    concat,
     customer_pieces,
     group_reduce,
+    nbytes,
     reduce_tables,
+    rows,
     stack_tables,
+    take,
 )
 
 #: The tables keyed by customer (bucketed); the descriptions table stays in memory.
@@ -58,12 +63,12 @@ class _Vocabulary:
 class SumStore:
     """The sums of every batch added so far; :meth:`pieces` makes them into customers' pieces."""
 
-    def __init__(self, *, memory_bytes: int = config.SUMS_MEMORY_BYTES, buckets: int = config.SPILL_BUCKETS) -> None:
-        self._memory_bytes = memory_bytes
-        self._buckets = buckets
+    def __init__(self, *, memory_bytes: int | None = None, buckets: int | None = None) -> None:
+        self._memory_bytes = config.SUMS_MEMORY_BYTES if memory_bytes is None else memory_bytes
+        self._buckets = config.SPILL_BUCKETS if buckets is None else buckets
         self._vocabularies = {name: _Vocabulary() for name in VOCABULARIES}
-        self._tables: dict[str, list[pd.DataFrame]] = {table: [] for table in TABLE_KEYS}
-        self._empty: dict[str, pd.DataFrame] = {}
+        self._tables: dict[str, list[Columns]] = {table: [] for table in TABLE_KEYS}
+        self._empty: dict[str, Columns] = {}
         self._held_bytes = 0
         self._spill: tempfile.TemporaryDirectory | None = None
         self._spills = 0
@@ -83,8 +88,8 @@ class SumStore:
         ids = {name: self._vocabularies[name].ids(getattr(sums, name)) for name in VOCABULARIES}
         for table, frame in coded_tables(sums, ids).items():
             self._tables[table].append(frame)
-            self._empty.setdefault(table, frame.iloc[:0])
-            self._held_bytes += int(frame.memory_usage(index=False).sum())
+            self._empty.setdefault(table, take(frame, slice(0)))
+            self._held_bytes += nbytes(frame)
         last = sums.last_invoice_date
         self.last_invoice_date = last if self.last_invoice_date is None else max(self.last_invoice_date, last)
         if self._held_bytes > self._memory_bytes:
@@ -98,37 +103,41 @@ class SumStore:
         for table, keys in TABLE_KEYS.items():
             pieces = self._tables[table]
             if len(pieces) > 1:
-                self._tables[table] = [group_reduce(pd.concat(pieces, ignore_index=True), keys)]
-            self._held_bytes += sum(int(piece.memory_usage(index=False).sum()) for piece in self._tables[table])
+                self._tables[table] = [group_reduce(concat(pieces), keys)]
+            self._held_bytes += sum(map(nbytes, self._tables[table]))
 
     def _write_buckets(self) -> None:
         """Move the per-customer tables held in memory to disk, one file per bucket and table."""
         if self._spill is None:
             self._spill = tempfile.TemporaryDirectory(prefix="segmentation-sums-")
         for table in CUSTOMER_TABLES:
-            for piece in self._tables[table]:
-                bucket = _bucket(piece[c.CUSTOMER_ID].to_numpy(), self._buckets)
+            piece = concat(self._tables[table]) if self._tables[table] else None
+            if piece is not None and rows(piece):
+                bucket = _bucket(piece[c.CUSTOMER_ID], self._buckets)
+                order = np.argsort(bucket, kind="stable")  # each bucket's rows keep their order
+                bounds = np.searchsorted(bucket[order], np.arange(self._buckets + 1))
                 for number in range(self._buckets):
-                    part = piece[bucket == number]
-                    if len(part):
-                        part.reset_index(drop=True).to_pickle(self._path(table, number, self._spills))
+                    part = take(piece, order[bounds[number]:bounds[number + 1]])
+                    if rows(part):
+                        np.savez(self._path(table, number, self._spills), **part)
             self._tables[table] = []
         self._spills += 1
-        self._held_bytes = sum(int(piece.memory_usage(index=False).sum()) for piece in self._tables["descriptions"])
+        self._held_bytes = sum(map(nbytes, self._tables["descriptions"]))
 
     def _path(self, table: str, bucket: int, spill: int) -> Path:
-        return Path(self._spill.name) / f"{table}-{bucket:03d}-{spill:05d}.pkl"
+        return Path(self._spill.name) / f"{table}-{bucket:03d}-{spill:05d}.npz"
 
-    def _bucket_tables(self) -> Iterator[dict[str, list[pd.DataFrame]]]:
+    def _bucket_tables(self) -> Iterator[dict[str, list[Columns]]]:
         """The per-customer tables of each bucket in turn (all of them as one bucket if none was written)."""
         descriptions = self._tables["descriptions"]
         if self._spill is None:
             yield {**{table: self._tables[table] for table in CUSTOMER_TABLES}, "descriptions": descriptions}
             return
+        self._compact()
         self._write_buckets()
         for number in range(self._buckets):
             tables = {
-                table: [pd.read_pickle(path) for path in sorted(Path(self._spill.name).glob(f"{table}-{number:03d}-*"))]
+                table: [_read(path) for path in sorted(Path(self._spill.name).glob(f"{table}-{number:03d}-*"))]
                 for table in CUSTOMER_TABLES
             }
             if tables["items"]:
@@ -163,6 +172,11 @@ class SumStore:
         if self._spill is not None:
             self._spill.cleanup()
             self._spill = None
+
+
+def _read(path: Path) -> Columns:
+    with np.load(path) as stored:
+        return {name: stored[name] for name in stored.files}
 
 
 def _bucket(customers: np.ndarray, buckets: int) -> np.ndarray:
