@@ -182,20 +182,29 @@ def concat(tables: list[Columns]) -> Columns:
     return {name: np.concatenate([table[name] for table in tables]) for name in tables[0]}
 
 
-def group_reduce(table: Columns, keys: list[str]) -> Columns:
+#: Dense ranks of a key's values (0 for the smallest, in value order) and how many there can be.
+Ranks = tuple[np.ndarray, int]
+
+
+def group_reduce(table: Columns, keys: list[str], known: dict[str, Ranks] | None = None) -> Columns:
     """One row per distinct ``keys`` (integers), sorted by them; every other column reduced
     with its :data:`REDUCERS` entry (exact integer sums, minima and maxima).
 
     One int64 key per row (the keys' dense ranks in mixed radix), one argsort and one
-    ``reduceat`` per column: no Python per group, no intermediate table per key.
+    ``reduceat`` per column: no Python per group, no intermediate table per key. ``known``
+    gives the ranks of keys that have them already (category codes, a customer factorized once).
     """
     if not rows(table):
         return table
     ranks, sizes = [], []
     for key in keys:
-        codes, uniques = pd.factorize(table[key], sort=True)
+        if known and key in known:
+            codes, size = known[key]
+        else:
+            codes, uniques = pd.factorize(table[key], sort=True)
+            size = len(uniques)
         ranks.append(codes.astype("int64", copy=False))
-        sizes.append(len(uniques))
+        sizes.append(size)
     if np.prod(np.array(sizes, dtype="float64")) >= 2**62:
         raise ValueError(f"too many distinct {', '.join(keys)} to group in one int64 key")
     combined = ranks[0]
@@ -236,6 +245,7 @@ def line_sums(invoices: pd.DataFrame) -> LineSums:
     if customers.isna().any():
         raise ValueError("every clean line has a CustomerID; clean the lines first")
     customer = customers.to_numpy(dtype="int64")
+    ranked, customer_ids = pd.factorize(customer, sort=True)
     quantity = invoices[c.QUANTITY].to_numpy(dtype="int64")
     micros = line_amount_micros(invoices).to_numpy()
     bought = quantity > 0
@@ -247,28 +257,36 @@ def line_sums(invoices: pd.DataFrame) -> LineSums:
         c.CUSTOMER_ID: customer, c.STOCK_CODE: stock, LINES: bought.astype("int64"),
         PURCHASED_QUANTITY: np.where(bought, quantity, 0), GROSS_MICROS: np.where(bought, micros, 0),
         RETURNED_QUANTITY: np.where(bought, 0, -quantity), RETURNED_MICROS: returned_micros,
-    }, [c.CUSTOMER_ID, c.STOCK_CODE])
+    }, [c.CUSTOMER_ID, c.STOCK_CODE], {c.CUSTOMER_ID: (ranked, len(customer_ids)),
+                                        c.STOCK_CODE: (stock + 1, len(stock_codes) + 1)})
     product = np.append(_is_product_text(stock_codes), False)[stock]  # code -1 (no StockCode): the False
     nanoseconds = invoices[c.INVOICE_DATE].to_numpy(dtype="datetime64[ns]").view("int64")[product]
     bought_product = bought[product]
+    day = nanoseconds // _NS_PER_DAY
+    first_day = day.min() if len(day) else 0
     days = group_reduce({
-        c.CUSTOMER_ID: customer[product], DAY: nanoseconds // _NS_PER_DAY * _NS_PER_DAY,
+        c.CUSTOMER_ID: customer[product], DAY: day * _NS_PER_DAY,
         BOUGHT_MICROS: np.where(bought_product, micros[product], 0), RETURNED_MICROS: returned_micros[product],
         FIRST_BOUGHT: np.where(bought_product, nanoseconds, NO_FIRST),
         LAST_BOUGHT: np.where(bought_product, nanoseconds, NO_LAST),
-    }, [c.CUSTOMER_ID, DAY])
+    }, [c.CUSTOMER_ID, DAY], {c.CUSTOMER_ID: (ranked[product], len(customer_ids)),
+                              DAY: (day - first_day, int(day.max() - first_day + 1) if len(day) else 1)})
     located = bought & (country >= 0)
     described = (stock >= 0) & (description >= 0)
+    countries = group_reduce({
+        c.CUSTOMER_ID: customer[located], c.COUNTRY: country[located], LINES: np.ones(located.sum(), "int64"),
+    }, [c.CUSTOMER_ID, c.COUNTRY], {c.CUSTOMER_ID: (ranked[located], len(customer_ids)),
+                                    c.COUNTRY: (country[located], len(country_names))})
+    descriptions = group_reduce({
+        c.STOCK_CODE: stock[described], c.DESCRIPTION: description[described],
+        LINES: np.ones(described.sum(), "int64"),
+    }, [c.STOCK_CODE, c.DESCRIPTION], {c.STOCK_CODE: (stock[described], len(stock_codes)),
+                                       c.DESCRIPTION: (description[described], len(description_texts))})
     return LineSums(
         items=items,
         days=days,
-        countries=group_reduce({
-            c.CUSTOMER_ID: customer[located], c.COUNTRY: country[located], LINES: np.ones(located.sum(), "int64"),
-        }, [c.CUSTOMER_ID, c.COUNTRY]),
-        descriptions=group_reduce({
-            c.STOCK_CODE: stock[described], c.DESCRIPTION: description[described],
-            LINES: np.ones(described.sum(), "int64"),
-        }, [c.STOCK_CODE, c.DESCRIPTION]),
+        countries=countries,
+        descriptions=descriptions,
         stock_codes=stock_codes,
         country_names=country_names,
         description_texts=description_texts,

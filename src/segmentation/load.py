@@ -49,6 +49,7 @@ from typing import IO
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from segmentation import columns as c
@@ -903,18 +904,25 @@ def _first_line(error: BaseException) -> str:
 def _text(values: pd.Series) -> pd.Series:
     """Text as a categorical with sorted categories; surrounding spaces removed, empty -> missing.
 
-    Only the distinct values are stripped and compared, so the cost follows the
-    number of distinct texts, not of lines; sorted categories make code order
-    alphabetical order.
+    Only the distinct values are stripped, sorted and compared, so the cost
+    follows the number of distinct texts, not of lines; sorted categories make
+    code order alphabetical order (code point order, as Python compares text).
     """
     categorical = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
     stripped = pd.Series(categorical.cat.categories.astype("str"), dtype="str").str.strip()
-    stripped = stripped.mask(stripped == "")
-    categories = pd.Index(np.sort(stripped.dropna().unique().astype(object)), dtype="str")
+    texts = pa.array(stripped.mask(stripped == ""), type=pa.string())
+    order = pc.sort_indices(texts).to_numpy()  # missing last; UTF-8 byte order = code point order
+    ordered = texts.take(order)
+    present = len(ordered) - ordered.null_count
+    differs = pc.not_equal(ordered.slice(1, max(present - 1, 0)), ordered.slice(0, max(present - 1, 0)))
+    new_category = np.concatenate((np.ones(min(present, 1), dtype=bool), differs.to_numpy(zero_copy_only=False)))
     # the old code -1 (missing) is the last entry, so missing stays missing even with no text at all
-    new_code_of_old = np.append(categories.get_indexer(stripped), -1)
+    new_code_of_old = np.full(len(texts) + 1, -1, dtype="int64")
+    new_code_of_old[order[:present]] = np.cumsum(new_category) - 1
+    categories = pd.Index(ordered.slice(0, present).filter(pa.array(new_category)), dtype="str")
     new_codes = new_code_of_old[categorical.cat.codes.to_numpy()]
-    return pd.Series(pd.Categorical.from_codes(new_codes, categories=categories), index=values.index)
+    return pd.Series(pd.Categorical.from_codes(new_codes, dtype=pd.CategoricalDtype(categories), validate=False),
+                     index=values.index)
 
 
 def _plain_text(values: pd.Series) -> pd.Series:
