@@ -74,6 +74,10 @@ NAIVE_REAL_ONLY = True
 #: and only the pipeline stage (the feature stage would hold every line in memory before its timer).
 LARGE_LINES = 50_000_000
 MB = 1_000_000
+#: A measuring process whose resident memory passes this share of the machine's is stopped (its row
+#: says so), so that an engine that does not fit cannot take the machine down.
+MEMORY_LIMIT_SHARE = 0.8
+_WATCH_S = 0.1
 PACKAGE = "segmentation"
 
 
@@ -255,14 +259,41 @@ def _worker_environment(engine: Engine) -> dict[str, str]:
 
 
 def _run_worker(stage: str, engine: Engine, source: Path, result_path: Path) -> RunStats:
-    """One run in a fresh process; RuntimeError with the last line of its errors if it fails."""
+    """One run in a fresh process; RuntimeError with the last line of its errors if it fails, or if its
+    resident memory passes ``MEMORY_LIMIT_SHARE`` of the machine's (it is stopped then)."""
+    import psutil
+
     command = [sys.executable, "-m", "benchmarks.bench", "--worker", stage, engine.key, str(source), str(result_path)]
-    done = subprocess.run(command, capture_output=True, text=True, env=_worker_environment(engine),
-                          cwd=Path(__file__).resolve().parents[1])
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
-        raise RuntimeError(f"exit status {done.returncode}: {lines[-1]}")
-    return RunStats(**json.loads(done.stdout.strip().splitlines()[-1]))
+    limit = MEMORY_LIMIT_SHARE * psutil.virtual_memory().total
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, text=True, env=_worker_environment(engine),
+                                   cwd=Path(__file__).resolve().parents[1])
+        if _over_memory(process, limit):
+            raise RuntimeError(f"stopped: resident memory above {limit / MB:,.0f} MB")
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if process.returncode != 0:
+        lines = stderr.strip().splitlines() or [f"exit status {process.returncode}"]
+        raise RuntimeError(f"exit status {process.returncode}: {lines[-1]}")
+    return RunStats(**json.loads(stdout.strip().splitlines()[-1]))
+
+
+def _over_memory(process: subprocess.Popen, limit: float) -> bool:
+    """Wait for ``process``; kill it and return True if its resident memory passes ``limit`` bytes."""
+    import psutil
+
+    watched = psutil.Process(process.pid)
+    while process.poll() is None:
+        try:
+            rss = watched.memory_info().rss
+        except psutil.NoSuchProcess:
+            break
+        if rss > limit:
+            process.kill()
+            process.wait()
+            return True
+        time.sleep(_WATCH_S)
+    return False
 
 
 # --- equality ---------------------------------------------------------------------------
@@ -569,9 +600,21 @@ def _memory_target(text: str, row: Row | None, limit_mb: float, extra: str = "")
 # --- report ----------------------------------------------------------------------------------
 
 
+def records(result: Result) -> list[dict]:
+    """The result rows as the table shows them, with each median divided by the package's."""
+    ours = {(row.input, row.stage): row.median_s for row in result.rows if row.engine.name == PACKAGE}
+    found = []
+    for row in result.rows:
+        record = row.record()
+        base = ours.get((row.input, row.stage))
+        record["÷ segmentation"] = round(row.median_s / base, 2) if row.median_s is not None and base else None
+        found.append(record)
+    return found
+
+
 def report(result: Result) -> str:
     """The run as Markdown: machine, inputs, results and targets."""
-    rows = pd.DataFrame([row.record() for row in result.rows]).astype(object)
+    rows = pd.DataFrame(records(result)).astype(object)
     problems = [f"- {row.input} | {row.stage} | {row.engine.key}: {row.problem}" for row in result.rows if row.problem]
     inputs = pd.DataFrame([{
         "input": i.name, "lines": f"{i.lines:,}", "customers": f"{i.customers:,}", "(customer, StockCode) pairs":
@@ -602,7 +645,7 @@ def _load_text(load: tuple[float, ...]) -> str:
 def write_report(result: Result, out_dir: Path) -> Path:
     """Write ``results.md`` and ``results.csv`` into ``out_dir``; the Markdown file's path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame([row.record() for row in result.rows]).to_csv(out_dir / "results.csv", index=False)
+    pd.DataFrame(records(result)).to_csv(out_dir / "results.csv", index=False)
     markdown = out_dir / "results.md"
     markdown.write_text(report(result), encoding="utf-8")
     return markdown
