@@ -55,9 +55,9 @@ test: $(STAMP) ## lint (ruff check), then run every test, the notebook (nbval) i
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 
-bench: $(STAMP) ## benchmark the feature stage against the naive idiom, DuckDB and Polars
+bench: $(STAMP) ## benchmark against the naive idiom, DuckDB and Polars; targets met/missed (BENCH_ARGS="--sizes 1M")
 	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
-	$(BIN)/python -m benchmarks.bench
+	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
 
 data: $(STAMP) ## download the real UCI Online Retail workbook into data/raw/
 	$(BIN)/python -m segmentation.download

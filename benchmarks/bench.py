@@ -1,4 +1,4 @@
-"""``make bench``: the customer feature stage against other ways of computing it.
+"""``make bench``: this package's customer table against other ways of computing it.
 
 Run from the repository root as ``python -m benchmarks.bench`` (or ``python benchmarks/bench.py``);
 it is not part of the installed package.
@@ -7,493 +7,696 @@ Two stages are measured:
 
 - ``features``: clean invoice lines already in memory -> the customer feature
   table. Engines: this package (``build_customer_features``), the naive idiom
-  (``groupby().agg(lambda x: x.mode()[0])`` and other per-group Python
-  functions), DuckDB SQL over the same frame, and Polars on the same lines
-  converted to a Polars frame beforehand.
-- ``pipeline``: a Parquet file on disk -> cleaning -> the feature table. Engines:
-  this package (``load_invoices`` + ``clean_invoices`` + features), DuckDB and
-  Polars reading the same file with the same cleaning rules.
+  (per-group Python functions; the real file only), DuckDB SQL over the lines
+  copied into a DuckDB table, and Polars on the lines as a Polars frame.
+- ``pipeline``: a Parquet file on disk -> the customer feature table. Engines:
+  this package's entry point (``PandasEngine().customer_table(path).customers``),
+  DuckDB and Polars reading the same file with the loader's and the cleaning rules.
 
-Every engine computes the same table with the rules of ``segmentation.clean`` and
-``segmentation.features`` (product lines, purchase occasions, returns counted up
-to what was paid) and the same tie-breaks. Money is summed in whole micro-pounds
-and each sum is rounded once to whole pence in integer arithmetic, so results are checked exactly equal to
-this package's, dtypes included, before any timing is reported. DuckDB and
-Polars read the Parquet file's text as stored: the loader's trimming of
-surrounding spaces is not repeated (the synthetic files have none). Each (stage,
-engine, input) runs in its own process, so peak memory (resident set size above
-what the process held before the stage, sampled every few milliseconds) is not
-inflated by earlier runs; wall time is the median of several runs.
+Inputs are the real file (``config.REAL_DATA_PATH`` unless ``--real-file``) and
+synthetic Parquet files (``--sizes``), written once by
+``segmentation.synthetic.write_synthetic_parquet`` under ``data/processed/bench/``.
 
-DuckDB, Polars and psutil come from ``requirements-bench.txt``.
+Fairness rules:
+
+- Every run is a fresh process. Imports and the preparation of the engine's
+  input (loading and cleaning the lines for ``features``, converting them to a
+  DuckDB table or a Polars frame, opening a connection and setting its threads)
+  happen before the timer starts; the timer stops when the engine holds the
+  table in its own form (an Arrow table, a Polars frame, a pandas frame).
+- Thread counts are set and stated: DuckDB with ``SET threads``, Polars with
+  ``POLARS_MAX_THREADS`` in the process's environment (read back from Polars);
+  this package's count is the engine's ``threads`` attribute (1 without one).
+  CPU time (user + system) is reported beside wall time.
+- For each input and stage, repeat 1 of every engine runs, then repeat 2 of
+  every engine, and so on; wall time is given as median and range.
+- Every result of every run is checked exactly equal to this package's result
+  (``assert_frame_equal`` with ``check_exact=True``, dtypes included, no
+  tolerance) before its time is used; a run that differs has no time reported.
+- Peak memory is the whole process's peak resident set size during the timed
+  region (the kernel's high-water mark, reset when the timer starts), and the
+  same minus the resident size when the timer started (after imports and
+  preparation).
+
+The targets are printed at the end with the numbers they were judged on, and
+the tables are written as Markdown and CSV under ``data/processed/bench/``.
+DuckDB, Polars, psutil and tabulate come from ``requirements-bench.txt``.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import gc
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+import segmentation
 from segmentation import columns as c
 from segmentation import config
-from segmentation.clean import clean_invoices
-from segmentation.export import write_csv
-from segmentation.features import (
-    GROSS_MICROS,
-    LINES,
-    PRODUCT_CODE_PATTERN,
-    build_customer_features,
-    features_from_summaries,
-    is_product,
-    summarise_lines,
-)
-from segmentation.load import load_invoices
-from segmentation.synthetic import write_synthetic_parquet
 
 BENCH_DIR = config.PROCESSED_DIR / "bench"
-SYNTHETIC_SIZES = {"1M": 1_000_000, "5M": 5_000_000, "20M": 20_000_000}
+DEFAULT_SIZES = ("1M", "20M", "100M")
 SYNTHETIC_SEED = 2026
 #: The naive idiom runs a Python function per customer (minutes on millions of lines): the real file only.
-NAIVE_MAX_LINES = 600_000
-_SAMPLE_S = 0.005
+NAIVE_REAL_ONLY = True
+#: Above this many lines only this package's engine runs (``--all-engines`` runs the others too),
+#: and only the pipeline stage (the feature stage would hold every line in memory before its timer).
+LARGE_LINES = 50_000_000
+MB = 1_000_000
+#: A measuring process whose resident memory passes this share of the machine's is stopped (its row
+#: says so), so that an engine that does not fit cannot take the machine down.
+MEMORY_LIMIT_SHARE = 0.8
+_WATCH_S = 0.1
+PACKAGE = "segmentation"
 
 
-# --- the same table, four ways -----------------------------------------------------
+# --- engines ---------------------------------------------------------------------------
 
 
-def features_naive(invoices: pd.DataFrame) -> pd.DataFrame:
-    """The per-group Python-function idiom of most public notebooks, with this package's rules."""
-    purchases = invoices[invoices[c.QUANTITY] > 0]
-    summaries = summarise_lines(invoices)
-    table = features_from_summaries(summaries)
-    location = purchases.astype({c.COUNTRY: "str"}).groupby(c.CUSTOMER_ID)[c.COUNTRY].agg(
-        lambda x: x.mode()[0]
-    )
-    names = invoices.dropna(subset=[c.DESCRIPTION]).astype({c.STOCK_CODE: "str", c.DESCRIPTION: "str"})
-    descriptions = names.groupby(c.STOCK_CODE)[c.DESCRIPTION].agg(lambda x: x.mode()[0])
-    products = purchases[is_product(purchases[c.STOCK_CODE]).to_numpy()].astype({c.STOCK_CODE: "str"})
-    top = products.groupby(c.CUSTOMER_ID).apply(_top_code_of_one_customer, include_groups=False)
-    table[c.MOST_COMMON_LOCATION] = location.reindex(table.index).astype("str")
-    table[c.TOP_ITEM_CODE] = top.reindex(table.index).astype("str")
-    table[c.TOP_ITEM] = table[c.TOP_ITEM_CODE].map(descriptions).astype("str")
-    return table
+@dataclass(frozen=True)
+class Engine:
+    """One row of the table: an engine at a thread count (None: the engine's default)."""
 
-
-def _top_code_of_one_customer(lines: pd.DataFrame) -> str:
-    per_code = lines.groupby(c.STOCK_CODE)[c.QUANTITY].agg(["size", "sum"]).reset_index()
-    per_code = per_code.sort_values(["size", "sum", c.STOCK_CODE], ascending=[False, False, True])
-    return per_code[c.STOCK_CODE].iloc[0]
-
-
-_DUCKDB_FEATURES = r"""
-WITH l AS (
-    SELECT *, CAST(round_even(Quantity * UnitPrice * 1000000, 0) AS BIGINT) AS micros,
-           coalesce(regexp_matches(StockCode, '^[0-9]{{5}}'), false) AS product
-    FROM {source}
-),
-items AS (
-    SELECT CustomerID, StockCode, any_value(product) AS product,
-           count(*) FILTER (WHERE Quantity > 0) AS lines,
-           coalesce(sum(Quantity) FILTER (WHERE Quantity > 0), 0) AS purchased,
-           coalesce(sum(micros) FILTER (WHERE Quantity > 0), 0) AS bought_micros,
-           coalesce(sum(-micros) FILTER (WHERE Quantity < 0), 0) AS returned_micros
-    FROM l GROUP BY CustomerID, StockCode
-),
-cust AS (
-    SELECT CustomerID, sum(bought_micros) AS gross_micros,
-           coalesce(sum(bought_micros) FILTER (WHERE product), 0) AS product_micros,
-           sum(least(returned_micros, bought_micros)) AS counted_micros,
-           sum(returned_micros - least(returned_micros, bought_micros)) AS unmatched_micros,
-           coalesce(sum(least(returned_micros, bought_micros)) FILTER (WHERE product), 0) AS product_counted_micros
-    FROM items GROUP BY CustomerID HAVING sum(lines) > 0
-),
-occasions AS (
-    SELECT CustomerID, date_trunc('day', InvoiceDate) AS day,
-           min(InvoiceDate) FILTER (WHERE Quantity > 0) AS first_bought,
-           max(InvoiceDate) FILTER (WHERE Quantity > 0) AS last_bought
-    FROM l WHERE product GROUP BY CustomerID, day HAVING sum(micros) > 0
-),
-visits AS (
-    SELECT CustomerID, count(*) AS frequency, min(first_bought) AS first_p, max(last_bought) AS last_p
-    FROM occasions GROUP BY CustomerID
-),
-country AS (
-    SELECT CustomerID, Country FROM (
-        SELECT CustomerID, Country, row_number() OVER (
-            PARTITION BY CustomerID ORDER BY count(*) DESC, Country ASC) AS r
-        FROM l WHERE Quantity > 0 AND Country IS NOT NULL GROUP BY CustomerID, Country
-    ) WHERE r = 1
-),
-descr AS (
-    SELECT StockCode, Description FROM (
-        SELECT StockCode, Description, row_number() OVER (
-            PARTITION BY StockCode ORDER BY count(*) DESC, Description ASC) AS r
-        FROM l WHERE StockCode IS NOT NULL AND Description IS NOT NULL GROUP BY StockCode, Description
-    ) WHERE r = 1
-),
-top AS (
-    SELECT CustomerID, StockCode FROM (
-        SELECT CustomerID, StockCode, row_number() OVER (
-            PARTITION BY CustomerID ORDER BY lines DESC, purchased DESC, StockCode ASC) AS r
-        FROM items WHERE lines > 0 AND product
-    ) WHERE r = 1
-),
-snapshot AS (SELECT date_trunc('day', max(InvoiceDate)) + INTERVAL 1 DAY AS day FROM l),
-money AS (
-    SELECT *, (gross_micros + 5000) // 10000 AS gross, (counted_micros + 5000) // 10000 AS returned
-    FROM cust
-)
-SELECT money.CustomerID,
-       CAST(gross - returned AS DOUBLE) / 100 AS Total_Bill_Size,
-       CAST(gross AS DOUBLE) / 100 AS Gross_Spend,
-       CAST(returned AS DOUBLE) / 100 AS Returned_Amount,
-       CAST((unmatched_micros + 5000) // 10000 AS DOUBLE) / 100 AS Unmatched_Returns,
-       CAST((product_micros + 5000) // 10000 - (product_counted_micros + 5000) // 10000 AS DOUBLE) / 100
-           AS Product_Spend,
-       first_p AS First_Purchase, last_p AS Last_Purchase,
-       date_diff('day', date_trunc('day', first_p), date_trunc('day', last_p)) AS Purchase_Interval_Days,
-       coalesce(frequency, 0) AS Frequency,
-       date_diff('day', date_trunc('day', last_p), (SELECT day FROM snapshot)) AS Recency_Days,
-       country.Country AS Most_Common_Location,
-       descr.Description AS Top_Item,
-       top.StockCode AS Top_Item_Code
-FROM money
-LEFT JOIN visits USING (CustomerID)
-LEFT JOIN country USING (CustomerID)
-LEFT JOIN top USING (CustomerID)
-LEFT JOIN descr ON descr.StockCode = top.StockCode
-ORDER BY money.CustomerID
-"""
-
-_DUCKDB_CLEAN = """
-(SELECT * FROM (SELECT DISTINCT * FROM read_parquet('{path}') WHERE CustomerID IS NOT NULL)
- WHERE NOT UnitPrice <= 0 AND NOT Quantity = 0
-   AND NOT (coalesce(lower(left(InvoiceNo, 1)) = 'c', false) AND Quantity > 0)
-   AND NOT coalesce(lower(left(StockCode, 4)) = 'test', false))
-"""
-
-
-def features_duckdb(invoices: pd.DataFrame) -> pd.DataFrame:
-    """DuckDB SQL over the in-memory frame of clean lines."""
-    import duckdb
-
-    lines = invoices.astype({name: "str" for name in c.TEXT_COLUMNS})  # noqa: F841 - scanned by name
-    return _tidy(duckdb.sql(_DUCKDB_FEATURES.format(source="lines")).df())
-
-
-def pipeline_duckdb(path: Path) -> pd.DataFrame:
-    """DuckDB from the Parquet file: the cleaning rules in SQL, then the features."""
-    import duckdb
-
-    source = _DUCKDB_CLEAN.format(path=str(path).replace("'", "''"))
-    return _tidy(duckdb.sql(_DUCKDB_FEATURES.format(source=source)).df())
-
-
-def features_polars(lines) -> pd.DataFrame:  # lines: a polars DataFrame or LazyFrame
-    """Polars on the clean lines (converted to Polars before timing)."""
-    import polars as pl
-
-    q, cid, code, date = pl.col(c.QUANTITY), pl.col(c.CUSTOMER_ID), pl.col(c.STOCK_CODE), pl.col(c.INVOICE_DATE)
-    micros = pl.col("micros")
-    priced = lines.lazy().with_columns(
-        (q * pl.col(c.UNIT_PRICE) * 1_000_000).round(0).cast(pl.Int64).alias("micros"),
-        code.str.contains(PRODUCT_CODE_PATTERN).fill_null(False).alias("product"),
-    )
-    bought = priced.filter(q > 0)
-    items = (
-        priced.group_by([c.CUSTOMER_ID, c.STOCK_CODE]).agg(
-            pl.col("product").first(),
-            (q > 0).sum().alias(LINES),
-            q.filter(q > 0).sum().alias("purchased"),
-            micros.filter(q > 0).sum().alias("bought"),
-            (-micros).filter(q < 0).sum().alias("returned"),
-        )
-        .with_columns(pl.min_horizontal("returned", "bought").alias("counted"))
-    )
-    product = pl.col("product")
-    cust = items.group_by(c.CUSTOMER_ID).agg(
-        pl.col(LINES).sum(),
-        pl.col("bought").sum().alias(GROSS_MICROS),
-        pl.col("bought").filter(product).sum().alias("product_micros"),
-        pl.col("counted").sum().alias("counted_micros"),
-        (pl.col("returned") - pl.col("counted")).sum().alias("unmatched_micros"),
-        pl.col("counted").filter(product).sum().alias("product_counted_micros"),
-    ).filter(pl.col(LINES) > 0)
-    visits = (
-        priced.filter(product).group_by([c.CUSTOMER_ID, date.dt.truncate("1d").alias("day")]).agg(
-            micros.sum().alias("net"), date.filter(q > 0).min().alias("first"), date.filter(q > 0).max().alias("last")
-        )
-        .filter(pl.col("net") > 0)
-        .group_by(c.CUSTOMER_ID).agg(
-            pl.len().cast(pl.Int64).alias(c.FREQUENCY),
-            pl.col("first").min().alias(c.FIRST_PURCHASE),
-            pl.col("last").max().alias(c.LAST_PURCHASE),
-        )
-    )
-    country = (
-        bought.filter(pl.col(c.COUNTRY).is_not_null()).group_by([c.CUSTOMER_ID, c.COUNTRY]).agg(pl.len().alias(LINES))
-        .sort([c.CUSTOMER_ID, LINES, c.COUNTRY], descending=[False, True, False])
-        .group_by(c.CUSTOMER_ID, maintain_order=True).first()
-        .select(cid, pl.col(c.COUNTRY).alias(c.MOST_COMMON_LOCATION))
-    )
-    descr = (
-        priced.filter(code.is_not_null() & pl.col(c.DESCRIPTION).is_not_null())
-        .group_by([c.STOCK_CODE, c.DESCRIPTION]).agg(pl.len().alias(LINES))
-        .sort([c.STOCK_CODE, LINES, c.DESCRIPTION], descending=[False, True, False])
-        .group_by(c.STOCK_CODE, maintain_order=True).first()
-        .select(code, pl.col(c.DESCRIPTION).alias(c.TOP_ITEM))
-    )
-    top = (
-        items.filter((pl.col(LINES) > 0) & product)
-        .sort([c.CUSTOMER_ID, LINES, "purchased", c.STOCK_CODE], descending=[False, True, True, False])
-        .group_by(c.CUSTOMER_ID, maintain_order=True).first()
-        .select(cid, code.alias(c.TOP_ITEM_CODE))
-    )
-    snapshot = priced.select((date.max().dt.truncate("1d") + pl.duration(days=1)).alias("snapshot"))
-    gross, returned = _polars_pence(pl.col(GROSS_MICROS)), _polars_pence(pl.col("counted_micros"))
-    first_day, last_day = pl.col(c.FIRST_PURCHASE).dt.truncate("1d"), pl.col(c.LAST_PURCHASE).dt.truncate("1d")
-    table = (
-        cust.join(visits, on=c.CUSTOMER_ID, how="left").join(country, on=c.CUSTOMER_ID, how="left")
-        .join(top, on=c.CUSTOMER_ID, how="left")
-        .join(descr, left_on=c.TOP_ITEM_CODE, right_on=c.STOCK_CODE, how="left")
-        .join(snapshot, how="cross")
-        .with_columns(
-            _polars_pounds(gross - returned).alias(c.TOTAL_BILL_SIZE), _polars_pounds(gross).alias(c.GROSS_SPEND),
-            _polars_pounds(returned).alias(c.RETURNED_AMOUNT),
-            _polars_pounds(_polars_pence(pl.col("unmatched_micros"))).alias(c.UNMATCHED_RETURNS),
-            _polars_pounds(_polars_pence(pl.col("product_micros")) - _polars_pence(pl.col("product_counted_micros")))
-            .alias(c.PRODUCT_SPEND),
-            pl.col(c.FREQUENCY).fill_null(0),
-            (last_day - first_day).dt.total_days().alias(c.PURCHASE_INTERVAL_DAYS),
-            (pl.col("snapshot") - last_day).dt.total_days().alias(c.RECENCY_DAYS),
-        )
-        .sort(c.CUSTOMER_ID)
-        .select(c.CUSTOMER_ID, *c.FEATURES)
-    )
-    return _tidy(table.collect().to_pandas())
-
-
-def _polars_pence(micros):
-    """Micro-pounds (an Int64 Polars expression) to whole pence, halves up, as ``clean.pence``."""
-    return (micros + 5_000) // 10_000
-
-
-def _polars_pounds(pence):
-    """Whole pence (an Int64 Polars expression) to pounds, the float numpy's ``pence / 100`` gives.
-
-    Polars divides a column by a scalar through its reciprocal, which can miss the correctly
-    rounded quotient by an ulp; a Decimal division is exact, and its cast to Float64 is that quotient.
-    """
-    import polars as pl
-
-    return (pence.cast(pl.Decimal(38, 2)) / 100).cast(pl.Float64)
-
-
-def pipeline_polars(path: Path) -> pd.DataFrame:
-    """Polars from the Parquet file: the cleaning rules as lazy filters, then the features."""
-    import polars as pl
-
-    q, price = pl.col(c.QUANTITY), pl.col(c.UNIT_PRICE)
-
-    def starts_with(column: str, prefix: str):  # any case; a missing text starts with nothing
-        return (pl.col(column).str.slice(0, len(prefix)).str.to_lowercase() == prefix).fill_null(False)
-
-    lines = (
-        pl.scan_parquet(path).filter(pl.col(c.CUSTOMER_ID).is_not_null()).unique(maintain_order=False)
-        .filter(
-            ~(price <= 0) & ~(q == 0) & ~(starts_with(c.INVOICE, "c") & (q > 0)) & ~starts_with(c.STOCK_CODE, "test")
-        )
-    )
-    # Collected once: left lazy, several branches of the features read and cleaned the file again.
-    return features_polars(lines.collect())
-
-
-def pipeline_pandas(path: Path) -> pd.DataFrame:
-    """This package from the Parquet file: load, clean, features."""
-    return build_customer_features(clean_invoices(load_invoices(path)).invoices)
-
-
-def _tidy(table: pd.DataFrame) -> pd.DataFrame:
-    """Another engine's result in this package's layout, for comparison."""
-    table = table.set_index(c.CUSTOMER_ID)
-    table.index = table.index.astype("Int64")
-    for name in (c.MOST_COMMON_LOCATION, c.TOP_ITEM, c.TOP_ITEM_CODE):
-        table[name] = table[name].astype("str")
-    for name in (c.FIRST_PURCHASE, c.LAST_PURCHASE):
-        table[name] = pd.to_datetime(table[name]).astype("datetime64[ns]")
-    for name in (c.PURCHASE_INTERVAL_DAYS, c.RECENCY_DAYS):
-        table[name] = table[name].astype("Int64")
-    table[c.FREQUENCY] = table[c.FREQUENCY].astype("int64")
-    return table[list(c.FEATURES)].sort_index()
-
-
-# --- measuring -----------------------------------------------------------------------
-
-FEATURE_ENGINES: dict[str, Callable] = {
-    "segmentation (pandas)": build_customer_features,
-    "naive per-group lambdas": features_naive,
-    "DuckDB": features_duckdb,
-    "Polars": features_polars,
-}
-PIPELINE_ENGINES: dict[str, Callable] = {
-    "segmentation (pandas)": pipeline_pandas,
-    "DuckDB": pipeline_duckdb,
-    "Polars": pipeline_polars,
-}
-
-
-class _PeakMemory:
-    """Peak resident memory above the level at start, sampled in a background thread."""
-
-    def __init__(self) -> None:
-        import psutil
-
-        self._process = psutil.Process()
-        self._stop = threading.Event()
-        self.baseline = self._process.memory_info().rss
-        self.peak = self.baseline
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._process.memory_info().rss)
-            time.sleep(_SAMPLE_S)
-
-    def __enter__(self) -> _PeakMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._process.memory_info().rss)
+    name: str
+    threads: int | None = None
 
     @property
-    def megabytes(self) -> float:
-        return (self.peak - self.baseline) / 2**20
+    def key(self) -> str:
+        """The engine's name on the worker's command line."""
+        return self.name if self.threads is None else f"{self.name}:{self.threads}"
+
+    @classmethod
+    def parse(cls, key: str) -> Engine:
+        """The engine named by :attr:`key`."""
+        name, _, threads = key.partition(":")
+        return cls(name, int(threads) if threads else None)
 
 
-def _worker(stage: str, engine: str, source: str, repeats: int, result_path: str) -> dict:
-    """Run one engine on one input ``repeats`` times in this process; save its first result."""
+ENGINES = (
+    Engine(PACKAGE),
+    Engine("naive"),
+    Engine("DuckDB", 2),
+    Engine("DuckDB", 1),
+    Engine("Polars"),
+    Engine("Polars", 1),
+)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An engine made ready for one input: the timed call, its result in this package's layout,
+    and the thread count it runs with."""
+
+    run: Callable[[], object]
+    to_pandas: Callable[[object], pd.DataFrame]
+    threads: int
+
+
+def _prepare(stage: str, engine: Engine, source: Path) -> Prepared:
+    """Everything an engine needs before its timer: imports, input in the engine's form, threads."""
+    from benchmarks import alternatives as alt
+
+    invoices = _clean_lines(source) if stage == "features" else None
+    if engine.name == PACKAGE:
+        return _prepare_package(stage, source, invoices)
+    if engine.name == "naive":
+        return Prepared(lambda: alt.features_naive(invoices), _same, 1)
+    if engine.name == "DuckDB":
+        connection = alt.duckdb_connection(engine.threads or os.cpu_count() or 1)
+        if stage == "features":
+            alt.duckdb_lines_table(connection, invoices)
+            run = lambda: alt.features_duckdb(connection)  # noqa: E731
+        else:
+            run = lambda: alt.pipeline_duckdb(connection, source)  # noqa: E731
+        return Prepared(run, alt.duckdb_to_pandas, alt.duckdb_threads(connection))
+    if engine.name == "Polars":
+        if stage == "features":
+            lines = alt.polars_lines(invoices)
+            run = lambda: alt.features_polars(lines)  # noqa: E731
+        else:
+            run = lambda: alt.pipeline_polars(source)  # noqa: E731
+        return Prepared(run, alt.polars_to_pandas, alt.polars_threads())
+    raise ValueError(f"unknown engine {engine.key!r}")
+
+
+def _prepare_package(stage: str, source: Path, invoices: pd.DataFrame | None) -> Prepared:
+    from segmentation.engines import PandasEngine
+    from segmentation.features import build_customer_features
+
+    engine = PandasEngine()
+    threads = int(getattr(engine, "threads", 1))
     if stage == "features":
-        invoices = clean_invoices(load_invoices(source)).invoices
-        argument = invoices
-        if engine == "Polars":
-            import polars as pl
-
-            argument = pl.from_pandas(invoices.astype({name: "str" for name in c.TEXT_COLUMNS}))
-        function = FEATURE_ENGINES[engine]
-    else:
-        argument, function = Path(source), PIPELINE_ENGINES[engine]
-    times, peaks = [], []
-    for run in range(repeats):
-        with _PeakMemory() as memory:
-            started = time.perf_counter()
-            table = function(argument)
-            times.append(time.perf_counter() - started)
-        peaks.append(memory.megabytes)
-        if run == 0:
-            table.to_pickle(result_path)
-        del table
-    return {"median_s": statistics.median(times), "peak_mb": max(peaks), "runs": repeats}
+        return Prepared(lambda: build_customer_features(invoices), _same, threads)
+    return Prepared(lambda: engine.customer_table(source).customers, _same, threads)
 
 
-def _measure(stage: str, engine: str, source: Path, repeats: int, workdir: Path) -> tuple[dict, pd.DataFrame]:
-    result_path = workdir / f"{stage}-{engine.split()[0]}-{source.stem}.pkl"
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", stage, engine, str(source),
-               str(repeats), str(result_path)]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1]), pd.read_pickle(result_path)
+def _clean_lines(source: Path) -> pd.DataFrame:
+    from segmentation.clean import clean_invoices
+    from segmentation.load import load_invoices
+
+    return clean_invoices(load_invoices(source)).invoices
 
 
-def _inputs(sizes: list[str], real_file: Path) -> list[tuple[str, Path, int]]:
-    """(name, path, lines) of every input: the real file if present, then synthetic Parquet files."""
-    inputs = []
-    if real_file.exists():
-        name = "real 2009-2010" if real_file.resolve() == config.REAL_DATA_PATH.resolve() else f"real {real_file.name}"
-        inputs.append((name, real_file, len(load_invoices(real_file))))
-    for name in sizes:
-        path = BENCH_DIR / f"synthetic_{name}.parquet"
-        if not path.exists():
-            print(f"generating {path.relative_to(config.PROJECT_ROOT)} ...", flush=True)
-            write_synthetic_parquet(path, n_lines=SYNTHETIC_SIZES[name], seed=SYNTHETIC_SEED)
-        inputs.append((f"synthetic {name}", path, SYNTHETIC_SIZES[name]))
-    return inputs
-
-
-def run_benchmark(sizes: list[str], *, repeats: int, real_file: Path = config.REAL_DATA_PATH) -> pd.DataFrame:
-    """Measure every (stage, engine, input); one row each, results checked equal first.
-
-    ``real_file`` (any file ``load_invoices`` reads) is measured on the feature stage only; it is
-    skipped when it does not exist.
-    """
-    rows = []
-    with tempfile.TemporaryDirectory() as scratch:
-        workdir = Path(scratch)
-        for input_name, path, n_lines in _inputs(sizes, real_file):
-            stages = [("features", FEATURE_ENGINES)]
-            if path != real_file:  # the real file's columns and text dates differ from the others'
-                stages.append(("pipeline", PIPELINE_ENGINES))
-            for stage, engines in stages:
-                reference = None
-                for engine in engines:
-                    if engine.startswith("naive") and n_lines > NAIVE_MAX_LINES:
-                        continue
-                    stats, table = _measure(stage, engine, path, repeats, workdir)
-                    if reference is None:
-                        reference = table
-                    else:
-                        # sums are whole micro-pounds, pence rounded alike: equal exactly, values and dtypes
-                        pd.testing.assert_frame_equal(table, reference, check_exact=True)
-                    rows.append({"input": input_name, "lines": n_lines, "stage": stage, "engine": engine,
-                                 "median_s": round(stats["median_s"], 3), "peak_mb": round(stats["peak_mb"])})
-                    print(f"{input_name:>15} {stage:>8} {engine:>24} {stats['median_s']:8.3f} s "
-                          f"{stats['peak_mb']:7.0f} MB", flush=True)
-    table = pd.DataFrame(rows)
-    ours = table[table["engine"] == "segmentation (pandas)"].set_index(["input", "stage"])["median_s"]
-    table["time_vs_segmentation"] = (
-        table["median_s"] / ours.reindex(pd.MultiIndex.from_frame(table[["input", "stage"]])).to_numpy()
-    ).round(2)
+def _same(table: object) -> pd.DataFrame:
+    assert isinstance(table, pd.DataFrame)
     return table
 
 
-def markdown_table(table: pd.DataFrame) -> str:
-    """The results as the README shows them."""
-    shown = table.assign(lines=table["lines"].map("{:,}".format)).rename(
-        columns={"median_s": "median s", "peak_mb": "peak MB", "time_vs_segmentation": "time ÷ segmentation"}
-    )
-    return shown.to_markdown(index=False)
+# --- one run, in its own process ------------------------------------------------------
+
+
+@dataclass
+class RunStats:
+    """What one timed run measured."""
+
+    seconds: float
+    cpu_seconds: float
+    peak_mb: float
+    start_mb: float
+    threads: int
+
+
+def _rss_kib(field_name: str) -> int | None:
+    """A line of /proc/self/status in KiB (VmRSS, VmHWM); None where there is none."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark of this process (Linux 4.0+); False where it cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
+            clear.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_kib() -> int:
+    """This process's peak resident set size in KiB since start or the last reset."""
+    peak = _rss_kib("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _current_rss_kib() -> int:
+    import psutil
+
+    current = _rss_kib("VmRSS")
+    return current if current is not None else psutil.Process().memory_info().rss // 1024
+
+
+@contextmanager
+def _measured() -> Iterator[dict[str, float]]:
+    """Wall time, CPU time and whole-process peak RSS of the ``with`` body."""
+    found: dict[str, float] = {}
+    start_kib = _current_rss_kib()
+    _reset_peak_rss()
+    cpu = os.times()
+    started = time.perf_counter()
+    yield found
+    found["seconds"] = time.perf_counter() - started
+    after = os.times()
+    found["cpu_seconds"] = (after.user - cpu.user) + (after.system - cpu.system)
+    found["peak_mb"] = _peak_rss_kib() * 1024 / MB
+    found["start_mb"] = start_kib * 1024 / MB
+
+
+def worker(stage: str, engine: Engine, source: Path, result_path: Path) -> RunStats:
+    """Prepare ``engine``, run it once under the timer, save its result (this package's layout)."""
+    prepared = _prepare(stage, engine, source)
+    _release_freed_memory()
+    with _measured() as found:
+        table = prepared.run()
+    prepared.to_pandas(table).to_pickle(result_path)
+    return RunStats(threads=prepared.threads, **found)
+
+
+def _release_freed_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the system (glibc), so that the resident
+    size when the timer starts is what the prepared input holds."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker_environment(engine: Engine) -> dict[str, str]:
+    """The measuring process's environment: this package on the path, Polars' threads if set."""
+    env = dict(os.environ)
+    roots = [str(Path(segmentation.__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1])]
+    env["PYTHONPATH"] = os.pathsep.join([*roots, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.pop("POLARS_MAX_THREADS", None)
+    if engine.name == "Polars" and engine.threads is not None:
+        env["POLARS_MAX_THREADS"] = str(engine.threads)
+    return env
+
+
+def _run_worker(stage: str, engine: Engine, source: Path, result_path: Path) -> RunStats:
+    """One run in a fresh process; RuntimeError with the last line of its errors if it fails, or if its
+    resident memory passes ``MEMORY_LIMIT_SHARE`` of the machine's (it is stopped then)."""
+    import psutil
+
+    command = [sys.executable, "-m", "benchmarks.bench", "--worker", stage, engine.key, str(source), str(result_path)]
+    limit = MEMORY_LIMIT_SHARE * psutil.virtual_memory().total
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, text=True, env=_worker_environment(engine),
+                                   cwd=Path(__file__).resolve().parents[1])
+        if _over_memory(process, limit):
+            raise RuntimeError(f"stopped: resident memory above {limit / MB:,.0f} MB")
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if process.returncode != 0:
+        lines = stderr.strip().splitlines() or [f"exit status {process.returncode}"]
+        raise RuntimeError(f"exit status {process.returncode}: {lines[-1]}")
+    return RunStats(**json.loads(stdout.strip().splitlines()[-1]))
+
+
+def _over_memory(process: subprocess.Popen, limit: float) -> bool:
+    """Wait for ``process``; kill it and return True if its resident memory passes ``limit`` bytes."""
+    import psutil
+
+    watched = psutil.Process(process.pid)
+    while process.poll() is None:
+        try:
+            rss = watched.memory_info().rss
+        except psutil.NoSuchProcess:
+            break
+        if rss > limit:
+            process.kill()
+            process.wait()
+            return True
+        time.sleep(_WATCH_S)
+    return False
+
+
+# --- equality ---------------------------------------------------------------------------
+
+
+def check_equal(table: pd.DataFrame, reference: pd.DataFrame) -> None:
+    """Raise AssertionError unless ``table`` equals ``reference`` exactly: values, dtypes, index, order."""
+    pd.testing.assert_frame_equal(table, reference, check_dtype=True, check_exact=True)
+
+
+# --- inputs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input file and what it holds."""
+
+    name: str
+    path: Path
+    lines: int
+    customers: int
+    pairs: int
+    megabytes: float
+    generation_s: float | None = None
+    generation_peak_mb: float | None = None
+    real: bool = False
+
+
+def parse_size(text: str) -> int:
+    """``"20k"``, ``"1M"``, ``"100M"`` or a plain number of lines."""
+    units = {"k": 1_000, "M": 1_000_000}
+    if text[-1:] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def _counts(path: Path) -> tuple[int, int]:
+    """Distinct customers and distinct (customer, StockCode) pairs of a Parquet file's lines."""
+    import duckdb
+
+    from benchmarks.alternatives import file_columns
+
+    fields = file_columns(path)
+    customer, code = ('"' + fields[name].name.replace('"', '""') + '"' for name in (c.CUSTOMER_ID, c.STOCK_CODE))
+    file = str(path).replace("'", "''")
+    query = (f"SELECT count(DISTINCT {customer}), count(DISTINCT ({customer}, {code})) "
+             f"FROM read_parquet('{file}') WHERE {customer} IS NOT NULL")
+    customers, pairs = duckdb.connect().execute(query).fetchone()
+    return int(customers), int(pairs)
+
+
+def real_input(path: Path) -> Input:
+    """The real file, described."""
+    import pyarrow.parquet as pq
+
+    name = "real 2009-2010" if path.resolve() == config.REAL_DATA_PATH.resolve() else f"real {path.name}"
+    customers, pairs = _counts(path)
+    return Input(name, path, pq.ParquetFile(path).metadata.num_rows, customers, pairs,
+                 path.stat().st_size / MB, real=True)
+
+
+def synthetic_input(size: str, bench_dir: Path) -> Input:
+    """The synthetic file of ``size`` lines, written (and its counts recorded beside it) on first use."""
+    path = bench_dir / f"synthetic_{size}.parquet"
+    info_path = path.with_suffix(".json")
+    info = json.loads(info_path.read_text()) if path.exists() and info_path.exists() else {}
+    if not path.exists():
+        info = _generate(path, parse_size(size))
+    if "customers" not in info:
+        _progress(f"counting customers and pairs of {path.name}")
+        info["customers"], info["pairs"] = _counts(path)
+    info_path.write_text(json.dumps(info, indent=1) + "\n")
+    return Input(f"synthetic {size}", path, info["lines"], info["customers"], info["pairs"],
+                 path.stat().st_size / MB, info.get("seconds"), info.get("peak_rss_mb"))
+
+
+def sample_input(bench_dir: Path) -> Input:
+    """The bundled synthetic sample (``config.SAMPLE_PATH``, a CSV) as a Parquet file of canonical columns."""
+    from segmentation.load import load_invoices
+
+    path = bench_dir / "sample_invoices.parquet"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        invoices = load_invoices(config.SAMPLE_PATH)
+        invoices.astype({name: "str" for name in c.TEXT_COLUMNS}).to_parquet(path, index=False)
+    customers, pairs = _counts(path)
+    lines = len(pd.read_parquet(path, columns=[c.QUANTITY]))
+    return Input("synthetic sample", path, lines, customers, pairs, path.stat().st_size / MB)
+
+
+def _generate(path: Path, lines: int) -> dict:
+    """Write the synthetic file in a fresh process; its time and peak memory."""
+    _progress(f"generating {path.name} ({lines:,} lines) ...")
+    code = "\n".join([
+        "import json, resource, sys, time",
+        "from segmentation.synthetic import write_synthetic_parquet",
+        "t = time.perf_counter()",
+        "write_synthetic_parquet(sys.argv[1], n_lines=int(sys.argv[2]), seed=int(sys.argv[3]))",
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6",
+        "print(json.dumps({'lines': int(sys.argv[2]), 'seconds': round(time.perf_counter() - t, 1),"
+        " 'peak_rss_mb': round(peak)}))",
+    ])
+    done = subprocess.run([sys.executable, "-c", code, str(path), str(lines), str(SYNTHETIC_SEED)],
+                          capture_output=True, text=True, check=True, env=_worker_environment(Engine(PACKAGE)))
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --- the benchmark -------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """Every run of one (input, stage, engine)."""
+
+    input: str
+    lines: int
+    stage: str
+    engine: Engine
+    runs: list[RunStats] = field(default_factory=list)
+    problem: str | None = None
+
+    @property
+    def seconds(self) -> list[float]:
+        return [run.seconds for run in self.runs]
+
+    @property
+    def median_s(self) -> float | None:
+        return statistics.median(self.seconds) if self.runs and not self.problem else None
+
+    @property
+    def peak_mb(self) -> float | None:
+        return max(run.peak_mb for run in self.runs) if self.runs and not self.problem else None
+
+    def record(self) -> dict:
+        """The row as the table shows it."""
+        ok = self.runs and not self.problem
+        return {
+            "input": self.input, "lines": self.lines, "stage": self.stage,
+            "engine": self.engine.name,
+            "threads": self.runs[0].threads if self.runs else self.engine.threads,
+            "runs": len(self.runs),
+            "median s": round(self.median_s, 3) if ok else None,
+            "min s": round(min(self.seconds), 3) if ok else None,
+            "max s": round(max(self.seconds), 3) if ok else None,
+            "cpu s": round(statistics.median(r.cpu_seconds for r in self.runs), 2) if ok else None,
+            "peak RSS MB": round(self.peak_mb) if ok else None,
+            "peak above start MB": round(max(r.peak_mb - r.start_mb for r in self.runs)) if ok else None,
+            "equal": "yes" if ok else ("no run" if not self.problem else self.problem.split(" ")[0]),
+        }
+
+
+@dataclass
+class Result:
+    """A benchmark run: its inputs, rows and the machine's load around each input."""
+
+    inputs: list[Input] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    load: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = field(default_factory=dict)
+    cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+    def find(self, input_name: str, stage: str, engine: Engine) -> Row | None:
+        for row in self.rows:
+            if (row.input, row.stage, row.engine) == (input_name, stage, engine):
+                return row
+        return None
+
+
+def _engines_for(item: Input, stage: str, *, all_engines: bool, quick: bool) -> list[Engine]:
+    """The engines measured on ``item`` at ``stage``; this package's comes first. ``quick``: only the
+    rows at default threads."""
+    chosen = []
+    for engine in ENGINES:
+        if quick and engine.threads == 1:
+            continue
+        if engine.name == "naive" and (stage != "features" or (NAIVE_REAL_ONLY and not item.real)):
+            continue
+        if engine.name != PACKAGE and item.lines > LARGE_LINES and not all_engines:
+            continue
+        chosen.append(engine)
+    return chosen
+
+
+def _stages_for(item: Input) -> list[str]:
+    return ["pipeline"] if item.lines > LARGE_LINES else ["features", "pipeline"]
+
+
+def _progress(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def run_benchmark(inputs: list[Input], *, repeats: int, all_engines: bool = False, quick: bool = False) -> Result:
+    """Measure every (input, stage, engine), repeats interleaved; every result checked equal first."""
+    result = Result(inputs=list(inputs))
+    with tempfile.TemporaryDirectory() as scratch:
+        for item in inputs:
+            before = os.getloadavg()
+            for stage in _stages_for(item):
+                engines = _engines_for(item, stage, all_engines=all_engines, quick=quick)
+                rows = [Row(item.name, item.lines, stage, engine) for engine in engines]
+                result.rows.extend(rows)
+                _measure_stage(item, stage, rows, repeats, Path(scratch))
+            result.load[item.name] = (before, os.getloadavg())
+    return result
+
+
+def _measure_stage(item: Input, stage: str, rows: list[Row], repeats: int, scratch: Path) -> None:
+    """Repeat 1 of every engine, then repeat 2 of every engine, ...; each result checked before it counts."""
+    reference: pd.DataFrame | None = None
+    for repeat in range(1, repeats + 1):
+        for row in rows:
+            if row.problem:
+                continue
+            _progress(f"{item.name} | {stage} | {row.engine.key} | repeat {repeat}/{repeats}")
+            result_path = scratch / "result.pkl"
+            try:
+                stats = _run_worker(stage, row.engine, item.path, result_path)
+            except RuntimeError as error:
+                row.problem = f"failed ({error})"
+                _progress(f"  {row.problem}")
+                continue
+            table = pd.read_pickle(result_path)
+            if reference is None:
+                reference = table
+            try:
+                check_equal(table, reference)
+            except AssertionError as error:
+                row.problem = f"differs from {rows[0].engine.name}: " + " ".join(str(error).split())[:300]
+                _progress(f"  {row.problem}")
+                continue
+            row.runs.append(stats)
+            _progress(f"  {stats.seconds:.3f} s, peak RSS {stats.peak_mb:,.0f} MB, threads {stats.threads}")
+
+
+# --- targets -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """A performance target, what was measured for it and whether it was met (None: not measured)."""
+
+    target: str
+    measured: str
+    met: bool | None
+
+    def record(self) -> dict:
+        verdict = {True: "met", False: "missed", None: "not measured"}[self.met]
+        return {"target": self.target, "measured": self.measured, "verdict": verdict}
+
+
+def _seconds(row: Row | None) -> str:
+    return f"{row.median_s:.2f} s" if row and row.median_s is not None else "—"
+
+
+def _megabytes(row: Row | None) -> str:
+    return f"{row.peak_mb:,.0f} MB" if row and row.peak_mb is not None else "—"
+
+
+def _synthetic_name(result: Result, lines: int) -> str | None:
+    return next((i.name for i in result.inputs if not i.real and i.lines == lines), None)
+
+
+def targets(result: Result) -> list[Target]:
+    """The project's performance targets judged on ``result``."""
+    ours, duckdb2 = Engine(PACKAGE), Engine("DuckDB", 2)
+    found: list[Target] = []
+    name20 = _synthetic_name(result, 20_000_000)
+    ours20 = result.find(name20, "pipeline", ours) if name20 else None
+    duck20 = result.find(name20, "pipeline", duckdb2) if name20 else None
+    found.append(_compare("20M lines Parquet → customer table: segmentation no slower than DuckDB (2 threads)",
+                          ours20, duck20, lambda a, b: a <= b,
+                          lambda a, b: f"{_seconds(ours20)} vs {_seconds(duck20)} ({a / b:.2f}×)"))
+    found.append(_memory_target("20M lines Parquet → customer table: segmentation peak RSS under 1 GB",
+                                ours20, 1_000))
+    name100 = _synthetic_name(result, 100_000_000)
+    ours100 = result.find(name100, "pipeline", ours) if name100 else None
+    found.append(_memory_target("100M lines Parquet → customer table: segmentation peak RSS under 2 GB",
+                                ours100, 2_000, extra=f", wall time {_seconds(ours100)}"))
+    real = next((i.name for i in result.inputs if i.real), None)
+    ours_real = result.find(real, "features", ours) if real else None
+    polars = result.find(real, "features", Engine("Polars")) if real else None
+    naive = result.find(real, "features", Engine("naive")) if real else None
+    found.append(_compare("feature stage on the real file within 1.5× of Polars (default threads)",
+                          ours_real, polars, lambda a, b: a <= 1.5 * b,
+                          lambda a, b: f"{_seconds(ours_real)} vs {_seconds(polars)} ({a / b:.2f}×)"))
+    found.append(_compare("feature stage on the real file at least 10× faster than the naive idiom",
+                          ours_real, naive, lambda a, b: b >= 10 * a,
+                          lambda a, b: f"{_seconds(ours_real)} vs {_seconds(naive)} ({b / a:.1f}× faster)"))
+    return found
+
+
+def _compare(text: str, ours: Row | None, other: Row | None, test: Callable[[float, float], bool],
+             describe: Callable[[float, float], str]) -> Target:
+    if ours is None or other is None or ours.median_s is None or other.median_s is None:
+        return Target(text, f"{_seconds(ours)} vs {_seconds(other)}", None)
+    return Target(text, describe(ours.median_s, other.median_s), test(ours.median_s, other.median_s))
+
+
+def _memory_target(text: str, row: Row | None, limit_mb: float, extra: str = "") -> Target:
+    if row is None or row.peak_mb is None:
+        return Target(text, "—", None)
+    return Target(text, f"{_megabytes(row)} (limit {limit_mb:,.0f} MB){extra}", row.peak_mb < limit_mb)
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def records(result: Result) -> list[dict]:
+    """The result rows as the table shows them, with each median divided by the package's."""
+    ours = {(row.input, row.stage): row.median_s for row in result.rows if row.engine.name == PACKAGE}
+    found = []
+    for row in result.rows:
+        record = row.record()
+        base = ours.get((row.input, row.stage))
+        record["÷ segmentation"] = round(row.median_s / base, 2) if row.median_s is not None and base else None
+        found.append(record)
+    return found
+
+
+def report(result: Result) -> str:
+    """The run as Markdown: machine, inputs, results and targets."""
+    rows = pd.DataFrame(records(result)).astype(object)
+    problems = [f"- {row.input} | {row.stage} | {row.engine.key}: {row.problem}" for row in result.rows if row.problem]
+    inputs = pd.DataFrame([{
+        "input": i.name, "lines": f"{i.lines:,}", "customers": f"{i.customers:,}", "(customer, StockCode) pairs":
+        f"{i.pairs:,}", "file MB": round(i.megabytes, 1), "generated in s": i.generation_s,
+        "generation peak RSS MB": i.generation_peak_mb,
+    } for i in result.inputs]).astype(object)
+    inputs = inputs.where(inputs.notna(), "—")
+    load = "; ".join(f"{name}: {_load_text(before)} → {_load_text(after)}"
+                     for name, (before, after) in result.load.items())
+    if not rows.empty:
+        rows["lines"] = rows["lines"].map("{:,}".format)
+        rows = rows.where(rows.notna(), "—")
+    return "\n\n".join([
+        f"Machine: {result.cpus} CPUs, Python {sys.version.split()[0]}. "
+        f"Load average (1, 5, 15 min) before → after each input: {load or '—'}.",
+        "Inputs:\n\n" + inputs.to_markdown(index=False),
+        "Results (wall time: median and range of the runs; peak RSS: whole process, during the timed run):\n\n"
+        + (rows.to_markdown(index=False) if not rows.empty else "(no rows)"),
+        *(["Problems (no time reported for these rows):\n\n" + "\n".join(problems)] if problems else []),
+        "Targets:\n\n" + pd.DataFrame([t.record() for t in targets(result)]).to_markdown(index=False),
+    ]) + "\n"
+
+
+def _load_text(load: tuple[float, ...]) -> str:
+    return "/".join(f"{value:.2f}" for value in load)
+
+
+def write_report(result: Result, out_dir: Path) -> Path:
+    """Write ``results.md`` and ``results.csv`` into ``out_dir``; the Markdown file's path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(records(result)).to_csv(out_dir / "results.csv", index=False)
+    markdown = out_dir / "results.md"
+    markdown.write_text(report(result), encoding="utf-8")
+    return markdown
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", nargs="*", default=list(SYNTHETIC_SIZES), choices=list(SYNTHETIC_SIZES))
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per engine and input (median)")
-    parser.add_argument("--real-file", type=Path, default=config.REAL_DATA_PATH,
-                        help="a real invoice file measured on the feature stage (default: the bundled "
-                             f"{config.display_path(config.REAL_DATA_PATH)}; skipped if it does not exist)")
-    parser.add_argument("--worker", nargs=5, metavar=("STAGE", "ENGINE", "INPUT", "REPEATS", "RESULT"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", nargs="*", help=f"synthetic inputs in lines, e.g. 1M 20M (default: "
+                        f"{' '.join(DEFAULT_SIZES)}; with --quick: none)")
+    parser.add_argument("--repeats", type=int, help="runs per engine and input (default 3; with --quick 1)")
+    parser.add_argument("--quick", action="store_true",
+                        help="checks the harness in seconds: the bundled synthetic sample as Parquet, one run "
+                             "of each engine at default threads, no real file")
+    parser.add_argument("--real-file", type=Path,
+                        help=f"the real Parquet file (default {config.display_path(config.REAL_DATA_PATH)}; "
+                             "skipped if missing)")
+    parser.add_argument("--no-real", action="store_true", help="leave the real file out")
+    parser.add_argument("--all-engines", action="store_true",
+                        help=f"run DuckDB and Polars also above {LARGE_LINES:,} lines")
+    parser.add_argument("--bench-dir", type=Path, default=BENCH_DIR,
+                        help="where synthetic files are cached and results written")
+    parser.add_argument("--worker", nargs=4, metavar=("STAGE", "ENGINE", "INPUT", "RESULT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        stage, engine, source, repeats, result = args.worker
-        print(json.dumps(_worker(stage, engine, source, int(repeats), result)))
+        stage, engine, source, result_path = args.worker
+        print(json.dumps(asdict(worker(stage, Engine.parse(engine), Path(source), Path(result_path)))))
         return 0
-    table = run_benchmark(args.sizes, repeats=args.repeats, real_file=args.real_file)
-    out = write_csv(table, BENCH_DIR / "bench.csv", index=False)
-    (BENCH_DIR / "bench.md").write_text(markdown_table(table) + "\n", encoding="utf-8")
-    print(table.to_string(index=False))
-    print(f"wrote {out.relative_to(config.PROJECT_ROOT)} and bench.md")
-    return 0
+    sizes = args.sizes if args.sizes is not None else ([] if args.quick else list(DEFAULT_SIZES))
+    repeats = args.repeats or (1 if args.quick else 3)
+    real_file = args.real_file or config.REAL_DATA_PATH
+    use_real = not args.no_real and (args.real_file is not None or not args.quick) and real_file.exists()
+    inputs = ([real_input(real_file)] if use_real else []) + ([sample_input(args.bench_dir)] if args.quick else [])
+    inputs += [synthetic_input(size, args.bench_dir) for size in sizes]
+    result = run_benchmark(inputs, repeats=repeats, all_engines=args.all_engines, quick=args.quick)
+    markdown = write_report(result, args.bench_dir)
+    print(report(result))
+    print(f"wrote {markdown} and results.csv")
+    return 1 if any(row.problem for row in result.rows) else 0
 
 
 if __name__ == "__main__":
