@@ -103,38 +103,53 @@ def _repeats(invoices: pd.DataFrame, hashes: np.ndarray) -> np.ndarray:
 class LineHashes:
     """The :func:`row_hashes` of every line of the earlier batches, for the duplicate rule across batches.
 
-    Held as sorted runs that are merged as they grow (each hash is merged
-    O(log(lines / batch)) times): 8 bytes a line, the order of what any
-    exact one-pass check of repeats must keep.
+    Hashes are split by their top bits into :data:`HASH_PARTS` parts; each part
+    is held as sorted runs that are merged as they grow (each hash is merged
+    O(log(lines / batch)) times). That is 8 bytes a line, the order of what any
+    exact one-pass check of repeats must keep, and a merge copies one part at
+    most, not all of them.
     """
 
     def __init__(self) -> None:
-        self._runs: list[np.ndarray] = []
+        self._parts: list[list[np.ndarray]] = [[] for _ in range(HASH_PARTS)]
 
     def __len__(self) -> int:
-        return sum(map(len, self._runs))
+        return sum(len(run) for runs in self._parts for run in runs)
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:
         """True where the hash is one of an earlier line."""
         found = np.zeros(len(hashes), dtype=bool)
-        if not len(hashes) or not self._runs:
-            return found
         order = np.argsort(hashes)
         wanted = hashes[order]
-        for run in self._runs:
-            at = np.minimum(np.searchsorted(run, wanted), len(run) - 1)
-            found[order[run[at] == wanted]] = True
+        for part, (start, end) in zip(self._parts, _part_bounds(wanted), strict=True):
+            for run in part:
+                at = np.minimum(np.searchsorted(run, wanted[start:end]), len(run) - 1)
+                found[order[start:end][run[at] == wanted[start:end]]] = True
         return found
 
     def add(self, hashes: np.ndarray) -> None:
         """Remember the hashes of one more batch's lines."""
-        run = np.sort(hashes)
-        if not len(run):
-            return
-        while self._runs and len(self._runs[-1]) <= 2 * len(run):
-            larger = self._runs.pop()
-            run = np.insert(larger, np.searchsorted(larger, run), run)  # one pass over the larger run
-        self._runs.append(run)
+        ordered = np.sort(hashes)
+        for runs, (start, end) in zip(self._parts, _part_bounds(ordered), strict=True):
+            run = ordered[start:end]
+            if not len(run):
+                continue
+            while runs and len(runs[-1]) <= 2 * len(run):
+                larger = runs.pop()
+                run = np.insert(larger, np.searchsorted(larger, run), run)  # one pass over the larger run
+            runs.append(run)
+
+
+#: The parts :class:`LineHashes` splits hashes into, by their top bits.
+HASH_PARTS = 16
+_PART_BITS = np.uint64(64 - HASH_PARTS.bit_length() + 1)
+
+
+def _part_bounds(ordered: np.ndarray) -> list[tuple[int, int]]:
+    """Where each part's hashes start and end in sorted ``ordered``."""
+    edges = np.searchsorted(ordered, np.arange(HASH_PARTS + 1, dtype="uint64") << _PART_BITS)
+    edges[-1] = len(ordered)
+    return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
 
 
 def non_positive_price(invoices: pd.DataFrame) -> pd.Series:

@@ -48,10 +48,10 @@ SAMPLE_CUSTOMERS = 400
 
 #: Pandas engine: lines per batch read, cleaned and summed at a time (a Parquet file's row groups are
 #: cut to at most this many lines).
-BATCH_LINES = 1 << 20
+BATCH_LINES = 1 << 19
 #: Pandas engine: bytes of per-customer sums held in memory before they are added up and, if still
 #: larger, written to disk in :data:`SPILL_BUCKETS` files by customer.
-SUMS_MEMORY_BYTES = 256 << 20
+SUMS_MEMORY_BYTES = 64 << 20
 SPILL_BUCKETS = 32
 
 #: Dask engine, local cluster: the memory limit of each worker, above which it spills to disk.

@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 #: The engines' names, as the command line's ``--engine`` takes them.
 ENGINES = ("pandas", "dask")
+#: Lines at the end of a batch kept to settle at once the repeats of them in the next batch.
+NEIGHBOURS = 4096
 #: Inputs above this size get one progress line per stage on the pandas engine.
 LARGE_INPUT_BYTES = 50 * 2**20
 
@@ -148,7 +150,8 @@ def stream_batches(source: Iterable[pd.DataFrame], *, window: OutcomeWindow | No
     read again and the lines with those hashes are compared value by value:
     a held line that equals no earlier line is given back in one more batch.
     Copies are mostly neighbours, so held lines are first compared with the
-    batch just before theirs: a line that equals one there is settled at once.
+    last :data:`NEIGHBOURS` lines of the batch before: a line that equals one
+    there is settled at once.
     """
     earlier = LineHashes()
     held, previous = [], None
@@ -160,7 +163,7 @@ def stream_batches(source: Iterable[pd.DataFrame], *, window: OutcomeWindow | No
             unsettled = _not_in(batch.held, previous)
             if len(unsettled):
                 held.append(unsettled)
-        previous = invoices
+        previous = invoices.tail(NEIGHBOURS)
         del invoices
         yield batch
     if held:
@@ -170,7 +173,7 @@ def stream_batches(source: Iterable[pd.DataFrame], *, window: OutcomeWindow | No
 
 
 def _not_in(held: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
-    """The ``held`` lines that equal no line of ``previous`` (an earlier batch)."""
+    """The ``held`` lines that equal no line of ``previous`` (earlier lines)."""
     if previous is None:
         return held
     alike = previous[np.isin(row_hashes(previous), row_hashes(held))]

@@ -207,6 +207,7 @@ def _parquet_batches(path: Path, *, renames: dict[str, str], schema: pa.Schema,
         for record_batch in parquet.iter_batches(batch_size=batch_lines, columns=list(renames)):
             frame = record_batch.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
             del record_batch
+            pa.default_memory_pool().release_unused()  # the batch's Arrow buffers back to the system
             frame.index = pd.RangeIndex(first, first + len(frame))
             first += len(frame)
             canonical = to_canonical(_select(frame, where=path.name), source=path, date_format=None)

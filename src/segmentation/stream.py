@@ -5,8 +5,9 @@ turns a batch of lines into sums per (customer, StockCode), (customer, day),
 (customer, country) and (StockCode, Description). :class:`SumStore` adds those
 up across batches: text codes become codes of vocabularies that grow with the
 distinct texts, and the per-customer tables are added up whenever they pass
-``memory_bytes``. When even the added-up tables pass half of it, they are
-written to disk in buckets by customer, so that each bucket holds every row of
+``memory_bytes`` (until adding up stops paying: batches that share few
+customers). When the tables still pass half of it, they are written to disk
+in buckets by customer, so that each bucket holds every row of
 its customers and can be made into their features on its own. Memory then
 grows with the batch and one bucket, not with the lines or the customers'
 products.
@@ -72,6 +73,7 @@ class SumStore:
         self._held_bytes = 0
         self._spill: tempfile.TemporaryDirectory | None = None
         self._spills = 0
+        self._compacting = True
         self.last_invoice_date: pd.Timestamp | None = None
 
     def __bool__(self) -> bool:
@@ -93,7 +95,10 @@ class SumStore:
         last = sums.last_invoice_date
         self.last_invoice_date = last if self.last_invoice_date is None else max(self.last_invoice_date, last)
         if self._held_bytes > self._memory_bytes:
-            self._compact()
+            if self._compacting:  # worth it while batches share customers
+                before = self._held_bytes
+                self._compact()
+                self._compacting = self._held_bytes < before * 3 // 4
             if self._held_bytes > self._memory_bytes // 2:
                 self._write_buckets()
 
