@@ -133,21 +133,26 @@ class SumStore:
         return Path(self._spill.name) / f"{table}-{bucket:03d}-{spill:05d}.npz"
 
     def _bucket_tables(self) -> Iterator[dict[str, list[Columns]]]:
-        """The per-customer tables of each bucket in turn (all of them as one bucket if none was written)."""
+        """The per-customer tables of a few buckets at a time, about ``memory_bytes`` on disk each
+        (all of them at once if none was written)."""
         descriptions = self._tables["descriptions"]
         if self._spill is None:
             yield {**{table: self._tables[table] for table in CUSTOMER_TABLES}, "descriptions": descriptions}
             return
         self._compact()
         self._write_buckets()
+        folder = Path(self._spill.name)
+        group: list[Path] = []
         for number in range(self._buckets):
-            tables = {
-                table: [_read(path) for path in sorted(Path(self._spill.name).glob(f"{table}-{number:03d}-*"))]
-                for table in CUSTOMER_TABLES
-            }
-            if tables["items"]:
-                yield {**{table: pieces or [self._empty[table]] for table, pieces in tables.items()},
-                       "descriptions": descriptions}
+            group += sorted(folder.glob(f"*-{number:03d}-*"))
+            if group and (number == self._buckets - 1 or sum(path.stat().st_size for path in group)
+                          >= self._memory_bytes):
+                tables = {table: [_read(path) for path in group if path.name.startswith(f"{table}-")]
+                          for table in CUSTOMER_TABLES}
+                group = []
+                if tables["items"]:
+                    yield {**{table: pieces or [self._empty[table]] for table, pieces in tables.items()},
+                           "descriptions": descriptions}
 
     def summaries(self) -> Iterator[LineSummaries]:
         """The :class:`LineSummaries` of each bucket of customers (one, unless sums were written to disk)."""
