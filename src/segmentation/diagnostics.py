@@ -61,6 +61,8 @@ def silhouettes(scaled: np.ndarray, labelings: Sequence[np.ndarray], *,
     distances are computed once, a block of rows at a time, and multiplied by every labelling's
     one-hot matrix.
     """
+    if not labelings:
+        return []
     rows = _silhouette_rows(len(scaled), sample_size, random_state)
     points = np.asarray(scaled, dtype="float64")[rows]
     codes = [_label_codes(np.asarray(labels)[rows]) for labels in labelings]
