@@ -11,18 +11,25 @@ reported, and the caller decides.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.metrics import adjusted_rand_score, pairwise_distances_chunked
 
 from segmentation import columns as c
 from segmentation import config
-from segmentation.cluster import ClusterResult, cluster_customers, make_kmeans, not_clustered_reasons, scale_features
+from segmentation.cluster import (
+    ClusterResult,
+    cluster_customers,
+    fit_kmeans,
+    not_clustered_reasons,
+    scale_features,
+    threads_for,
+)
 from segmentation.errors import InvoiceDataError
 
 #: The feature sets and scalings the diagnostics compare: name -> (features, log).
@@ -39,8 +46,82 @@ SCALINGS: dict[str, tuple[tuple[str, ...], bool]] = {
 def silhouette(scaled: np.ndarray, labels: np.ndarray, *, sample_size: int = config.SILHOUETTE_SAMPLE_SIZE,
                random_state: int = config.RANDOM_STATE) -> float:
     """Mean silhouette of ``labels`` on every row of ``scaled``, or on a seeded sample of ``sample_size`` rows."""
-    size = sample_size if len(scaled) > sample_size else None
-    return float(silhouette_score(scaled, labels, sample_size=size, random_state=random_state))
+    return silhouettes(scaled, [labels], sample_size=sample_size, random_state=random_state)[0]
+
+
+def silhouettes(scaled: np.ndarray, labelings: Sequence[np.ndarray], *,
+                sample_size: int = config.SILHOUETTE_SAMPLE_SIZE,
+                random_state: int = config.RANDOM_STATE) -> list[float]:
+    """:func:`silhouette` of each labelling of the same rows of ``scaled``.
+
+    The value of scikit-learn's ``silhouette_score(scaled, labels, sample_size=..., random_state=...)``
+    (the same sample: above ``sample_size`` rows, the first ``sample_size`` of a seeded permutation),
+    summed in another order. For one feature, each customer's summed distance to a cluster comes
+    from the cluster's sorted values and their prefix sums, O(n log n); for several, the pairwise
+    distances are computed once, a block of rows at a time, and multiplied by every labelling's
+    one-hot matrix.
+    """
+    if not labelings:
+        return []
+    rows = _silhouette_rows(len(scaled), sample_size, random_state)
+    points = np.asarray(scaled, dtype="float64")[rows]
+    codes = [_label_codes(np.asarray(labels)[rows]) for labels in labelings]
+    if points.shape[1] == 1:
+        sums = [_distance_sums_1d(points[:, 0], labels) for labels in codes]
+    else:
+        with threads_for(len(points)):
+            sums = _distance_sums(points, codes)
+    return [_mean_silhouette(total, labels) for total, labels in zip(sums, codes, strict=True)]
+
+
+def _silhouette_rows(n_rows: int, sample_size: int, random_state: int) -> np.ndarray | slice:
+    """The rows a silhouette is computed on: all, or scikit-learn's seeded sample of ``sample_size``."""
+    if n_rows <= sample_size:
+        return slice(None)
+    return np.random.RandomState(random_state).permutation(n_rows)[:sample_size]
+
+
+def _label_codes(labels: np.ndarray) -> np.ndarray:
+    """``labels`` as codes 0 … m-1 of the labels present, refusing fewer than 2 or more than n-1 of them."""
+    present, codes = np.unique(labels, return_inverse=True)
+    if not 2 <= len(present) <= len(labels) - 1:
+        raise ValueError(f"Number of labels is {len(present)}. Valid values are 2 to n_samples - 1 (inclusive)")
+    return codes.reshape(-1)
+
+
+def _distance_sums_1d(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Sum of |x - y| from each value x to the values y of each cluster: one row per value, one column per code."""
+    sums = np.empty((len(values), int(codes.max()) + 1))
+    for code in range(sums.shape[1]):
+        members = np.sort(values[codes == code])
+        prefix = np.concatenate(([0.0], np.cumsum(members)))
+        below = np.searchsorted(members, values)
+        sums[:, code] = values * (2 * below - len(members)) - 2 * prefix[below] + prefix[-1]
+    return sums
+
+
+def _distance_sums(points: np.ndarray, codes: list[np.ndarray]) -> list[np.ndarray]:
+    """Sum of Euclidean distances from each point to the points of each cluster, for each labelling.
+
+    The distances are scikit-learn's (``pairwise_distances_chunked``), one block of rows at a time.
+    """
+    one_hot = np.hstack([np.eye(int(labels.max()) + 1)[labels] for labels in codes])
+    sums = np.vstack(list(pairwise_distances_chunked(points, reduce_func=lambda block, _: block @ one_hot)))
+    edges = np.cumsum([int(labels.max()) + 1 for labels in codes])[:-1]
+    return np.split(sums, edges, axis=1)
+
+
+def _mean_silhouette(sums: np.ndarray, codes: np.ndarray) -> float:
+    """Mean silhouette from each point's summed distance to each cluster (a singleton's silhouette is 0)."""
+    sizes = np.bincount(codes)
+    own = np.arange(len(codes)), codes
+    with np.errstate(divide="ignore", invalid="ignore"):
+        intra = sums[own] / (sizes - 1)[codes]
+        means = sums / sizes
+        means[own] = np.inf
+        inter = means.min(axis=1)
+        scores = (inter - intra) / np.maximum(intra, inter)
+    return float(np.mean(np.nan_to_num(scores)))
 
 
 def scannable_k(customers: pd.DataFrame, *, features: tuple[str, ...], option: str) -> list[int]:
@@ -75,14 +156,14 @@ def scan_k(
     better separated; see :func:`silhouette` for the sample rule.
     """
     _, scaled, _ = scale_features(customers, features=features, log=log)
-    rows = []
+    k_values = list(k_values)
     for k in k_values:
         if k < 2 or k >= len(scaled):
             raise ValueError(f"k = {k} is outside 2 … {len(scaled) - 1} for {len(scaled)} customers")
-        model = make_kmeans(k, n_customers=len(scaled), random_state=random_state).fit(scaled)
-        score = silhouette(scaled, model.labels_, random_state=random_state)
-        rows.append({c.K: k, c.INERTIA: float(model.inertia_), c.SILHOUETTE: score})
-    return pd.DataFrame(rows).set_index(c.K)
+    models = [fit_kmeans(scaled, k, random_state=random_state) for k in k_values]
+    scores = silhouettes(scaled, [model.labels_ for model in models], random_state=random_state)
+    return pd.DataFrame({c.K: k_values, c.INERTIA: [float(model.inertia_) for model in models],
+                         c.SILHOUETTE: scores}).set_index(c.K)
 
 
 def elbow_k(scan: pd.DataFrame) -> int | None:
@@ -205,7 +286,7 @@ def bootstrap_stability(
     compared with the full-data one. One entry per resample.
     """
     _, scaled, _ = scale_features(customers, features=features, log=log)
-    full = make_kmeans(k, n_customers=len(scaled), random_state=random_state).fit(scaled)
+    full = fit_kmeans(scaled, k, random_state=random_state)
     scores = [adjusted_rand_score(full.labels_, refit.predict(scaled))
               for _, refit in _bootstrap_refits(scaled, k, n_resamples=n_resamples, random_state=random_state)]
     return pd.Series(scores, index=pd.RangeIndex(n_resamples, name="resample"), name="ari")
@@ -217,7 +298,7 @@ def _bootstrap_refits(scaled: np.ndarray, k: int, *, n_resamples: int,
     rng = np.random.default_rng(random_state)
     for _ in range(n_resamples):
         rows = rng.integers(0, len(scaled), size=len(scaled))
-        yield rows, make_kmeans(k, n_customers=len(rows), random_state=random_state).fit(scaled[rows])
+        yield rows, fit_kmeans(scaled[rows], k, random_state=random_state)
 
 
 def segment_stability(

@@ -23,19 +23,34 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from segmentation import config
+from segmentation.errors import InvoiceDataError
+
+
+def missing_extra(module: str, error: ModuleNotFoundError) -> ModuleNotFoundError:
+    """The error ``module`` raises when a package of the ``notebook`` extra is not installed."""
+    return ModuleNotFoundError(f"{module} needs {error.name}: pip install 'segmentation[notebook]'", name=error.name)
+
+
+#: A package that jsonschema (imported by nbformat) turns into an RFC 3987 grammar on import, over
+#: a second, for the "iri" string format; notebook validation checks no string format, so it is
+#: hidden from that import.
+UNUSED_GRAMMAR = "rfc3987_syntax"
+
 try:
-    import nbformat
-    from jinja2 import DictLoader
+    _grammar_hidden = UNUSED_GRAMMAR not in sys.modules
+    if _grammar_hidden:
+        sys.modules[UNUSED_GRAMMAR] = None  # type: ignore[assignment]  # None: import raises ImportError
+    try:
+        import nbformat
+    finally:
+        if _grammar_hidden:
+            del sys.modules[UNUSED_GRAMMAR]
     from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-    from nbconvert import HTMLExporter
 except ModuleNotFoundError as error:  # the optional extra is not installed
-    raise ModuleNotFoundError(f"{__name__} needs {error.name}: pip install 'segmentation[notebook]'") from None
-
-from segmentation import config
-from segmentation.errors import InvoiceDataError
-from segmentation.export import atomic_path
+    raise missing_extra(__name__, error) from None
 
 KERNEL = "python3"
 TIMEOUT_S = 1800
@@ -67,14 +82,13 @@ def execute_in_place(notebook: Path = config.NOTEBOOK_PATH) -> Path:
     recorded, so an unchanged analysis gives an unchanged file. ``InvoiceDataError``
     from a cell names the input as ``make run`` gives it: relative to the project root.
     """
-    document = nbformat.read(notebook, as_version=4)
+    document = read_notebook(notebook)
     try:
         _run_cells(document, notebook)
     except InvoiceDataError as error:
         relative = _from_project_root(config.resolve_input(_parameter(document, PARAMETERS_TAG)))
         raise InvoiceDataError(_respell(str(error), _spellings(relative), relative)) from None
-    with atomic_path(notebook) as temporary:
-        nbformat.write(document, temporary)
+    write_notebook(document, notebook)
     return notebook
 
 
@@ -91,16 +105,28 @@ def execute_on_file(data_path: str | Path, *, out_dir: str | Path | None = None,
     data_path = Path(data_path)
     out_dir = Path(out_dir) if out_dir is not None else config.output_dir_for(data_path)
     parameters = {"DATA_PATH": _from_project_root(data_path), "OUTPUT_DIR": _from_project_root(out_dir)}
-    document = with_parameters(nbformat.read(notebook, as_version=4), parameters)
+    document = with_parameters(read_notebook(notebook), parameters)
     try:
         _run_cells(document, notebook)
     except InvoiceDataError as error:
         spellings = _spellings(parameters["DATA_PATH"])
         raise InvoiceDataError(_respell(str(error), spellings, str(data_path))) from None
     executed = out_dir / notebook.name
-    with atomic_path(executed) as temporary:
-        nbformat.write(document, temporary)
+    write_notebook(document, executed)
     return executed
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """The notebook at ``path``, as nbformat version 4."""
+    return nbformat.read(path, as_version=4)
+
+
+def write_notebook(document: nbformat.NotebookNode, path: Path) -> None:
+    """Write ``document`` to ``path`` atomically (validated by nbformat)."""
+    from segmentation.export import atomic_path  # pandas: only when something is written
+
+    with atomic_path(path) as temporary:
+        nbformat.write(document, temporary)
 
 
 def with_parameters(document: nbformat.NotebookNode, parameters: dict[str, str]) -> nbformat.NotebookNode:
@@ -223,6 +249,13 @@ def render_html(notebook: Path, html_path: Path) -> Path:
     The page title is the notebook's first ``# `` heading and the input file's name.
     Refuses (``ReportRefused``) a notebook that is missing, not executed, or holds an error.
     """
+    try:
+        from jinja2 import DictLoader
+        from nbconvert import HTMLExporter
+    except ModuleNotFoundError as error:
+        raise missing_extra(__name__, error) from None
+    from segmentation.export import atomic_path
+
     document = _executed_notebook(notebook)
     document.metadata["title"] = report_title(document)
     exporter = HTMLExporter(
@@ -245,7 +278,7 @@ def _executed_notebook(notebook: Path) -> nbformat.NotebookNode:
     shown = _shown(notebook)
     if not notebook.is_file():
         raise ReportRefused(f"{shown}: no executed notebook there; run `make run` (DATA=... for your file) first")
-    document = nbformat.read(notebook, as_version=4)
+    document = read_notebook(notebook)
     for number, cell in enumerate(document.cells, start=1):
         if cell.cell_type != "code" or not cell.source.strip():
             continue

@@ -15,7 +15,6 @@ software tag, so the same table gives the same bytes on every run.
 
 from __future__ import annotations
 
-import io
 import re
 import zlib
 from collections.abc import Callable, Iterator
@@ -604,10 +603,15 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
 
     Constrained layout starts from the positions of the last drawing, so the
     first drawing at ``SAVE_DPI`` can land a pixel away from the next: a
-    throwaway drawing at ``SAVE_DPI`` first makes the bytes the same whether
-    or not the figure was shown (drawn at ``DPI``) before.
+    layout pass at ``SAVE_DPI`` first (a drawing that renders nothing) makes
+    the bytes the same whether or not the figure was shown (drawn at ``DPI``) before.
     """
-    fig.savefig(io.BytesIO(), format="rgba", dpi=SAVE_DPI, facecolor="white")
+    shown_dpi = fig.dpi
+    fig.dpi = SAVE_DPI
+    try:
+        fig.draw_without_rendering()
+    finally:
+        fig.dpi = shown_dpi
     with atomic_path(path) as temporary:
         fig.savefig(temporary, format="png", dpi=SAVE_DPI, facecolor="white", metadata={"Software": None})
     return Path(path)

@@ -13,12 +13,11 @@ import sys
 from pathlib import Path
 
 try:
-    import nbformat
+    from segmentation.notebook import read_notebook
 except ModuleNotFoundError as error:  # the optional extra is not installed
     raise ModuleNotFoundError(f"{__name__} needs {error.name}: pip install 'segmentation[notebook]'") from None
 
 from segmentation import config
-from segmentation.export import atomic_path
 
 README_PATH = config.PROJECT_ROOT / "README.md"
 FINDINGS_START = "<!-- findings: copied from the executed notebook by `make run`; do not edit -->"
@@ -27,7 +26,7 @@ FINDINGS_END = "<!-- /findings -->"
 
 def notebook_findings(notebook: Path = config.NOTEBOOK_PATH) -> str:
     """The last Markdown output of an executed notebook (its findings), without surrounding blank lines."""
-    document = nbformat.read(notebook, as_version=4)
+    document = read_notebook(notebook)
     shown = [output["data"]["text/markdown"] for cell in document.cells for output in cell.get("outputs", [])
              if "text/markdown" in output.get("data", {})]
     if not shown:
@@ -54,6 +53,8 @@ def update_readme(readme: Path = README_PATH, notebook: Path = config.NOTEBOOK_P
     updated = f"{text[:start]}\n{notebook_findings(notebook)}\n{text[end:]}"
     if updated == text:
         return False
+    from segmentation.export import atomic_path  # pandas: only when the README changes
+
     with atomic_path(readme) as temporary:
         temporary.write_text(updated, encoding="utf-8")
     return True
