@@ -249,7 +249,7 @@ def pence(micros: pd.Series) -> pd.Series:
     return (micros.astype("int64") + MICROS_PER_PENNY // 2) // MICROS_PER_PENNY
 
 
-def clean_invoices(invoices: pd.DataFrame, *, earlier: LineHashes | None = None) -> CleanResult:
+def clean_invoices(invoices: pd.DataFrame, *, repeats_earlier: np.ndarray | None = None) -> CleanResult:
     """Apply :data:`RULES` in order and count what each one removes.
 
     Parameters
@@ -259,12 +259,12 @@ def clean_invoices(invoices: pd.DataFrame, *, earlier: LineHashes | None = None)
         The input is not modified. Any batch of lines that holds every copy of
         each of its lines gives the counts those lines give within the whole
         table, so an engine may clean batch by batch and add the counts.
-    earlier
-        For a batch of a longer stream: the :class:`LineHashes` of the lines
-        of the batches before it (the batch's own are added). A line whose hash
-        is among them is removed as a duplicate and returned in ``held``: it
-        repeats an earlier batch's line unless the hashes merely collide, which
-        the engine settles once the stream is read.
+    repeats_earlier
+        For a batch of a longer stream: True where a line's hash is one of an
+        earlier batch's lines (see :class:`LineHashes`). Such lines are removed
+        as duplicates and returned in ``held``: each repeats an earlier
+        batch's line unless the hashes merely collide, which the engine
+        settles once the stream is read.
 
     Returns
     -------
@@ -280,15 +280,11 @@ def clean_invoices(invoices: pd.DataFrame, *, earlier: LineHashes | None = None)
         # Each rule sees every line; a line counts under the first rule that flags it.
         # For the duplicate rule this equals applying it after the first rule: copies
         # of a line share its CustomerID, so they are all kept or all gone by then.
-        if name == DUPLICATE and earlier is not None:
-            hashes = row_hashes(invoices)
-            repeats = _repeats(invoices, hashes)
-            across = earlier.contains(hashes) & alive & ~repeats
-            earlier.add(hashes[alive])
+        flagged = rule(invoices).to_numpy(dtype=bool)
+        if name == DUPLICATE and repeats_earlier is not None:
+            across = repeats_earlier & alive & ~flagged
             held = invoices[across]
-            flagged = repeats | across
-        else:
-            flagged = rule(invoices).to_numpy(dtype=bool)
+            flagged = flagged | across
         removed = flagged & alive
         steps.append(_count(name, removed, abs_micros))
         alive &= ~removed

@@ -21,10 +21,13 @@ An engine is a value that says where the batches go:
 
 from __future__ import annotations
 
+import collections
+import itertools
 import logging
 import sys
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -110,16 +113,16 @@ class CustomerTable:
 
 
 def summarise_batch(invoices: pd.DataFrame, *, window: OutcomeWindow | None = None,
-                    earlier: LineHashes | None = None) -> Batch:
+                    repeats_earlier: np.ndarray | None = None) -> Batch:
     """The one step both engines run on each batch of invoice lines (canonical columns):
     clean it and reduce the kept lines to :class:`~segmentation.features.LineSums`.
 
     With ``window``, the sums are of the lines before ``window.as_of`` and
     ``outcome`` holds those of the lines in the window; lines after it are
-    cleaned and counted, and used for nothing else. ``earlier`` is for a batch
-    of a stream: see :func:`clean.clean_invoices`.
+    cleaned and counted, and used for nothing else. ``repeats_earlier`` is for
+    a batch of a stream: see :func:`clean.clean_invoices`.
     """
-    cleaning = clean_invoices(invoices, earlier=earlier)
+    cleaning = clean_invoices(invoices, repeats_earlier=repeats_earlier)
     kept = cleaning.invoices
     dates = kept[c.INVOICE_DATE]
     first, last = (dates.min(), dates.max()) if len(kept) else (None, None)
@@ -141,35 +144,73 @@ def _sums_of(lines: pd.DataFrame) -> LineSums | None:
 
 
 def stream_batches(source: Iterable[pd.DataFrame], *, window: OutcomeWindow | None = None,
-                   progress: Progress | None = None) -> Iterator[Batch]:
+                   progress: Progress | None = None, workers: int = 1) -> Iterator[Batch]:
     """:func:`summarise_batch` of each batch of ``source`` in turn, the duplicate rule kept exact
     across batches.
 
-    A line whose hash matches a line of an earlier batch is held back as a
-    duplicate. Once every batch is read, if any line was held, ``source`` is
-    read again and the lines with those hashes are compared value by value:
-    a held line that equals no earlier line is given back in one more batch.
-    Copies are mostly neighbours, so held lines are first compared with the
-    last :data:`NEIGHBOURS` lines of the batch before: a line that equals one
-    there is settled at once.
+    ``workers`` threads read and summarise batches side by side; the check
+    against earlier batches then runs batch by batch in file order. A line
+    whose hash matches a line of an earlier batch is held back as a duplicate
+    (its batch is summarised again without it). Copies are mostly neighbours,
+    so held lines are first compared with the last :data:`NEIGHBOURS` lines of
+    the batch before: a line that equals one there is settled at once. Once
+    every batch is read, if any line is still held, ``source`` is read again
+    and the lines with those hashes are compared value by value: a held line
+    that equals no earlier line is given back in one more batch.
     """
     earlier = LineHashes()
     held, previous = [], None
-    for invoices in source:
-        batch = summarise_batch(invoices, window=window, earlier=earlier)
-        if progress is not None:
-            progress.advance(len(invoices))
-        if batch.held is not None and len(batch.held):
+    for invoices, hashes, batch in _in_order(source, partial(_first_look, window=window), workers):
+        with_customer = invoices[c.CUSTOMER_ID].notna().to_numpy()
+        repeats = earlier.contains(hashes) & with_customer
+        earlier.add(hashes[with_customer])
+        if repeats.any():
+            batch = summarise_batch(invoices, window=window, repeats_earlier=repeats)
             unsettled = _not_in(batch.held, previous)
             if len(unsettled):
                 held.append(unsettled)
+        if progress is not None:
+            progress.advance(len(invoices))
         previous = invoices.tail(NEIGHBOURS)
-        del invoices
+        del invoices, hashes
         yield batch
     if held:
         restored = _not_repeats(pd.concat(held), source)
         if len(restored):
             yield _given_back(restored, window=window)
+
+
+def _first_look(invoices: pd.DataFrame, *, window: OutcomeWindow | None) -> tuple[np.ndarray, Batch]:
+    """A batch's line hashes and its :func:`summarise_batch` as if no earlier batch repeated its lines."""
+    return row_hashes(invoices), summarise_batch(invoices, window=window)
+
+
+def _in_order(source: Iterable[pd.DataFrame], work: Callable[[pd.DataFrame], tuple[np.ndarray, Batch]],
+              workers: int) -> Iterator[tuple[pd.DataFrame, np.ndarray, Batch]]:
+    """(batch, *work(batch)) for each batch of ``source`` in order; ``workers`` threads each take the
+    next batch and work on it, so reading and working overlap and run side by side."""
+    batches, lock = iter(source), threading.Lock()
+    numbers = itertools.count()
+
+    def task() -> tuple[int, tuple | None]:
+        with lock:
+            number, invoices = next(numbers), next(batches, None)
+        return number, None if invoices is None else (invoices, *work(invoices))
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="segmentation-batch") as pool:
+        pending = collections.deque(pool.submit(task) for _ in range(workers + 1))
+        done: dict[int, tuple | None] = {}
+        for wanted in itertools.count():
+            while wanted not in done:
+                number, result = pending.popleft().result()
+                done[number] = result
+                pending.append(pool.submit(task))
+            result = done.pop(wanted)
+            if result is None:
+                for future in pending:
+                    future.cancel()
+                return
+            yield result
 
 
 def _not_in(held: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
@@ -295,9 +336,10 @@ class PandasEngine:
     """The lines streamed through :func:`summarise_batch` a batch at a time (the default).
 
     A Parquet file with dated InvoiceDates is read ``batch_lines`` lines at a
-    time, with the next batch read on a second thread while one is worked on
-    (``threads`` = 2); memory grows with the batch and the per-customer sums,
-    not with the lines. Other files are read whole and are one batch.
+    time, ``threads`` batches read and summarised side by side (see
+    :func:`stream_batches`); memory grows with the batches in flight and the
+    per-customer sums, not with the lines. Other files are read whole and are
+    one batch.
     ``progress`` shows a progress bar per stage on stderr when it is a terminal.
     """
 
@@ -321,8 +363,7 @@ class PandasEngine:
         source = invoice_batches(path, sheet=sheet, date_format=date_format, batch_lines=self.batch_lines)
         report = path.is_file() and path.stat().st_size > LARGE_INPUT_BYTES
         progress = Progress("lines", total=source.lines, shown=self.progress, logged=report)
-        batches = stream_batches(_ReadAhead(source) if self.threads > 1 else source, window=window,
-                                 progress=progress)
+        batches = stream_batches(source, window=window, progress=progress, workers=self.threads)
         return combine_batches(batches, source=path, spend=spend, snapshot_date=snapshot_date, window=window,
                                progress=progress)
 
@@ -337,22 +378,6 @@ class PandasEngine:
         """:meth:`customer_table` of invoice lines already loaded from ``source`` (canonical columns)."""
         return combine_batches([summarise_batch(invoices, window=window)], source=Path(source), spend=spend,
                                window=window)
-
-
-class _ReadAhead:
-    """``source``'s batches, each read on a second thread while the one before is worked on."""
-
-    def __init__(self, source: Iterable[pd.DataFrame]) -> None:
-        self._source = source
-
-    def __iter__(self) -> Iterator[pd.DataFrame]:
-        batches = iter(self._source)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="segmentation-read") as reader:
-            upcoming = reader.submit(next, batches, None)
-            while (batch := upcoming.result()) is not None:
-                upcoming = reader.submit(next, batches, None)
-                yield batch
-                del batch
 
 
 class Progress:
