@@ -198,7 +198,7 @@ def _in_order(source: Iterable[pd.DataFrame], work: Callable[[pd.DataFrame], tup
         return number, None if invoices is None else (invoices, *work(invoices))
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="segmentation-batch") as pool:
-        pending = collections.deque(pool.submit(task) for _ in range(workers + 1))
+        pending = collections.deque(pool.submit(task) for _ in range(workers))
         done: dict[int, tuple | None] = {}
         for wanted in itertools.count():
             while wanted not in done:
