@@ -1135,6 +1135,29 @@ def parse_invoice_dates(
     if pd.api.types.is_datetime64_any_dtype(values):
         dates = values.dt.tz_localize(None) if values.dt.tz is not None else values
         return _require_all_dates(dates, values, source=source)
+    codes, distinct = pd.factorize(values)
+    if len(distinct) <= len(values) // 2:  # the lines of an invoice share its date: parse each text once
+        try:
+            once, used_format = _parse_dates(
+                pd.Series(distinct, dtype=object if values.dtype == object else values.dtype),
+                source=source, date_format=date_format, lines=np.bincount(codes[codes >= 0]),
+            )
+        except InvoiceDataError:
+            pass  # parsed line by line below, so that the message names the rows
+        else:
+            parsed = once.to_numpy()
+            dates = pd.Series(np.append(parsed, np.array(["NaT"], dtype=parsed.dtype))[codes], index=values.index)
+            return _require_all_dates(dates, values, source=source, date_format=used_format)
+    dates, used_format = _parse_dates(values, source=source, date_format=date_format)
+    return _require_all_dates(dates, values, source=source, date_format=used_format)
+
+
+def _parse_dates(
+    values: pd.Series, *, source: Path, date_format: str | None, lines: np.ndarray | None = None
+) -> tuple[pd.Series, str | None]:
+    """:func:`parse_invoice_dates` of text cells, before the checks: the dates (NaT where a cell is
+    not one) and the format used. ``lines`` counts the lines of each cell (for the log)."""
+    lines = np.ones(len(values), dtype="int64") if lines is None else lines
     is_stamp = values.map(_is_timestamp, na_action="ignore").fillna(False).astype(bool)
     text = values.where(~is_stamp).astype("str").str.strip().mask(values.isna() | is_stamp)
     text = text.str.replace(_UTC_OFFSET, lambda match: match["seconds"] or "", regex=True)
@@ -1143,12 +1166,11 @@ def parse_invoice_dates(
         dates[is_stamp] = pd.to_datetime(values[is_stamp].astype(object).tolist())
     if date_format is not None:
         date_format = re.sub(r"\s*%z$", "", date_format)
-        dates = dates.fillna(pd.to_datetime(text, format=date_format, errors="coerce"))
-        return _require_all_dates(dates, values, source=source, date_format=date_format)
+        return dates.fillna(pd.to_datetime(text, format=date_format, errors="coerce")), date_format
     if not is_stamp.any():
         dates = pd.to_datetime(text, format="ISO8601", errors="coerce")
         if dates.notna().sum() == text.notna().sum():  # every cell ISO 8601: done
-            return _require_all_dates(dates, values, source=source)
+            return dates, None
         dates = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
     iso = text.str.match(_ISO_DATE).fillna(False).astype(bool)
     if iso.any():
@@ -1159,8 +1181,8 @@ def parse_invoice_dates(
         dates[slash] = _month_first_dates(parts[slash], source=source)
     if iso.any() and slash.any():
         log.info("%s: InvoiceDate mixes ISO (%d) and month-first (%d) dates", source.name,
-                 int(iso.sum()), int(slash.sum()))
-    return _require_all_dates(dates, values, source=source)
+                 int(lines[iso.to_numpy()].sum()), int(lines[slash.to_numpy()].sum()))
+    return dates, None
 
 
 def _is_timestamp(value: object) -> bool:

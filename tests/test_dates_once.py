@@ -1,0 +1,40 @@
+"""InvoiceDate text is parsed once per distinct text: the same dates, log counts and errors as line by line."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import pytest
+
+from segmentation.errors import InvoiceDataError
+from segmentation.load import parse_invoice_dates
+
+
+def test_repeated_texts_give_the_dates_of_each_line():
+    texts = ["2010-12-01 08:26:00", "12/13/2010 9:05", "2010-12-01 08:26:00", " 12/13/2010 9:05 ",
+             "2010-12-02T10:00+01:00"] * 5
+    dates = parse_invoice_dates(pd.Series(texts, dtype="str"), source="f.csv")
+    assert dates.dtype == "datetime64[ns]"
+    expected = [pd.Timestamp("2010-12-01 08:26"), pd.Timestamp("2010-12-13 09:05"), pd.Timestamp("2010-12-01 08:26"),
+                pd.Timestamp("2010-12-13 09:05"), pd.Timestamp("2010-12-02 10:00")] * 5
+    assert dates.tolist() == expected
+
+
+def test_the_log_counts_lines_not_distinct_texts(caplog):
+    texts = ["2010-12-01 08:26:00"] * 7 + ["12/13/2010 9:05"] * 3
+    with caplog.at_level(logging.INFO, logger="segmentation.load"):
+        parse_invoice_dates(pd.Series(texts, dtype="str"), source="f.csv")
+    assert "mixes ISO (7) and month-first (3) dates" in caplog.text
+
+
+def test_a_bad_text_repeated_is_named_at_every_row():
+    texts = ["2010-12-01 08:26:00"] * 4 + ["not a date", "2010-12-01 08:26:00", "not a date"]
+    with pytest.raises(InvoiceDataError, match=r"2 value\(s\) that are not dates \('not a date'\) at row\(s\) 4, 6"):
+        parse_invoice_dates(pd.Series(texts, dtype="str"), source="f.csv")
+
+
+def test_day_first_texts_repeated_still_ask_for_a_format():
+    texts = ["13/12/2010 9:05"] * 6
+    with pytest.raises(InvoiceDataError, match="day-first"):
+        parse_invoice_dates(pd.Series(texts, dtype="str"), source="f.csv")
