@@ -29,8 +29,12 @@ setup: $(STAMP) ## create .venv with the pinned packages and the project (editab
 
 ifeq ($(strip $(DATA)),)
 run: $(STAMP) ## run the notebook on the bundled real data (or DATA=file: copy, tables, figures in data/processed/<name>/)
-	$(BIN)/python -m segmentation $(DEFAULT_DATA)
-	$(BIN)/python -m segmentation.notebook
+	@# The command line (data/processed/) and the notebook (notebooks/, figures/) share no file: they run
+	@# side by side, the command line's report printed after; either failing fails the target.
+	@log=$$(mktemp) && echo "$(BIN)/python -m segmentation $(DEFAULT_DATA) & $(BIN)/python -m segmentation.notebook" && \
+	{ $(BIN)/python -m segmentation $(DEFAULT_DATA) > "$$log" 2>&1 & cli=$$!; } && \
+	{ $(BIN)/python -m segmentation.notebook; notebook=$$?; } ; \
+	wait $$cli; cli=$$?; cat "$$log"; rm -f "$$log"; test $$cli -eq 0 && test $$notebook -eq 0
 	$(BIN)/python -m segmentation.readme
 
 report: $(STAMP) ## render the executed notebook as one HTML page under data/processed/
