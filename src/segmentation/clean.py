@@ -249,7 +249,9 @@ def pence(micros: pd.Series) -> pd.Series:
     return (micros.astype("int64") + MICROS_PER_PENNY // 2) // MICROS_PER_PENNY
 
 
-def clean_invoices(invoices: pd.DataFrame, *, repeats_earlier: np.ndarray | None = None) -> CleanResult:
+def clean_invoices(
+    invoices: pd.DataFrame, *, hashes: np.ndarray | None = None, repeats_earlier: np.ndarray | None = None
+) -> CleanResult:
     """Apply :data:`RULES` in order and count what each one removes.
 
     Parameters
@@ -259,6 +261,8 @@ def clean_invoices(invoices: pd.DataFrame, *, repeats_earlier: np.ndarray | None
         The input is not modified. Any batch of lines that holds every copy of
         each of its lines gives the counts those lines give within the whole
         table, so an engine may clean batch by batch and add the counts.
+    hashes
+        The lines' :func:`row_hashes`, when the caller has them already.
     repeats_earlier
         For a batch of a longer stream: True where a line's hash is one of an
         earlier batch's lines (see :class:`LineHashes`). Such lines are removed
@@ -280,7 +284,10 @@ def clean_invoices(invoices: pd.DataFrame, *, repeats_earlier: np.ndarray | None
         # Each rule sees every line; a line counts under the first rule that flags it.
         # For the duplicate rule this equals applying it after the first rule: copies
         # of a line share its CustomerID, so they are all kept or all gone by then.
-        flagged = rule(invoices).to_numpy(dtype=bool)
+        if name == DUPLICATE and hashes is not None:
+            flagged = _repeats(invoices, hashes)
+        else:
+            flagged = rule(invoices).to_numpy(dtype=bool)
         if name == DUPLICATE and repeats_earlier is not None:
             across = repeats_earlier & alive & ~flagged
             held = invoices[across]

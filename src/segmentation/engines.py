@@ -113,16 +113,16 @@ class CustomerTable:
 
 
 def summarise_batch(invoices: pd.DataFrame, *, window: OutcomeWindow | None = None,
-                    repeats_earlier: np.ndarray | None = None) -> Batch:
+                    hashes: np.ndarray | None = None, repeats_earlier: np.ndarray | None = None) -> Batch:
     """The one step both engines run on each batch of invoice lines (canonical columns):
     clean it and reduce the kept lines to :class:`~segmentation.features.LineSums`.
 
     With ``window``, the sums are of the lines before ``window.as_of`` and
     ``outcome`` holds those of the lines in the window; lines after it are
-    cleaned and counted, and used for nothing else. ``repeats_earlier`` is for
-    a batch of a stream: see :func:`clean.clean_invoices`.
+    cleaned and counted, and used for nothing else. ``hashes`` and
+    ``repeats_earlier`` are for a batch of a stream: see :func:`clean.clean_invoices`.
     """
-    cleaning = clean_invoices(invoices, repeats_earlier=repeats_earlier)
+    cleaning = clean_invoices(invoices, hashes=hashes, repeats_earlier=repeats_earlier)
     kept = cleaning.invoices
     dates = kept[c.INVOICE_DATE]
     first, last = (dates.min(), dates.max()) if len(kept) else (None, None)
@@ -165,7 +165,7 @@ def stream_batches(source: Iterable[pd.DataFrame], *, window: OutcomeWindow | No
         repeats = earlier.contains(hashes) & with_customer
         earlier.add(hashes[with_customer])
         if repeats.any():
-            batch = summarise_batch(invoices, window=window, repeats_earlier=repeats)
+            batch = summarise_batch(invoices, window=window, hashes=hashes, repeats_earlier=repeats)
             unsettled = _not_in(batch.held, previous)
             if len(unsettled):
                 held.append(unsettled)
@@ -182,7 +182,8 @@ def stream_batches(source: Iterable[pd.DataFrame], *, window: OutcomeWindow | No
 
 def _first_look(invoices: pd.DataFrame, *, window: OutcomeWindow | None) -> tuple[np.ndarray, Batch]:
     """A batch's line hashes and its :func:`summarise_batch` as if no earlier batch repeated its lines."""
-    return row_hashes(invoices), summarise_batch(invoices, window=window)
+    hashes = row_hashes(invoices)
+    return hashes, summarise_batch(invoices, window=window, hashes=hashes)
 
 
 def _in_order(source: Iterable[pd.DataFrame], work: Callable[[pd.DataFrame], tuple[np.ndarray, Batch]],

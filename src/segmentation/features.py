@@ -21,14 +21,14 @@ The purchase definition, written here once for both engines:
   the dates (a credit note minutes before its rebill is common); the rest is
   Unmatched_Returns. So Returned_Amount <= Gross_Spend for every customer.
 
-The work has two steps. :func:`summarise_lines` reduces the lines to small
+The work has two steps. :func:`line_sums` reduces a batch of lines to small
 tables of sums (per customer and StockCode, per customer and day, per customer
-and country, per StockCode and description) — the only step whose cost grows
-with the number of lines. :func:`customer_pieces` reduces those to what each
-customer needs, and :func:`features_from_pieces` makes the features. Both
-engines run the same functions: the pandas engine on all lines at once, the
-Dask engine (:mod:`segmentation.dask_engine`) on batches that each hold whole
-customers, stacked with :func:`combine_pieces`. All money is summed in whole
+and country, per StockCode and description) that add up across batches — the
+only step whose cost grows with the number of lines; :func:`summarise_lines`
+is it for lines in memory. :func:`customer_pieces` reduces the added-up sums to
+what each customer needs, and :func:`features_from_pieces` makes the features.
+Both engines run the same functions on their batches and add the sums up in
+:class:`segmentation.stream.SumStore`. All money is summed in whole
 micro-pounds, nothing runs a Python function per group, and no tie is broken
 by file order.
 """
@@ -593,25 +593,6 @@ def customer_pieces(summaries: LineSummaries) -> CustomerPieces:
         top_item_codes=top_item_codes(summaries.items),
         descriptions=summaries.descriptions,
         last_invoice_date=summaries.last_invoice_date,
-    )
-
-
-def combine_pieces(pieces: list[CustomerPieces]) -> CustomerPieces:
-    """The pieces of several sets of customers as one; no customer may be in two sets.
-
-    Per-customer tables are stacked, description counts added and the last
-    dates combined. One set comes back unchanged.
-    """
-    if len(pieces) == 1:
-        return pieces[0]
-    descriptions = stack_tables([piece.descriptions for piece in pieces])
-    return CustomerPieces(
-        customers=stack_tables([piece.customers for piece in pieces]),
-        returns=stack_tables([piece.returns for piece in pieces]),
-        locations=stack_tables([piece.locations for piece in pieces]),
-        top_item_codes=stack_tables([piece.top_item_codes for piece in pieces]),
-        descriptions=descriptions.groupby(level=[c.STOCK_CODE, c.DESCRIPTION], sort=True).sum(),
-        last_invoice_date=max(piece.last_invoice_date for piece in pieces),
     )
 
 
