@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.test-installed
 DEFAULT_DATA := data/online_retail_II_2009_2010.parquet
 NOTEBOOK := notebooks/Project_on_clustering_customer_invoice_data.ipynb
 # DATA=path/to/file runs on your own file instead of the bundled 2009-2010 data. Its value is taken
@@ -26,6 +27,11 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP) ## create .venv with the pinned packages and the project (editable)
+
+# the forecast's oracles (pymc-marketing, lifetimes' CDNOW data), for the tests only
+$(TEST_STAMP): requirements-test.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+	touch $(TEST_STAMP)
 
 ifeq ($(strip $(DATA)),)
 run: $(STAMP) ## run the notebook on the bundled real data (or DATA=file: copy, tables, figures in data/processed/<name>/)
@@ -55,7 +61,7 @@ check-report: $(STAMP) ## render the report and check it in headless Chromium at
 	SEGMENTATION_REPORT_SCREENSHOT=$(REPORT_SCREENSHOT) $(BIN)/python -m pytest tests/test_report.py
 	@echo "screenshot: $(REPORT_SCREENSHOT)"
 
-test: $(STAMP) ## lint (ruff check), then run every test, the notebook (nbval) included
+test: $(TEST_STAMP) ## lint (ruff check), then run every test, the notebook (nbval) included
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 

@@ -180,7 +180,7 @@ def test_as_of_writes_validation_and_a_rerun_without_it_removes_it(tmp_path):
 @pytest.mark.parametrize(("args", "message"), [
     (["--as-of", "2011-13-01"], "YYYY-MM-DD"),
     (["--as-of", "2011-09-01", "--horizon-days", "0"], "at least 1 day"),
-    (["--horizon-days", "30"], "--horizon-days needs --as-of"),
+    (["--horizon-days", "30", "--no-forecast"], "--horizon-days needs --as-of or the forecast"),
     (["--as-of", "2011-12-01"], "after the data's last day"),
     (["--as-of", "2001-01-01"], "not after the first purchase line"),
 ])

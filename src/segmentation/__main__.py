@@ -1,8 +1,9 @@
 """Command line: ``python -m segmentation INPUT [--out DIR] [--k 3|auto|elbow] [--features spend|rfm] [--log] ...``.
 
 Writes ``customers.csv``, ``ledger.csv``, ``clusters.csv``,
-``customer_segments.csv`` (every customer, every segmentation; CSVs safe to open in
-a spreadsheet), with ``--as-of`` ``validation.csv``, the figures and ``run.json``
+``customer_segments.csv`` (every customer, every segmentation and the forecast; CSVs
+safe to open in a spreadsheet), ``contact_list.csv`` and ``slipping_away.csv``, with
+``--as-of`` ``validation.csv``, ``forecast_check.csv`` and ``forecast_scores.csv``, the figures and ``run.json``
 (input, its SHA-256, options, version, time) into the output folder, which is
 replaced as a whole at the end (``export.output_folder``), and prints a short
 summary. Input the project cannot use gives one line on stderr and exit code 2;
@@ -43,7 +44,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import config, plots
+from segmentation import config, forecast, plots
 from segmentation.diagnostics import K_RULES
 from segmentation.engines import ENGINES, Engine, OutcomeWindow, engine_named
 from segmentation.errors import InvoiceDataError
@@ -54,6 +55,10 @@ from segmentation.rfm import load_segment_map
 EXIT_BAD_INPUT = 2
 CUSTOMER_SEGMENTS_CSV = "customer_segments.csv"
 VALIDATION_CSV = "validation.csv"
+CONTACT_LIST_CSV = "contact_list.csv"
+SLIPPING_AWAY_CSV = "slipping_away.csv"
+FORECAST_CHECK_CSV = "forecast_check.csv"
+FORECAST_SCORES_CSV = "forecast_scores.csv"
 #: What each run writes last: its input, options, version and time (the one file two identical runs differ in).
 RUN_RECORD = "run.json"
 
@@ -119,7 +124,8 @@ def _positive_seconds(text: str) -> float:
 
 
 #: Every file a run may write into its output folder.
-OUTPUT_FILES = ("customers.csv", "ledger.csv", "clusters.csv", CUSTOMER_SEGMENTS_CSV, VALIDATION_CSV,
+OUTPUT_FILES = ("customers.csv", "ledger.csv", "clusters.csv", CUSTOMER_SEGMENTS_CSV, CONTACT_LIST_CSV,
+                SLIPPING_AWAY_CSV, VALIDATION_CSV, FORECAST_CHECK_CSV, FORECAST_SCORES_CSV,
                 *plots.ALL_FIGURE_FILES, RUN_RECORD)
 #: Every file an earlier run may have left in an output folder: a run's, and the notebook's executed
 #: copy and its HTML page (``python -m segmentation.notebook --data FILE``). A run replaces the
@@ -214,7 +220,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="build features only from lines before DATE (YYYY-MM-DD) and check the segments "
                              "against what customers did in the --horizon-days after it (validation.csv)")
     parser.add_argument("--horizon-days", type=_positive_days, default=config.HORIZON_DAYS,
-                        help=f"days after --as-of in which purchases are counted (default: {config.HORIZON_DAYS})")
+                        help="days ahead that the forecast (Expected_Purchases, P_Purchase, Expected_Spend) covers, "
+                             "and with --as-of the days after DATE it is checked against "
+                             f"(default: {config.HORIZON_DAYS})")
+    parser.add_argument("--clv-days", type=_positive_days, default=config.CLV_DAYS,
+                        help=f"days ahead that CLV adds up expected net spend over, undiscounted "
+                             f"(default: {config.CLV_DAYS})")
+    parser.add_argument("--no-forecast", dest="forecast", action="store_false",
+                        help="segment without forecasting what each customer will do next (no BG/NBD or "
+                             "Gamma-Gamma fit; the forecast columns stay empty)")
     parser.add_argument("--sheet", help="Excel: read only this sheet (default: every sheet)")
     parser.add_argument("--date-format", type=_date_format_value,
                         help="strftime format of InvoiceDate text, e.g. '%%d/%%m/%%Y %%H:%%M'")
@@ -250,8 +264,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.engine == "dask" and importlib.util.find_spec("distributed") is None:
         print("error: --engine dask needs Dask: pip install 'segmentation[dask]'", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.horizon_days != config.HORIZON_DAYS and args.as_of is None:
-        print("error: --horizon-days needs --as-of", file=sys.stderr)
+    if args.clv_days != config.CLV_DAYS and not args.forecast:
+        print("error: --clv-days needs the forecast; leave out --no-forecast", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.horizon_days != config.HORIZON_DAYS and args.as_of is None and not args.forecast:
+        print("error: --horizon-days needs --as-of or the forecast; leave out --no-forecast", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         engine = engine_named(args.engine, scheduler=args.scheduler, worker_memory=args.worker_memory,
@@ -261,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run = _segment(args, engine)
             try:
                 written, figures = _write_results(run, folder)
-                _write_run_record(args, folder)
+                _write_run_record(args, folder, run)
             except OSError as error:
                 raise cannot_write(out_dir, error) from error
     except InvoiceDataError as error:
@@ -282,6 +299,7 @@ def _segment(args: argparse.Namespace, engine: Engine) -> SegmentationRun:
         args.input, k=args.k, spend=args.spend, sheet=args.sheet, date_format=args.date_format,
         features=args.features, log=args.log, engine=engine,
         rfm_k=args.rfm_k, segment_map=segment_map, window=window,
+        predict=args.forecast, horizon_days=args.horizon_days, clv_days=args.clv_days,
     )
 
 
@@ -292,26 +310,41 @@ def _write_results(run: SegmentationRun, folder: Path) -> tuple[list[str], int]:
     write_csv(run.clusters.round(4), folder / "clusters.csv")
     write_customer_segments(run.segments_table, folder / CUSTOMER_SEGMENTS_CSV)
     written = ["customers.csv", "ledger.csv", "clusters.csv", CUSTOMER_SEGMENTS_CSV]
+    if run.forecast is not None:
+        write_customer_segments(forecast.customers_to_contact(run.forecast, run.customers),
+                                folder / CONTACT_LIST_CSV)
+        write_customer_segments(forecast.customers_slipping_away(run.forecast, run.customers),
+                                folder / SLIPPING_AWAY_CSV)
+        written += [CONTACT_LIST_CSV, SLIPPING_AWAY_CSV]
     if run.validation is not None:
         write_csv(run.validation.round(6), folder / VALIDATION_CSV)
         written.append(VALIDATION_CSV)
+    if run.forecast_check is not None:
+        write_csv(run.forecast_check.calibration.round(6), folder / FORECAST_CHECK_CSV)
+        write_csv(run.forecast_check.scores.round(6), folder / FORECAST_SCORES_CSV)
+        written += [FORECAST_CHECK_CSV, FORECAST_SCORES_CSV]
     figures = plots.draw_figures(run.customers, run.clustering, scan=run.scan, scan_summary=run.scan_summary,
                                  choice=run.k_choice)
     if run.validation is not None:
         figures[plots.VALIDATION] = plots.plot_validation(run.validation, as_of=run.window.as_of,
                                                           horizon_days=run.window.horizon_days)
+    if run.forecast_check is not None:
+        figures[plots.FORECAST_CHECK] = plots.plot_forecast_check(run.forecast_check)
     for name, figure in figures.items():
         plots.save_figure(figure, folder / name)
         plt.close(figure)
     return written, len(figures)
 
 
-def _write_run_record(args: argparse.Namespace, folder: Path) -> None:
-    """``run.json``: the input's name and SHA-256, every option, the package version and the time (UTC)."""
+def _write_run_record(args: argparse.Namespace, folder: Path, run: SegmentationRun) -> None:
+    """``run.json``: the input's name and SHA-256, every option, the forecast's fitted models and what
+    to know about them, the package version and the time (UTC)."""
     record = {
         "input": args.input.name,
         "input_sha256": input_sha256(args.input),
         "options": {name: _plain(value) for name, value in sorted(vars(args).items()) if name != "input"},
+        "forecast": (forecast.describe_fit(run.forecast) if run.forecast is not None
+                     else {"skipped": run.forecast_skipped} if run.forecast_skipped is not None else None),
         "version": _package_version(),
         "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }

@@ -175,6 +175,24 @@ MIN_JACCARD = "min_jaccard"
 DISSOLVED = "resamples_dissolved"
 STABLE = "stable"
 
+# --- the forecast: one row is one customer (``forecast.forecast_customers``) ----------
+#: Expected purchase occasions in the next ``--horizon-days``.
+EXPECTED_PURCHASES = "Expected_Purchases"
+#: Chance that the customer is still active (has not dropped out) at the snapshot or ``--as-of``.
+P_ALIVE = "P_Alive"
+#: Chance of at least one purchase occasion in the next ``--horizon-days``.
+P_PURCHASE = "P_Purchase"
+#: Expected net spend in the next ``--horizon-days`` (£): expected occasions x expected spend per occasion.
+EXPECTED_SPEND = "Expected_Spend"
+#: Expected net spend over the next ``--clv-days`` (£), undiscounted.
+CLV = "CLV"
+#: Why a customer has no forecast (empty when forecast).
+NO_FORECAST_REASON = "No_Forecast_Reason"
+#: Decimals the forecast is written with: hundredths of a purchase occasion are noise, pence are enough.
+FORECAST_DECIMALS: dict[str, int] = {EXPECTED_PURCHASES: 4, P_ALIVE: 4, P_PURCHASE: 4, EXPECTED_SPEND: 2, CLV: 2}
+#: Columns of the forecast, in order, as ``customer_segments.csv`` carries them.
+FORECAST_COLUMNS: tuple[str, ...] = (EXPECTED_PURCHASES, P_ALIVE, P_PURCHASE, EXPECTED_SPEND, CLV, NO_FORECAST_REASON)
+
 # --- customer_segments.csv: one row is one customer, every segmentation side by side ---
 KMEANS_RFM_SEGMENT = "KMeans_RFM_Segment"
 KMEANS_RFM_CLUSTER = "KMeans_RFM_Cluster"
@@ -196,6 +214,7 @@ SEGMENT_EXPORT_COLUMNS: tuple[str, ...] = (
     M_SCORE,
     FM_SCORE,
     RFM_SCORE,
+    *FORECAST_COLUMNS,
     MOST_COMMON_LOCATION,
     TOP_ITEM,
 )

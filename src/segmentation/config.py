@@ -120,6 +120,24 @@ RFM_K_RULE = "elbow"
 #: Days after --as-of in which what customers did next is counted (the outcome window).
 HORIZON_DAYS = 90
 
+#: The purchase models of ``segmentation.forecast``, by the name every output gives them.
+BG_NBD = "BG/NBD"
+MBG_NBD = "MBG/NBD"
+#: The purchase model the forecast uses: the modified BG/NBD, which (unlike the BG/NBD) lets a
+#: customer drop out after a single purchase, so one-off buyers are not all taken to be active.
+FORECAST_MODEL = MBG_NBD
+#: Days over which CLV adds up expected net spend (undiscounted).
+CLV_DAYS = 365
+#: The fewest customers with two purchase occasions or more (and net spend) that the forecast fits on.
+FORECAST_MIN_REPEAT_CUSTOMERS = 20
+#: P_Alive at or above this separates no one: a fit that gives it to nearly everyone says so.
+P_ALIVE_UNINFORMATIVE = 0.99
+#: contact_list.csv: this share of the forecast customers, those with the highest Expected_Spend.
+CONTACT_SHARE = 0.10
+#: slipping_away.csv: past net spend at or above this quantile, and P_Purchase below SLIPPING_P_PURCHASE.
+SLIPPING_SPEND_QUANTILE = 0.75
+SLIPPING_P_PURCHASE = 0.5
+
 
 def resolve_input(data_path: str | Path | None) -> Path:
     """The file a run reads: ``DEFAULT_DATA_PATH`` for None; a relative path is taken from the

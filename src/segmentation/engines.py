@@ -42,7 +42,7 @@ from segmentation import columns as c
 from segmentation import config
 from segmentation.clean import DUPLICATE, INPUT, LineHashes, clean_invoices, ledger_from_counts, pounds, row_hashes
 from segmentation.errors import InvoiceDataError
-from segmentation.features import LineSums, features_from_pieces, line_sums
+from segmentation.features import CustomerPieces, LineSums, features_from_pieces, line_sums
 from segmentation.load import invoice_batches
 from segmentation.stream import SumStore
 
@@ -73,6 +73,12 @@ class OutcomeWindow:
         """The first moment after the window."""
         return self.as_of + pd.Timedelta(days=self.horizon_days)
 
+    @property
+    def before(self) -> pd.Timestamp:
+        """The start of the period of the same length just before ``as_of`` (the naive forecast's
+        "as many purchases as in the last ``horizon_days``")."""
+        return self.as_of - pd.Timedelta(days=self.horizon_days)
+
 
 def last_window(last_invoice_date: pd.Timestamp, *, horizon_days: int = config.HORIZON_DAYS) -> OutcomeWindow:
     """The latest complete outcome window of data whose last line is dated ``last_invoice_date``:
@@ -85,12 +91,14 @@ def last_window(last_invoice_date: pd.Timestamp, *, horizon_days: int = config.H
 class Batch:
     """One batch of lines, worked on: the cleaning counts (``clean.CleanResult.counts``),
     the :class:`~segmentation.features.LineSums` of its kept lines (None when no line was
-    kept), with an outcome window the sums of its lines in the window, the first and last
-    kept InvoiceDate, and the lines held back as repeats of an earlier batch's lines."""
+    kept), with an outcome window the sums of its lines in the window and in the period of the
+    same length before it, the first and last kept InvoiceDate, and the lines held back as
+    repeats of an earlier batch's lines."""
 
     counts: pd.DataFrame
     sums: LineSums | None
     outcome: LineSums | None = None
+    previous: LineSums | None = None
     first_date: pd.Timestamp | None = None
     last_date: pd.Timestamp | None = None
     held: pd.DataFrame | None = None
@@ -110,6 +118,8 @@ class CustomerTable:
     #: With an :class:`OutcomeWindow`: the feature table of the lines in the window (Frequency is
     #: occasions in it, Total_Bill_Size net spend in it); customers who bought nothing there are absent.
     outcome: pd.DataFrame | None = None
+    #: With an :class:`OutcomeWindow`: the same of the lines in the ``horizon_days`` before ``as_of``.
+    previous: pd.DataFrame | None = None
 
 
 def summarise_batch(invoices: pd.DataFrame, *, window: OutcomeWindow | None = None,
@@ -118,7 +128,8 @@ def summarise_batch(invoices: pd.DataFrame, *, window: OutcomeWindow | None = No
     clean it and reduce the kept lines to :class:`~segmentation.features.LineSums`.
 
     With ``window``, the sums are of the lines before ``window.as_of`` and
-    ``outcome`` holds those of the lines in the window; lines after it are
+    ``outcome`` holds those of the lines in the window (``previous`` those of the
+    lines in the period of the same length before ``as_of``); lines after it are
     cleaned and counted, and used for nothing else. ``hashes`` and
     ``repeats_earlier`` are for a batch of a stream: see :func:`clean.clean_invoices`.
     """
@@ -133,6 +144,7 @@ def summarise_batch(invoices: pd.DataFrame, *, window: OutcomeWindow | None = No
         counts=cleaning.counts,
         sums=_sums_of(kept[(dates < window.as_of).to_numpy()]),
         outcome=_sums_of(kept[((dates >= window.as_of) & (dates < window.end)).to_numpy()]),
+        previous=_sums_of(kept[((dates >= window.before) & (dates < window.as_of)).to_numpy()]),
         first_date=first,
         last_date=last,
         held=cleaning.held,
@@ -244,8 +256,8 @@ def _given_back(lines: pd.DataFrame, *, window: OutcomeWindow | None) -> Batch:
     counts = batch.counts.copy()
     counts.loc[INPUT] = 0
     counts.loc[DUPLICATE] = -batch.counts.loc[INPUT]
-    return Batch(counts=counts, sums=batch.sums, outcome=batch.outcome, first_date=batch.first_date,
-                 last_date=batch.last_date)
+    return Batch(counts=counts, sums=batch.sums, outcome=batch.outcome, previous=batch.previous,
+                 first_date=batch.first_date, last_date=batch.last_date)
 
 
 def combine_batches(
@@ -266,13 +278,14 @@ def combine_batches(
     the table of the window's lines. ``progress`` (that of reading ``batches``) is closed once
     they are read.
     """
-    store, outcome_store = SumStore(), SumStore()
+    store, outcome_store, previous_store = SumStore(), SumStore(), SumStore()
     counts, firsts, lasts = [], [], []
     try:
         for batch in batches:
             counts.append(batch.counts)
             store.add(batch.sums)
             outcome_store.add(batch.outcome)
+            previous_store.add(batch.previous)
             if batch.first_date is not None:
                 firsts.append(batch.first_date)
                 lasts.append(batch.last_date)
@@ -280,11 +293,12 @@ def combine_batches(
         if progress is not None:
             progress.close()
     with Progress.of("customers", total=None, shown=False, logged=progress is not None and progress.logged):
-        return _customer_table(store, outcome_store, counts=counts, firsts=firsts, lasts=lasts, source=source,
-                               spend=spend, snapshot_date=snapshot_date, window=window)
+        return _customer_table(store, outcome_store, previous_store, counts=counts, firsts=firsts, lasts=lasts,
+                               source=source, spend=spend, snapshot_date=snapshot_date, window=window)
 
 
-def _customer_table(store: SumStore, outcome_store: SumStore, *, counts: list[pd.DataFrame],
+def _customer_table(store: SumStore, outcome_store: SumStore, previous_store: SumStore, *,
+                    counts: list[pd.DataFrame],
                     firsts: list[pd.Timestamp], lasts: list[pd.Timestamp], source: Path,
                     spend: Literal["net", "gross"], snapshot_date: pd.Timestamp | str | None,
                     window: OutcomeWindow | None) -> CustomerTable:
@@ -295,11 +309,10 @@ def _customer_table(store: SumStore, outcome_store: SumStore, *, counts: list[pd
         snapshot_date = window.as_of
     pieces = store.pieces()
     _require_purchases(pieces is not None and len(pieces.customers) > 0, ledger, source=source, window=window)
-    outcome = None
+    outcome = previous = None
     if window is not None:
-        found = outcome_store.pieces()
-        outcome = (features_from_pieces(found, spend=spend) if found is not None
-                   else features_from_pieces(pieces, spend=spend).iloc[:0])
+        outcome, previous = (_window_table(found, pieces, spend=spend)
+                             for found in (outcome_store.pieces(), previous_store.pieces()))
     return CustomerTable(
         customers=features_from_pieces(pieces, spend=spend, snapshot_date=snapshot_date),
         ledger=ledger,
@@ -307,7 +320,17 @@ def _customer_table(store: SumStore, outcome_store: SumStore, *, counts: list[pd
         returns_unmatched=float(pounds(pieces.unmatched_micros)),
         return_only_customers=len(pieces.return_only_customers),
         outcome=outcome,
+        previous=previous,
     )
+
+
+def _window_table(found: CustomerPieces | None, pieces: CustomerPieces, *,
+                  spend: Literal["net", "gross"]) -> pd.DataFrame:
+    """The feature table of a window's lines (``found``); with no line in it, the columns of the table of
+    ``pieces`` and no row."""
+    if found is None:
+        return features_from_pieces(pieces, spend=spend).iloc[:0]
+    return features_from_pieces(found, spend=spend)
 
 
 def _check_window(window: OutcomeWindow, firsts: list[pd.Timestamp], lasts: list[pd.Timestamp], *,

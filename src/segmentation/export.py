@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from segmentation import columns as c
 from segmentation.errors import InvoiceDataError
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -143,9 +144,10 @@ def _neutralise_line(line: str) -> str:
 
 
 def write_customer_segments(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write a customer segments table (``pipeline.customer_segments_table``; one row per customer) as
-    CSV, safe to open: :func:`write_csv`."""
-    return write_csv(table, path)
+    """Write a table of customers (``pipeline.customer_segments_table``, the forecast's lists; one row
+    per customer) as CSV, safe to open (:func:`write_csv`), the forecast at ``columns.FORECAST_DECIMALS``."""
+    return write_csv(table.round({name: places for name, places in c.FORECAST_DECIMALS.items()
+                                  if name in table.columns}), path)
 
 
 @contextmanager

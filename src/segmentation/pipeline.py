@@ -9,11 +9,12 @@ from typing import Literal
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import config, diagnostics, validation
+from segmentation import config, diagnostics, forecast, validation
 from segmentation.cluster import ClusterResult, cluster_customers, not_clustered_reasons, summarise_clusters
 from segmentation.diagnostics import KChoice
-from segmentation.engines import Engine, OutcomeWindow, PandasEngine, last_window
+from segmentation.engines import CustomerTable, Engine, OutcomeWindow, PandasEngine, last_window
 from segmentation.errors import InvoiceDataError
+from segmentation.forecast import Forecast, ForecastCheck
 from segmentation.profiles import profile_segments
 from segmentation.rfm import SegmentMap, load_segment_map, score_customers, segment_customers
 
@@ -34,7 +35,10 @@ class SegmentationRun:
     the table). ``segments`` holds every segmentation of the customers
     (:func:`segment_every_way`) and ``segments_table`` their
     ``customer_segments.csv``; with an outcome ``window``, ``validation`` is
-    :func:`validate_segments` of what they did next.
+    :func:`validate_segments` of what they did next. ``forecast`` is
+    :func:`forecast.forecast_customers` of the table (None with ``predict=False``, or
+    when the data cannot carry one: ``forecast_skipped`` says why) and, with a window,
+    ``forecast_check`` its check against the window.
     """
 
     source: Path
@@ -53,6 +57,9 @@ class SegmentationRun:
     rfm_choice: KChoice | None = None
     window: OutcomeWindow | None = None
     validation: pd.DataFrame | None = None
+    forecast: Forecast | None = None
+    forecast_check: ForecastCheck | None = None
+    forecast_skipped: str | None = None
 
 
 def segment_file(
@@ -68,6 +75,9 @@ def segment_file(
     rfm_k: int | str = config.RFM_K_RULE,
     segment_map: SegmentMap | None = None,
     window: OutcomeWindow | None = None,
+    predict: bool = True,
+    horizon_days: int = config.HORIZON_DAYS,
+    clv_days: int = config.CLV_DAYS,
 ) -> SegmentationRun:
     """Load, clean, build customer features and cluster them.
 
@@ -85,6 +95,13 @@ def segment_file(
     or a rule, scanned on log1p RFM) and the seed's spend clusters). With
     ``window`` the customer table is built from the lines before
     ``window.as_of`` and the segmentations are validated against the window.
+
+    With ``predict`` (the default) every customer gets a forecast
+    (:func:`forecast.forecast_customers`) for the next ``horizon_days`` (the
+    window's, when given) and CLV over ``clv_days``; with a window it is checked
+    against what customers did (:func:`forecast.check_forecast`). Data that cannot
+    carry a forecast (:class:`forecast.ForecastUnavailable`) is segmented without one,
+    and the run says why (``forecast_skipped``).
     """
     table = engine.customer_table(Path(path), spend=spend, sheet=sheet, date_format=date_format, window=window)
     customers = table.customers
@@ -108,6 +125,16 @@ def segment_file(
     # the spend clusters beside the others: the run's own when it clusters raw spend, else the seed's k = 3
     spend_k = k if columns == c.SEED_CLUSTER_FEATURES and not log else config.N_CLUSTERS
     segments = segment_every_way(customers, rfm_k=rfm_k, segment_map=segment_map, spend_k=spend_k)
+    predicted = checked = skipped = None
+    if predict:
+        try:
+            predicted = forecast.forecast_customers(
+                customers, horizon_days=window.horizon_days if window is not None else horizon_days,
+                clv_days=clv_days, source=_forecast_source(path, window))
+        except forecast.ForecastUnavailable as unavailable:
+            skipped = str(unavailable)
+        if predicted is not None and window is not None:
+            checked = check_next_period_forecast(predicted, customers, table, segments, window)
     return SegmentationRun(
         source=Path(path),
         ledger=table.ledger,
@@ -117,7 +144,8 @@ def segment_file(
         returns_matched=table.returns_matched,
         returns_unmatched=table.returns_unmatched,
         segments=segments,
-        segments_table=customer_segments_table(customers, segments),
+        segments_table=customer_segments_table(customers, segments, predicted,
+                                               no_forecast=skipped if predict else forecast.NOT_RUN),
         return_only_customers=table.return_only_customers,
         scan=scan,
         scan_summary=scan_summary,
@@ -125,7 +153,23 @@ def segment_file(
         rfm_choice=rfm_choice,
         window=window,
         validation=validate_segments(segments, table.outcome) if window is not None else None,
+        forecast=predicted,
+        forecast_check=checked,
+        forecast_skipped=skipped,
     )
+
+
+def _forecast_source(path: str | Path, window: OutcomeWindow | None) -> str:
+    """How a forecast's errors name the data: the file, and the date when only lines before it count."""
+    return f"{path} (lines before {window.as_of:%Y-%m-%d})" if window is not None else str(path)
+
+
+def check_next_period_forecast(predicted: Forecast, customers: pd.DataFrame, table: CustomerTable,
+                               segments: CustomerSegments, window: OutcomeWindow) -> ForecastCheck:
+    """:func:`forecast.check_forecast` of a forecast made at ``window.as_of`` against the window's
+    outcome, with the naive forecasts from the ``table``'s period before the date and the R+F+M score."""
+    return forecast.check_forecast(predicted, customers, outcome=table.outcome, previous=table.previous,
+                                   score=segments.scores[c.RFM_SCORE], as_of=window.as_of)
 
 
 @dataclass(frozen=True)
@@ -159,13 +203,16 @@ def segment_every_way(customers: pd.DataFrame, *, rfm_k: int, segment_map: Segme
     )
 
 
-def customer_segments_table(customers: pd.DataFrame, segments: CustomerSegments) -> pd.DataFrame:
+def customer_segments_table(customers: pd.DataFrame, segments: CustomerSegments,
+                            predicted: Forecast | None = None, *, no_forecast: str | None = None) -> pd.DataFrame:
     """``customer_segments.csv``: every customer of the table, one row each, every segmentation side by side.
 
     Index CustomerID; columns ``columns.SEGMENT_EXPORT_COLUMNS``: the rule
     segment, the KMeans-on-RFM segment and cluster, the seed's spend segment and
     cluster, why a customer has no cluster (``Not_Clustered_Reason``, empty
-    when clustered), the R, F, M values and scores, country and top item.
+    when clustered), the R, F, M values and scores, the forecast
+    (``columns.FORECAST_COLUMNS``: without ``predicted``, empty, with ``no_forecast``
+    as every customer's reason), country and top item.
     Rows run in the map's order of segments (customers with no segment last),
     then by CustomerID.
     """
@@ -176,10 +223,19 @@ def customer_segments_table(customers: pd.DataFrame, segments: CustomerSegments)
         c.SPEND_SEGMENT: segments.spend.segments,
         c.SPEND_CLUSTER: segments.spend.labels,
         c.NOT_CLUSTERED_REASON: not_clustered_reasons(customers, features=segments.rfm.features),
-    }).join(segments.scores)
+    }).join(segments.scores).join(_forecast_columns(customers, predicted, no_forecast))
     order = table[c.RFM_SEGMENT].cat.codes.replace(-1, len(segments.segment_map.names))
     table = table.assign(_order=order).sort_values(["_order", c.CUSTOMER_ID], kind="stable")
     return table[list(c.SEGMENT_EXPORT_COLUMNS)]
+
+
+def _forecast_columns(customers: pd.DataFrame, predicted: Forecast | None, no_forecast: str | None
+                      ) -> pd.DataFrame:
+    if predicted is not None:
+        return predicted.table
+    table = pd.DataFrame(index=customers.index, columns=list(c.FORECAST_COLUMNS[:-1]), dtype="float64")
+    return table.assign(**{c.NO_FORECAST_REASON: pd.Series(no_forecast or forecast.NOT_RUN, index=customers.index,
+                                                           dtype="string")})
 
 
 def segmentations_to_validate(segments: CustomerSegments) -> dict[str, pd.Series]:
@@ -305,9 +361,11 @@ class NextPeriodCheck:
 
     ``segments`` are :func:`segment_every_way` of the table built from the
     lines before the date, ``validation`` is :func:`validate_segments` and
-    ``summary`` its :func:`validation.summarise_validation`. When the data
-    cannot be checked (it spans less than the window, or too few customers
-    bought before it) ``skipped`` says why and the rest is None.
+    ``summary`` its :func:`validation.summarise_validation`; ``forecast`` is the
+    forecast made from the same lines and ``forecast_check`` its check. When the
+    data cannot be checked (it spans less than the window, or too few customers
+    bought before it) ``skipped`` says why and the rest is None; when only the
+    forecast cannot be made (too few repeat customers), ``forecast_skipped`` says why.
     """
 
     window: OutcomeWindow
@@ -315,6 +373,10 @@ class NextPeriodCheck:
     validation: pd.DataFrame | None = None
     summary: pd.DataFrame | None = None
     skipped: str | None = None
+    customers: pd.DataFrame | None = None
+    forecast: Forecast | None = None
+    forecast_check: ForecastCheck | None = None
+    forecast_skipped: str | None = None
 
 
 def check_against_next(invoices: pd.DataFrame, *, source: str | Path, last_invoice_date: pd.Timestamp,
@@ -333,8 +395,16 @@ def check_against_next(invoices: pd.DataFrame, *, source: str | Path, last_invoi
     except InvoiceDataError as error:
         return NextPeriodCheck(window=window, skipped=str(error))
     checked = validate_segments(segments, table.outcome)
+    predicted = forecast_check = forecast_skipped = None
+    try:
+        predicted = forecast.forecast_customers(table.customers, horizon_days=horizon_days,
+                                                source=_forecast_source(source, window))
+        forecast_check = check_next_period_forecast(predicted, table.customers, table, segments, window)
+    except forecast.ForecastUnavailable as unavailable:
+        forecast_skipped = str(unavailable)
     return NextPeriodCheck(window=window, segments=segments, validation=checked,
-                           summary=validation.summarise_validation(checked))
+                           summary=validation.summarise_validation(checked), customers=table.customers,
+                           forecast=predicted, forecast_check=forecast_check, forecast_skipped=forecast_skipped)
 
 
 def describe_run(run: SegmentationRun) -> str:
@@ -379,6 +449,10 @@ def describe_run(run: SegmentationRun) -> str:
     counts = run.segments.rfm.segments.value_counts()
     lines.append("KMeans on RFM, named from the map: " + ", ".join(
         f"{name} {int(counts[name]):,}" for name in run.segments.segment_map.names if name in counts))
+    if run.forecast is not None:
+        lines += forecast.summary_lines(run.forecast, run.forecast_check)
+    elif run.forecast_skipped is not None:
+        lines.append(f"note: {run.forecast_skipped}")
     if run.validation is not None:
         lines.append(f"what customers did in the {run.window.horizon_days} days from {run.window.as_of:%Y-%m-%d} "
                      "(share who bought again, first and last promised segment; rank correlation):")

@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from segmentation import columns as c
-from segmentation import config
+from segmentation import config, forecast
 from segmentation.cluster import ClusterResult
 from segmentation.diagnostics import RFM_LOG
 from segmentation.export import atomic_path
@@ -63,7 +63,9 @@ BEYOND_SEED_FIGURE_FILES = (K_DIAGNOSTICS, RAW_VS_LOG_CLUSTERS, SEGMENT_PROFILES
 #: Every committed figure, in the order the notebook shows them.
 #: The check of the segments against what customers did next (a run with an outcome window).
 VALIDATION = "validation.png"
-ALL_FIGURE_FILES = FIGURE_FILES + BEYOND_SEED_FIGURE_FILES + (VALIDATION,)
+#: The forecast made before a date against what customers did after it.
+FORECAST_CHECK = "forecast_check.png"
+ALL_FIGURE_FILES = FIGURE_FILES + BEYOND_SEED_FIGURE_FILES + (VALIDATION, FORECAST_CHECK)
 
 # --- colours ---------------------------------------------------------------
 
@@ -668,3 +670,56 @@ def _draw_share_bars(ax: plt.Axes, rows: pd.DataFrame, *, overall: float) -> Non
     ax.set_yticks(positions, labels, fontsize=8)
     ax.set_xlim(0, 1.3)
     ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0%", "25%", "50%", "75%", "100%"])
+
+
+#: Colours of the forecast check: what happened, the forecast, the naive forecast.
+_ACTUAL_COLOUR = "#222222"
+_FORECAST_COLOUR = OKABE_ITO["bluish green"]
+
+
+def plot_forecast_check(check: forecast.ForecastCheck) -> Figure:
+    """The forecast made at ``check.as_of`` against what customers did in the days after it.
+
+    Left: mean purchase occasions per customer in the window, by the customers' repeat
+    occasions before the date (the calibration-versus-holdout view), as forecast, as they
+    happened, and as the naive "same as the previous period" forecast. Right: mean net
+    spend in the window per decile of Expected_Spend (1 = lowest tenth), as forecast and as
+    it happened. Panel titles carry the scores of ``check.scores``.
+    """
+    purchases = check.calibration.loc[forecast.BY_EARLIER_PURCHASES]
+    spend = check.calibration.loc[forecast.BY_SPEND_DECILE]
+    scores = check.scores
+    with _style():
+        fig, (left, right) = plt.subplots(1, 2, figsize=FIGSIZE, dpi=DPI, layout="constrained")
+        positions = np.arange(len(purchases))
+        left.plot(positions, purchases["actual"], marker="o", color=_ACTUAL_COLOUR, label="what happened")
+        left.plot(positions, purchases["predicted"], marker="s", color=_FORECAST_COLOUR, label="forecast")
+        left.plot(positions, purchases["baseline"], marker="^", linestyle="--", color=_BASELINE_COLOUR,
+                  label=forecast.SAME_AS_BEFORE)
+        left.set_xticks(positions, [f"{group}\nn={int(n):,}" for group, n in purchases[c.CUSTOMERS].items()],
+                        fontsize=8)
+        left.set_xlabel("repeat purchases before the date")
+        left.set_ylabel(f"purchases per customer in the next {check.horizon_days} days")
+        left.set_ylim(bottom=0)
+        left.legend(loc="upper left", frameon=False)
+        mae, rmse = scores.loc[forecast.PURCHASES_MAE], scores.loc[forecast.PURCHASES_RMSE]
+        total = scores.loc[forecast.TOTAL_PURCHASES]
+        left.set_title(f"Purchases: MAE {mae['forecast']:.3f} (naive {mae['baseline']:.3f}), "
+                       f"RMSE {rmse['forecast']:.3f} (naive {rmse['baseline']:.3f})\ntotal {total['forecast']:,.0f} "
+                       f"forecast, {total['baseline']:,.0f} naive, {total['actual']:,.0f} happened", fontsize=10)
+        deciles = np.arange(len(spend))
+        right.bar(deciles, spend["actual"].clip(lower=0), color=_ACTUAL_COLOUR, alpha=0.75, width=0.7,
+                  label="what happened")
+        right.plot(deciles, spend["predicted"], marker="s", linestyle="none", color=_FORECAST_COLOUR,
+                   label="forecast", markersize=7)
+        right.set_xticks(deciles, list(spend.index))
+        right.set_xlabel("decile of Expected_Spend (1 = lowest tenth)")
+        right.set_ylabel(f"net spend per customer in the next {check.horizon_days} days")
+        right.yaxis.set_major_formatter(FuncFormatter(format_pounds))
+        right.legend(loc="upper left", frameon=False)
+        rank = scores.loc[forecast.SPEND_RANK_CORRELATION]
+        right.set_title(f"Spend: rank correlation with next spend\n{rank['forecast']:.3f} "
+                        f"(R+F+M score {rank['baseline']:.3f})", fontsize=10)
+        fig.suptitle(f"Forecast from lines before {check.as_of:%Y-%m-%d} against the next {check.horizon_days} "
+                     f"days ({check.customers:,} customers)")
+    return fig
