@@ -18,13 +18,14 @@ import numpy as np
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import config
+from segmentation import config, forecast
 from segmentation import present as p
 from segmentation.diagnostics import KChoice
+from segmentation.forecast import ForecastCheck
 from segmentation.validation import order_breaks
 
 if TYPE_CHECKING:
-    from segmentation.pipeline import NextPeriodCheck
+    from segmentation.pipeline import NextPeriodCheck, Outlook
 
 #: Spearman correlations at or above these (in absolute value) are called strong / moderate.
 STRONG_CORRELATION = 0.7
@@ -333,12 +334,183 @@ def describe_validation(check: NextPeriodCheck, *, rule: str, baseline: str) -> 
 SAME_CORRELATION = 0.02
 
 
+# --- the forecast ---------------------------------------------------------------------
+
+#: How each row of ``forecast_scores.csv`` is written: purchases per customer, whole purchases, pounds,
+#: decimals (AUC, rank correlation) and shares.
+_SCORE_WRITERS = {
+    forecast.PURCHASES_MAE: p.decimal, forecast.PURCHASES_RMSE: p.decimal,
+    forecast.TOTAL_PURCHASES: lambda value: p.count(round(value)), forecast.TOTAL_SPEND: p.money,
+    forecast.AUC_P_ALIVE: p.decimal, forecast.AUC_P_PURCHASE: p.decimal,
+    forecast.SPEND_RANK_CORRELATION: p.decimal,
+    forecast.CONTACT_NEXT_REVENUE: p.share, forecast.SLIPPING_BOUGHT_AGAIN: p.share,
+}
+#: Columns of :func:`forecast_scores_table`.
+FORECAST = "forecast"
+NAIVE = "naive forecast"
+NAIVE_NAME = "naive forecast is"
+HAPPENED = "what happened"
+BETTER = "better"
+
+
+def forecast_scores_table(check: ForecastCheck) -> pd.DataFrame:
+    """``check.scores`` as people read it: each metric in its own unit, the naive forecast named."""
+    rows = {}
+    for metric, row in check.scores.iterrows():
+        write = _SCORE_WRITERS[metric]
+        rows[metric] = {FORECAST: _written(write, row["forecast"]), NAIVE: _written(write, row["baseline"]),
+                        NAIVE_NAME: row["baseline_name"], HAPPENED: _written(write, row["actual"]),
+                        BETTER: {"baseline": NAIVE}.get(row["better"], row["better"])}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("check")
+
+
+def _written(write, value: float) -> str:
+    return "" if pd.isna(value) else write(value)
+
+
+def describe_forecast_check(check: NextPeriodCheck) -> str:
+    """How the forecast made at the check's date did against the next days and against the naive
+    forecasts: purchases, the total, the ranking of spend, and the two lists' promises."""
+    as_of, horizon_days = check.window.as_of, check.window.horizon_days
+    if check.skipped is not None or check.forecast_check is None:
+        reason = check.skipped or check.forecast_skipped
+        return f"No check of the forecast against the {horizon_days} days from {p.date(as_of)}: {reason}."
+    scores = check.forecast_check.scores
+    mae, rmse = scores.loc[forecast.PURCHASES_MAE], scores.loc[forecast.PURCHASES_RMSE]
+    total, rank = scores.loc[forecast.TOTAL_PURCHASES], scores.loc[forecast.SPEND_RANK_CORRELATION]
+    wins = [name for name, row in (("mean absolute error", mae), ("RMSE", rmse)) if row["better"] == "forecast"]
+    verdict = ("beats it on both" if len(wins) == 2 else f"beats it on {wins[0]} alone" if wins
+               else "does not beat it")
+    text = (f"Fitted ({check.forecast.purchases.model} and Gamma-Gamma) on the lines before {p.date(as_of)} and "
+            f"checked on the next {horizon_days} days ({_customers(check.forecast_check.customers)}), the "
+            f"forecast of purchases has a mean absolute error of {p.decimal(mae['forecast'])} per customer "
+            f"against {p.decimal(mae['baseline'])} for \"{forecast.SAME_AS_BEFORE}\", and an RMSE of "
+            f"{p.decimal(rmse['forecast'])} against {p.decimal(rmse['baseline'])}: it {verdict}. ")
+    write = _SCORE_WRITERS[forecast.TOTAL_PURCHASES]
+    text += (f"In total it expected {write(total['forecast'])} purchases where {write(total['actual'])} happened "
+             f"({write(total['baseline'])} in the {horizon_days} days before)")
+    if total["actual"] > max(total["forecast"], total["baseline"]):
+        text += (": customers bought more often after the date than before it, which a model of steady "
+                 "purchase rates cannot foresee (a season, a campaign).")
+    else:
+        text += "."
+    difference = rank["forecast"] - rank["baseline"]
+    if abs(difference) < SAME_CORRELATION:
+        how = f"about as well as, and slightly {'better' if difference > 0 else 'worse'} than,"
+    else:
+        how = "better than" if difference > 0 else "worse than"
+    text += (f" The forecast ranks next-period spend {how} the {forecast.SCORE_BASELINE} (rank correlation "
+             f"{p.decimal(rank['forecast'])} against {p.decimal(rank['baseline'])}).")
+    contact, slipping = scores.loc[forecast.CONTACT_NEXT_REVENUE], scores.loc[forecast.SLIPPING_BOUGHT_AGAIN]
+    text += (f" The contact list made on that date (the {p.share(config.CONTACT_SHARE)} of customers with the "
+             f"highest Expected_Spend) brought {p.share(contact['forecast'])} of the next {horizon_days} days' "
+             f"revenue, against {p.share(contact['baseline'])} for {forecast.SAME_SIZE_BY_SCORE}.")
+    if not pd.isna(slipping["forecast"]):
+        kept = "kept" if slipping["better"] == "forecast" else "did not keep"
+        text += (f" Of the valuable customers it flagged as slipping away, {p.share(slipping['forecast'])} bought "
+                 f"again, against {p.share(slipping['baseline'])} of {forecast.ALL_VALUABLE}: the list {kept} "
+                 "its promise.")
+    return text
+
+
+def calibration_tables(check: ForecastCheck) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``forecast_check.csv``'s two views, each with its unit in its column names: mean purchases per
+    customer by repeat purchases before the date, and mean net spend per decile of Expected_Spend."""
+    purchases = check.calibration.loc[forecast.BY_EARLIER_PURCHASES].rename_axis("repeat purchases before")
+    spend = check.calibration.loc[forecast.BY_SPEND_DECILE].rename_axis("decile of Expected_Spend")
+    spend = spend.rename(columns={name: f"{name}_{c.EXPECTED_SPEND}" for name in ("predicted", "actual", "baseline")})
+    return purchases, spend
+
+
+def describe_list_rules() -> str:
+    """The rules of the two lists, as the notebook prints them."""
+    return (f"contact list: the {p.share(config.CONTACT_SHARE)} of customers with the highest Expected_Spend; "
+            f"slipping away: past net spend in the top {p.share(1 - config.SLIPPING_SPEND_QUANTILE)} and "
+            f"P_Purchase under {p.share(config.SLIPPING_P_PURCHASE)}")
+
+
+#: Rows of :func:`outlook_table`.
+FORECAST_CUSTOMERS = "customers with a forecast"
+EXPECTED_PURCHASES_TOTAL = "expected purchases, all customers"
+EXPECTED_SPEND_TOTAL = "expected net spend, all customers"
+CLV_TOTAL = "CLV, all customers"
+CONTACT_CUSTOMERS = "customers to contact"
+CONTACT_SHARE_OF_SPEND = "their share of the expected net spend"
+SLIPPING_CUSTOMERS = "valuable customers slipping away"
+SPEND_FREQUENCY = "spend per purchase against purchases, correlation"
+VALUE = "value"
+
+
+def outlook_table(outlook: Outlook) -> pd.DataFrame:
+    """The forecast in a few numbers (``pipeline.forecast_outlook``), written as people read them: who
+    is forecast, the expected purchases, spend and CLV, the two lists, and the Gamma-Gamma check."""
+    predicted, contact, slipping = outlook.forecast, outlook.contact, outlook.slipping
+    table = predicted.table
+    spend = table[c.EXPECTED_SPEND].sum()
+    rows = {
+        FORECAST_CUSTOMERS: p.count(table[c.EXPECTED_PURCHASES].notna().sum()),
+        EXPECTED_PURCHASES_TOTAL: p.count(round(table[c.EXPECTED_PURCHASES].sum())),
+        EXPECTED_SPEND_TOTAL: p.money(spend),
+        CLV_TOTAL: p.money(table[c.CLV].sum()),
+        CONTACT_CUSTOMERS: p.count(len(contact)),
+        CONTACT_SHARE_OF_SPEND: p.share(contact[c.EXPECTED_SPEND].sum() / spend) if spend > 0 else "",
+        SLIPPING_CUSTOMERS: p.count(len(slipping)),
+        SPEND_FREQUENCY: p.decimal(predicted.spend_frequency_correlation),
+    }
+    return pd.DataFrame({VALUE: rows}).rename_axis(f"next {predicted.horizon_days} days (CLV: {predicted.clv_days})")
+
+
+#: A Gamma-Gamma check: |correlation| of spend per purchase with purchases below this is called weak.
+WEAK_CORRELATION = 0.3
+
+
+def describe_outlook(outlook: Outlook) -> str:
+    """What the forecast on all the lines says (``pipeline.forecast_outlook``): totals, who to contact
+    first, who is slipping away and whether the Gamma-Gamma assumption holds (the fit's own notes,
+    ``Forecast.notes``, are printed beside it)."""
+    if outlook.forecast is None:
+        return f"No forecast: {outlook.skipped}."
+    predicted, contact, slipping = outlook.forecast, outlook.contact, outlook.slipping
+    table = predicted.table
+    spend = table[c.EXPECTED_SPEND].sum()
+    h = predicted.horizon_days
+    text = (f"For the next {h} days the {predicted.purchases.model} model expects "
+            f"{p.count(round(table[c.EXPECTED_PURCHASES].sum()))} purchases and the Gamma-Gamma model "
+            f"{p.money(spend)} of net spend from {_customers(table[c.EXPECTED_PURCHASES].notna().sum())}; CLV over "
+            f"{predicted.clv_days} days adds up to {p.money(table[c.CLV].sum())} (undiscounted).")
+    if len(contact):
+        top = contact.iloc[0]
+        text += (f" The {_customers(len(contact))} to contact first are expected to bring "
+                 f"{p.share(contact[c.EXPECTED_SPEND].sum() / spend)} of it; at the top, customer {contact.index[0]} "
+                 f"({top[c.MOST_COMMON_LOCATION]}) is expected to spend {p.money(top[c.EXPECTED_SPEND])}.")
+    if len(slipping):
+        first = slipping.iloc[0]
+        text += (f" {p.count(len(slipping))} valuable customers are slipping away (past net spend in the top "
+                 f"{p.share(1 - config.SLIPPING_SPEND_QUANTILE)}, under a {p.share(config.SLIPPING_P_PURCHASE)} "
+                 f"chance of buying in the next {h} days); "
+                 f"the most valuable, customer {slipping.index[0]} ({first[c.MOST_COMMON_LOCATION]}), spent "
+                 f"{p.money(first[c.TOTAL_BILL_SIZE])} over {_plural(first[c.FREQUENCY], 'purchase')}, the last of "
+                 f"them {p.days(first[c.RECENCY_DAYS])} days before the data ends, and has a "
+                 f"{p.share(first[c.P_PURCHASE])} chance of buying again in that time.")
+    else:
+        text += " No valuable customer is slipping away by that rule."
+    correlation = predicted.spend_frequency_correlation
+    if abs(correlation) < WEAK_CORRELATION:
+        text += (f" Spend per purchase and the number of purchases correlate weakly ({p.decimal(correlation)}), "
+                 "as the Gamma-Gamma model assumes.")
+    else:
+        text += (f" Spend per purchase and the number of purchases correlate at {p.decimal(correlation)}, against "
+                 "the Gamma-Gamma model's assumption of none: its Expected_Spend leans towards the average.")
+    return text
+
+
 def summarise_findings(*, clusters: pd.DataFrame, not_clustered: int, scalings: pd.DataFrame,
                        profile: pd.DataFrame, stability: pd.DataFrame, segments: pd.DataFrame,
-                       rule_profile: pd.DataFrame, validation: str, purchases: str) -> str:
+                       rule_profile: pd.DataFrame, validation: str, purchases: str, forecast_check: str) -> str:
     """The run's findings as bullets: purchases, the seed method, log scaling, the rule segments, the RFM
-    clusters, their stability, and whether the names predicted what customers did next (``purchases`` and
-    ``validation``: the sentences of :func:`describe_purchases` and :func:`describe_validation`)."""
+    clusters, their stability, whether the names predicted what customers did next, and how the forecast did
+    (``purchases``, ``validation`` and ``forecast_check``: the sentences of :func:`describe_purchases`,
+    :func:`describe_validation` and :func:`describe_forecast_check`)."""
     top = describe_segments(profile).splitlines()[0].removeprefix("- ")
     return "\n".join([
         f"- **Purchases.** {purchases}",
@@ -348,6 +520,7 @@ def summarise_findings(*, clusters: pd.DataFrame, not_clustered: int, scalings: 
         f"- **KMeans on RFM, largest share of revenue first.** {top}",
         f"- **Stability.** {describe_stability(stability, segments)}",
         f"- **Do the names predict behaviour?** {validation}",
+        f"- **What each customer will do next.** {forecast_check}",
     ])
 
 

@@ -407,6 +407,30 @@ def check_against_next(invoices: pd.DataFrame, *, source: str | Path, last_invoi
                            forecast=predicted, forecast_check=forecast_check, forecast_skipped=forecast_skipped)
 
 
+@dataclass(frozen=True)
+class Outlook:
+    """The forecast of a customer table and the lists made from it (:func:`forecast_outlook`);
+    when the data cannot carry a forecast, ``skipped`` says why and the rest is None."""
+
+    forecast: Forecast | None = None
+    contact: pd.DataFrame | None = None
+    slipping: pd.DataFrame | None = None
+    skipped: str | None = None
+
+
+def forecast_outlook(customers: pd.DataFrame, *, horizon_days: int = config.HORIZON_DAYS,
+                     clv_days: int = config.CLV_DAYS, source: str | Path = "the data") -> Outlook:
+    """:func:`forecast.forecast_customers` of ``customers``, with ``contact_list.csv`` and
+    ``slipping_away.csv`` (:func:`forecast.customers_to_contact`, :func:`forecast.customers_slipping_away`)."""
+    try:
+        predicted = forecast.forecast_customers(customers, horizon_days=horizon_days, clv_days=clv_days,
+                                                source=str(source))
+    except forecast.ForecastUnavailable as unavailable:
+        return Outlook(skipped=str(unavailable))
+    return Outlook(forecast=predicted, contact=forecast.customers_to_contact(predicted, customers),
+                   slipping=forecast.customers_slipping_away(predicted, customers))
+
+
 def describe_run(run: SegmentationRun) -> str:
     """A short plain-text summary of a run: lines, customers, returns, clusters, segments, validation."""
     removed = run.ledger.drop(index=["input", "kept"])

@@ -7,7 +7,7 @@ above it. The kind of a column is read from its name, by one rule:
 
 - money (£, whole pounds with thousands separators, pence below £10): the customer money features,
   the ledger's ``amount`` and any statistic of them (``median_Total_Bill_Size``);
-- shares (``share_…``): a percentage with one decimal;
+- shares (``share_…``) and probabilities (``P_Alive``, ``P_Purchase``): a percentage with one decimal;
 - days and purchases (``Recency_Days``, ``Purchase_Interval_Days``,
   ``Frequency`` and their statistics): at most one decimal;
 - whole numbers (integer columns, counts): thousands separators;
@@ -25,7 +25,9 @@ import pandas as pd
 from segmentation import columns as c
 
 #: Columns that hold pounds, and the suffix that marks a statistic of one.
-MONEY_COLUMNS: tuple[str, ...] = (*c.MONEY_FEATURES, c.LEDGER_AMOUNT)
+MONEY_COLUMNS: tuple[str, ...] = (*c.MONEY_FEATURES, c.LEDGER_AMOUNT, c.EXPECTED_SPEND, c.CLV)
+#: Columns of probabilities, written as shares.
+PROBABILITY_COLUMNS: tuple[str, ...] = (c.P_ALIVE, c.P_PURCHASE)
 #: Columns of days or of purchases: whole numbers whose medians may end in .5.
 DAY_COLUMNS: tuple[str, ...] = (c.RECENCY_DAYS, c.PURCHASE_INTERVAL_DAYS, c.FREQUENCY)
 SHARE_PREFIX = "share_"
@@ -78,7 +80,7 @@ def date(value: pd.Timestamp) -> str:
 def kind_of(name: object) -> str:
     """The kind of number a column named ``name`` holds: money, share, days, or '' (by dtype)."""
     text = str(name)
-    if text.startswith(SHARE_PREFIX):
+    if text.startswith(SHARE_PREFIX) or text in PROBABILITY_COLUMNS:
         return "share"
     if any(text == column or text.endswith("_" + column) for column in MONEY_COLUMNS):
         return "money"
