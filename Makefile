@@ -65,7 +65,7 @@ test: $(TEST_STAMP) ## lint (ruff check), then run every test, the notebook (nbv
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 
-bench: $(STAMP) ## benchmark against the naive idiom, DuckDB and Polars; targets met/missed (BENCH_ARGS="--sizes 1M")
+bench: $(TEST_STAMP) ## benchmark against the naive idiom, DuckDB, Polars, pymc-marketing, lifetimes; targets met/missed (BENCH_ARGS="--sizes 1M")
 	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
 	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
 

@@ -38,6 +38,10 @@ Fairness rules:
   same minus the resident size when the timer started (after imports and
   preparation).
 
+Beside them, ``benchmarks.forecast`` measures the forecast's fit (this package, pymc-marketing and
+lifetimes on the real year's customers and on a million drawn ones: imports, first and warm fit, peak
+memory, agreement of the parameters).
+
 The targets are printed at the end with the numbers they were judged on, and
 the tables are written as Markdown and CSV under ``data/processed/bench/``.
 DuckDB, Polars, psutil and tabulate come from ``requirements-bench.txt``.
@@ -470,6 +474,8 @@ class Result:
     cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
     #: ``make run``'s two commands on the real file, each a fresh process (imports included): their wall times.
     commands: dict[str, list[float]] = field(default_factory=dict)
+    #: The forecast's fit by this package, pymc-marketing and lifetimes (``benchmarks.forecast``).
+    forecast: list = field(default_factory=list)
 
     def find(self, input_name: str, stage: str, engine: Engine) -> Row | None:
         for row in self.rows:
@@ -665,7 +671,9 @@ def records(result: Result) -> list[dict]:
 
 
 def report(result: Result) -> str:
-    """The run as Markdown: machine, inputs, results and targets."""
+    """The run as Markdown: machine, inputs, results, the forecast's fit and targets."""
+    from benchmarks import forecast as forecast_bench
+
     rows = pd.DataFrame(records(result)).astype(object)
     problems = [f"- {row.input} | {row.stage} | {row.engine.key}: {row.problem}" for row in result.rows if row.problem]
     inputs = pd.DataFrame([{
@@ -687,6 +695,7 @@ def report(result: Result) -> str:
         + (rows.to_markdown(index=False) if not rows.empty else "(no rows)"),
         *(["Problems (no time reported for these rows):\n\n" + "\n".join(problems)] if problems else []),
         *([_commands_table(result)] if result.commands else []),
+        *([forecast_bench.report(result.forecast)] if result.forecast else []),
         "Targets:\n\n" + pd.DataFrame([t.record() for t in targets(result)]).to_markdown(index=False),
     ]) + "\n"
 
@@ -714,6 +723,8 @@ def write_report(result: Result, out_dir: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from benchmarks import forecast as forecast_bench
+
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", nargs="*", help=f"synthetic inputs in lines, e.g. 1M 20M (default: "
                         f"{' '.join(DEFAULT_SIZES)}; with --quick: none)")
@@ -729,6 +740,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"run DuckDB and Polars also above {LARGE_LINES:,} lines")
     parser.add_argument("--bench-dir", type=Path, default=BENCH_DIR,
                         help="where synthetic files are cached and results written")
+    parser.add_argument("--forecast-customers", type=int,
+                        help="drawn customers the forecast's fit is measured on, beside the real year's "
+                             f"(default {forecast_bench.SIMULATED_CUSTOMERS:,}; with --quick 5,000 and no real year)")
     parser.add_argument("--worker", nargs=4, metavar=("STAGE", "ENGINE", "INPUT", "RESULT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -745,10 +759,15 @@ def main(argv: list[str] | None = None) -> int:
     if use_real and not args.quick:
         with tempfile.TemporaryDirectory() as scratch:
             result.commands = measure_make_run(real_file, repeats=repeats, scratch=Path(scratch))
+    forecast_customers = (args.forecast_customers if args.forecast_customers is not None
+                          else 5_000 if args.quick else forecast_bench.SIMULATED_CUSTOMERS)
+    with tempfile.TemporaryDirectory() as scratch:
+        result.forecast = forecast_bench.measure_forecast(real_file if use_real else None, repeats=repeats,
+                                                          scratch=Path(scratch), customers=forecast_customers)
     markdown = write_report(result, args.bench_dir)
     print(report(result))
     print(f"wrote {markdown} and results.csv")
-    return 1 if any(row.problem for row in result.rows) else 0
+    return 1 if any(row.problem for row in [*result.rows, *result.forecast]) else 0
 
 
 if __name__ == "__main__":

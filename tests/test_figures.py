@@ -62,6 +62,7 @@ def default_figures(default_run, default_beyond):
                                rfm_k=len(default_beyond.rfm.centroids))
     figures[plots.VALIDATION] = plots.plot_validation(check.validation, as_of=check.window.as_of,
                                                       horizon_days=check.window.horizon_days)
+    figures[plots.FORECAST_CHECK] = plots.plot_forecast_check(check.forecast_check)
     for figure in figures.values():
         figure.canvas.draw()
     yield figures

@@ -405,3 +405,49 @@ def test_a_file_with_too_few_repeat_customers_is_segmented_and_says_why_there_is
     assert segments[c.NO_FORECAST_REASON].str.startswith(reason).all()
     assert segments[list(c.FORECAST_COLUMNS[:-1])].isna().all().all()
     assert not (out / "contact_list.csv").exists()
+
+
+@pytest.mark.real_data
+def test_what_the_readme_says_of_the_models_on_the_real_year(real_check):
+    """The README's section on the forecast, number by number, against runs on the bundled year."""
+    as_of = real_check.forecast
+    assert (round(as_of.purchases.a, 3), round(as_of.purchases.b, 1)) == (0.007, 9.9)
+    assert round((as_of.table[c.P_ALIVE].dropna() >= 0.99).mean(), 2) == 0.99
+    scores = real_check.forecast_check.scores.loc[forecast.TOTAL_PURCHASES]
+    assert scores[["forecast", "baseline", "actual"]].round().tolist() == [3356, 3535, 4411]
+    assert round(real_check.forecast_check.scores.loc[forecast.AUC_P_ALIVE, "forecast"], 2) == 0.63
+    customers = real_check.customers
+    history = forecast.purchase_histories(customers)
+    x, t_x, T = (history[name].to_numpy() for name in ("x", "t_x", "T"))
+    outcome = pipeline.PandasEngine().customer_table(config.REAL_DATA_PATH, window=real_check.window).outcome
+    bought_again = outcome[c.FREQUENCY].reindex(history.index).fillna(0).to_numpy() > 0
+    plain = forecast.fit_purchases(x, t_x, T, model=forecast.BG_NBD)
+    alive = forecast.probability_alive(plain, x, t_x, T)
+    assert round(_auc(bought_again, alive), 2) == 0.40
+    # left out of the fit: customers whose first purchase falls in the data's first month
+    later = (customers.loc[history.index, c.FIRST_PURCHASE] >= "2010-01-01").to_numpy()
+    cohort = forecast.fit_purchases(x[later], t_x[later], T[later])
+    predicted = forecast.expected_purchases(cohort, 90, x, t_x, T)
+    actual = outcome[c.FREQUENCY].reindex(history.index).fillna(0).to_numpy()
+    assert round(float(np.abs(predicted - actual).mean()), 3) == 0.985
+    assert round(float(np.sqrt(((predicted - actual) ** 2).mean())), 3) == 1.658
+    spend = real_check.forecast.spend
+    per_occasion = forecast.expected_spend_per_occasion(spend, history["n"].to_numpy(), history["m"].clip(lower=0))
+    next_spend = outcome[c.TOTAL_BILL_SIZE].reindex(history.index).fillna(0)
+    assert round(pd.Series(predicted * per_occasion, index=history.index).corr(next_spend, method="spearman"), 3) \
+        == 0.504
+    # the Pareto/NBD (lifetimes' fit) sees no dropout either: s, the dropout rates' shape, near 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from lifetimes import ParetoNBDFitter
+        pareto = ParetoNBDFitter().fit(x, t_x, T)
+    assert pareto.params_["s"] < 0.01
+    # on every line: spend per purchase and purchases correlate at 0.15 among repeat customers
+    full = pipeline.segment_file(config.REAL_DATA_PATH)
+    assert round(full.forecast.spend_frequency_correlation, 2) == 0.15
+
+
+def _auc(outcome: np.ndarray, score: np.ndarray) -> float:
+    ranks = pd.Series(score).rank().to_numpy()
+    positives = int(outcome.sum())
+    return float((ranks[outcome].sum() - positives * (positives + 1) / 2) / (positives * (len(outcome) - positives)))

@@ -696,9 +696,9 @@ def plot_forecast_check(check: forecast.ForecastCheck) -> Figure:
         left.plot(positions, purchases["predicted"], marker="s", color=_FORECAST_COLOUR, label="forecast")
         left.plot(positions, purchases["baseline"], marker="^", linestyle="--", color=_BASELINE_COLOUR,
                   label=forecast.SAME_AS_BEFORE)
-        left.set_xticks(positions, [f"{group}\nn={int(n):,}" for group, n in purchases[c.CUSTOMERS].items()],
+        left.set_xticks(positions, [f"{group}\n{int(n):,}" for group, n in purchases[c.CUSTOMERS].items()],
                         fontsize=8)
-        left.set_xlabel("repeat purchases before the date")
+        left.set_xlabel("repeat purchases before the date (under each: customers)")
         left.set_ylabel(f"purchases per customer in the next {check.horizon_days} days")
         left.set_ylim(bottom=0)
         left.legend(loc="upper left", frameon=False)
