@@ -112,6 +112,16 @@ _IMPORTS = {"segmentation": "segmentation.forecast", "pymc-marketing": "pymc_mar
             "lifetimes": "lifetimes"}
 
 
+def _peak_rss_kib() -> float:
+    """This process's peak resident set size (VmHWM, which starts anew at exec; getrusage's ru_maxrss
+    keeps the parent's peak across fork and exec)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1])
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
 @dataclass
 class FitStats:
     """What one process measured: import, first and warm fit seconds, peak RSS, the fitted parameters."""
@@ -134,7 +144,7 @@ def worker(library: str, histories_path: Path) -> FitStats:
         first = time.perf_counter()
         params = _FITS[library](histories)
         warm = time.perf_counter()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_rss_kib() / 1024
     return FitStats(import_s=imported - start, first_fit_s=first - imported, warm_fit_s=warm - first,
                     peak_rss_mb=peak, params=params)
 
