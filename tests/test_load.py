@@ -152,13 +152,13 @@ def test_xlsx_unknown_sheet_is_a_clear_error(tmp_path):
         load_invoices(_workbook(tmp_path / "wb.xlsx"), sheet="Year 2012")
 
 
-def test_day_first_dates_are_never_guessed(tmp_path):
+def test_day_first_dates_load_without_a_format(tmp_path):
     text = ONLINE_RETAIL_HEADER + (
-        "\n1,85123A,MUG,1,13/1/2011 08:26,2.5,1,Spain\n"
+        "\n1,85123A,MUG,1,13/1/2011 08:26,2.5,1,Spain\n"  # 13 can only be a day: the column is day-first
         "2,85123A,MUG,1,1/2/2011 08:26,2.5,1,Spain\n"
     )
-    with pytest.raises(InvoiceDataError, match=r"InvoiceDate.*day-first.*date_format"):
-        load_invoices(write(tmp_path / "dayfirst.csv", text))
+    invoices = load_invoices(write(tmp_path / "dayfirst.csv", text))
+    assert list(invoices[c.INVOICE_DATE]) == list(pd.to_datetime(["2011-01-13 08:26", "2011-02-01 08:26"]))
 
 
 def test_ambiguous_dates_ask_for_a_format(tmp_path):
@@ -166,7 +166,8 @@ def test_ambiguous_dates_ask_for_a_format(tmp_path):
         "\n1,85123A,MUG,1,1/2/2011 08:26,2.5,1,Spain\n"
         "2,85123A,MUG,1,3/4/2011 08:26,2.5,1,Spain\n"
     )
-    with pytest.raises(InvoiceDataError, match=r"month-first or day-first; pass date_format"):
+    with pytest.raises(InvoiceDataError, match=r"could be day-first or month-first \('1/2/2011 08:26', '3/4/2011 "
+                       r"08:26'\); if the day comes first pass --date-format '%d/%m/%Y %H:%M'"):
         load_invoices(write(tmp_path / "ambiguous.csv", text))
 
 
