@@ -123,9 +123,11 @@ def load_invoices(
         columns is read and the sheets are stacked in workbook order.
     date_format
         A ``strftime`` format for InvoiceDate text, e.g. ``"%d/%m/%Y %H:%M"``.
-        Without it ISO dates and month-first dates (``12/1/2010 8:26``) are
-        recognised, also mixed in one column; day-first or ambiguous dates
-        raise an error that asks for it.
+        Without it ISO dates and day-first or month-first dates with ``/``,
+        ``.`` or ``-`` (``12/1/2010 8:26``, ``01.12.2010 09:53:00``) are
+        recognised, also mixed with ISO in one column, the order told by a day
+        above 12 (see :func:`parse_invoice_dates`); a column with no day above
+        12 raises an error that proposes it.
 
     Returns
     -------
