@@ -152,13 +152,47 @@ def test_unparseable_dates_report_count_and_first_rows(tmp_path, capsys):
     assert "column InvoiceDate has 2 value(s) that are not dates ('soon', 'n/a') at row(s) 2, 4" in message
 
 
-def test_day_first_dates_ask_for_a_format(tmp_path, capsys):
+def test_day_first_dates_load_as_with_their_format(tmp_path):
     dates = ["13/12/2010 08:26", "1/12/2010 08:28", "2/12/2010 09:41"]
     rows = [row[:4] + [date] + row[5:] for row, date in zip(ROWS, dates, strict=True)]
     path = write_table(tmp_path / "dayfirst.csv", rows)
-    assert "day-first; pass date_format" in cli_error(path, tmp_path, capsys)
-    invoices = load_invoices(path, date_format="%d/%m/%Y %H:%M")
+    invoices = load_invoices(path)
     assert invoices[c.INVOICE_DATE].dt.month.tolist() == [12, 12, 12]
+    pd.testing.assert_frame_equal(invoices, load_invoices(path, date_format="%d/%m/%Y %H:%M"))
+
+
+def test_ambiguous_dates_get_the_files_own_values_and_a_format_for_each_order(tmp_path, capsys):
+    dates = ["01.12.2010 09:53:00", "02.12.2010 10:01:00", "03.12.2010 08:15:00"]  # no day above 12
+    rows = [row[:4] + [date] + row[5:] for row, date in zip(ROWS, dates, strict=True)]
+    path = write_table(tmp_path / "export.csv", rows)
+    message = cli_error(path, tmp_path, capsys)
+    assert message.startswith(f"error: {path}: column InvoiceDate has no date with a day above 12, so its dates "
+                              "could be day-first or month-first ('01.12.2010 09:53:00', '02.12.2010 10:01:00', "
+                              "'03.12.2010 08:15:00'); if the day comes first pass --date-format '%d.%m.%Y %H:%M:%S' "
+                              "(in Python: date_format='%d.%m.%Y %H:%M:%S'); if the month comes first")
+    invoices = load_invoices(path, date_format="%d.%m.%Y %H:%M:%S")
+    assert invoices[c.INVOICE_DATE].dt.day.tolist() == [1, 2, 3]
+
+
+def test_a_date_format_that_does_not_match_gets_the_one_that_does(tmp_path, capsys):
+    dates = ["01.12.2010 09:53:00", "13.12.2010 10:01:00", "03.12.2010 08:15:00"]
+    rows = [row[:4] + [date] + row[5:] for row, date in zip(ROWS, dates, strict=True)]
+    path = write_table(tmp_path / "export.csv", rows)
+    message = cli_error(path, tmp_path, capsys, "--date-format", "%d/%m/%Y %H:%M")
+    assert message == (
+        f"error: {path}: column InvoiceDate has 3 value(s) that do not match date_format '%d/%m/%Y %H:%M' "
+        "('01.12.2010 09:53:00', '13.12.2010 10:01:00', '03.12.2010 08:15:00') at row(s) 2, 3, 4; the column "
+        "reads with --date-format '%d.%m.%Y %H:%M:%S' (in Python: date_format='%d.%m.%Y %H:%M:%S')."
+    )
+    pd.testing.assert_frame_equal(load_invoices(path), load_invoices(path, date_format="%d.%m.%Y %H:%M:%S"))
+
+
+def test_day_first_and_month_first_dates_in_one_column(tmp_path, capsys):
+    dates = ["13/12/2010 08:26", "12/13/2010 08:28", "1/12/2010 09:41"]
+    rows = [row[:4] + [date] + row[5:] for row, date in zip(ROWS, dates, strict=True)]
+    message = cli_error(write_table(tmp_path / "both.csv", rows), tmp_path, capsys)
+    assert "so day-first ('13/12/2010 08:26' at row(s) 2)" in message
+    assert "so month-first ('12/13/2010 08:28' at row(s) 3); no one order reads them all" in message
 
 
 def test_mixed_date_formats_in_one_column(tmp_path):

@@ -34,7 +34,28 @@ def test_a_bad_text_repeated_is_named_at_every_row():
         parse_invoice_dates(pd.Series(texts, dtype="str"), source="f.csv")
 
 
-def test_day_first_texts_repeated_still_ask_for_a_format():
-    texts = ["13/12/2010 9:05"] * 6
-    with pytest.raises(InvoiceDataError, match="day-first"):
+def test_day_first_texts_repeated_give_the_dates_of_each_line():
+    texts = ["13/12/2010 9:05", "01/12/2010 9:05"] * 3
+    dates = parse_invoice_dates(pd.Series(texts, dtype="str"), source="f.csv")
+    assert dates.tolist() == [pd.Timestamp("2010-12-13 09:05"), pd.Timestamp("2010-12-01 09:05")] * 3
+
+
+def test_ambiguous_texts_repeated_quote_each_distinct_text_once():
+    texts = ["01/12/2010 9:05", "02/12/2010 9:05"] * 3
+    with pytest.raises(InvoiceDataError, match=r"could be day-first or month-first \('01/12/2010 9:05', "
+                       r"'02/12/2010 9:05'\);"):
+        parse_invoice_dates(pd.Series(texts, dtype="str"), source="f.csv")
+
+
+def test_the_log_counts_day_first_lines_beside_iso_ones(caplog):
+    texts = ["2010-12-01 08:26:00"] * 7 + ["13.12.2010 09:05:00"] * 2 + ["01.12.2010 09:05:00"]
+    with caplog.at_level(logging.INFO, logger="segmentation.load"):
+        dates = parse_invoice_dates(pd.Series(texts, dtype="str"), source="f.csv")
+    assert "mixes ISO (7) and day-first (3) dates ('13.12.2010 09:05:00' cannot be month-first)" in caplog.text
+    assert dates.iloc[-1] == pd.Timestamp("2010-12-01 09:05")
+
+
+def test_a_bad_text_repeated_in_an_ambiguous_column_is_named_at_every_row():
+    texts = ["01/12/2010 9:05"] * 4 + ["soon", "01/12/2010 9:05", "soon"]
+    with pytest.raises(InvoiceDataError, match=r"reads 2 value\(s\) \('soon'\) at row\(s\) 4, 6: fix those rows"):
         parse_invoice_dates(pd.Series(texts, dtype="str"), source="f.csv")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import zipfile
 from pathlib import Path
 
@@ -152,13 +153,13 @@ def test_xlsx_unknown_sheet_is_a_clear_error(tmp_path):
         load_invoices(_workbook(tmp_path / "wb.xlsx"), sheet="Year 2012")
 
 
-def test_day_first_dates_are_never_guessed(tmp_path):
+def test_day_first_dates_load_without_a_format(tmp_path):
     text = ONLINE_RETAIL_HEADER + (
-        "\n1,85123A,MUG,1,13/1/2011 08:26,2.5,1,Spain\n"
+        "\n1,85123A,MUG,1,13/1/2011 08:26,2.5,1,Spain\n"  # 13 can only be a day: the column is day-first
         "2,85123A,MUG,1,1/2/2011 08:26,2.5,1,Spain\n"
     )
-    with pytest.raises(InvoiceDataError, match=r"InvoiceDate.*day-first.*date_format"):
-        load_invoices(write(tmp_path / "dayfirst.csv", text))
+    invoices = load_invoices(write(tmp_path / "dayfirst.csv", text))
+    assert list(invoices[c.INVOICE_DATE]) == list(pd.to_datetime(["2011-01-13 08:26", "2011-02-01 08:26"]))
 
 
 def test_ambiguous_dates_ask_for_a_format(tmp_path):
@@ -166,7 +167,8 @@ def test_ambiguous_dates_ask_for_a_format(tmp_path):
         "\n1,85123A,MUG,1,1/2/2011 08:26,2.5,1,Spain\n"
         "2,85123A,MUG,1,3/4/2011 08:26,2.5,1,Spain\n"
     )
-    with pytest.raises(InvoiceDataError, match=r"month-first or day-first; pass date_format"):
+    with pytest.raises(InvoiceDataError, match=r"could be day-first or month-first \('1/2/2011 08:26', '3/4/2011 "
+                       r"08:26'\); if the day comes first pass --date-format '%d/%m/%Y %H:%M'"):
         load_invoices(write(tmp_path / "ambiguous.csv", text))
 
 
@@ -202,6 +204,141 @@ def test_unparseable_dates_are_counted_with_their_rows(tmp_path):
 def test_recognised_date_text(raw, expected):
     parsed = parse_invoice_dates(pd.Series(raw, dtype="str"), source="f.csv")
     assert list(parsed) == list(pd.to_datetime(expected, format="ISO8601"))
+
+
+# --- day-first and month-first text: the order read from the column ----------------------------
+
+
+def _dated_csv(path: Path, dates: list[str]) -> Path:
+    """A CSV of one mug line per date, invoice numbers 1, 2, …; line numbers in messages are 2, 3, …"""
+    lines = [f"{number},85123A,MUG,1,{date},2.5,17850,Spain" for number, date in enumerate(dates, start=1)]
+    return write(path, "\n".join([ONLINE_RETAIL_HEADER, *lines]) + "\n")
+
+
+def _format_for(order: str, message: str) -> str:
+    """The --date-format an error message proposes if the ``order`` ("day", "month") comes first."""
+    return re.search(rf"if the {order} comes first pass --date-format '([^']+)'", message).group(1)
+
+
+def test_dot_separated_day_first_dates_with_seconds_load_without_a_format(tmp_path, caplog):
+    # 13.12.2010 can only be 13 December: the column is day-first, so 01.12.2010 is 1 December
+    path = _dated_csv(tmp_path / "export.csv", ["01.12.2010 09:53:00", "13.12.2010 10:01:30", "02.01.2011 08:00:00"])
+    with caplog.at_level("INFO", logger="segmentation.load"):
+        invoices = load_invoices(path)
+    assert invoices[c.INVOICE_DATE].tolist() == [pd.Timestamp("2010-12-01 09:53:00"),
+                                                 pd.Timestamp("2010-12-13 10:01:30"),
+                                                 pd.Timestamp("2011-01-02 08:00:00")]
+    assert "export.csv: InvoiceDate read day-first ('13.12.2010 10:01:30' cannot be month-first)" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("dates", "expected"),
+    [
+        # dashes, day-first: 25 can only be a day
+        (["01-12-2010 09:53", "25-12-2010 17:30"], ["2010-12-01 09:53", "2010-12-25 17:30"]),
+        # slashes, day-first, no seconds, unpadded
+        (["5/1/2011 8:26", "31/1/2011 16:00"], ["2011-01-05 08:26", "2011-01-31 16:00"]),
+        # no time at all, day-first
+        (["01/12/2010", "14/12/2010"], ["2010-12-01", "2010-12-14"]),
+        # dots, month-first: 31 can only be a day, so 12.01.2010 is 1 December
+        (["12.01.2010 09:00", "12.31.2010 18:45"], ["2010-12-01 09:00", "2010-12-31 18:45"]),
+        # two-digit years, day-first; 99 is 1999 as %y reads it
+        (["13.02.11", "01.03.99"], ["2011-02-13", "1999-03-01"]),
+    ],
+)
+def test_numeric_dates_load_in_the_order_the_column_shows(tmp_path, dates, expected):
+    invoices = load_invoices(_dated_csv(tmp_path / "dates.csv", dates))
+    assert invoices[c.INVOICE_DATE].tolist() == [pd.Timestamp(text) for text in expected]
+
+
+def test_day_first_dates_load_as_their_strptime_format_reads_them(tmp_path):
+    path = _dated_csv(tmp_path / "dates.csv", ["01.12.10 09:53", "13.12.10 10:01", "02.01.70 08:00"])
+    pd.testing.assert_frame_equal(load_invoices(path), load_invoices(path, date_format="%d.%m.%y %H:%M"))
+
+
+def test_ambiguous_dates_quote_the_file_and_propose_formats_that_load_it(tmp_path):
+    # every day is 12 or less: 01.12.2010 is 1 December or 12 January
+    dates = ["01.12.2010 09:53:00", "02.12.2010 10:01:00", "01.12.2010 09:53:00", "03.12.2010 08:15:00",
+             "04.12.2010 11:00:00"]
+    path = _dated_csv(tmp_path / "export.csv", dates)
+    with pytest.raises(InvoiceDataError) as refused:
+        load_invoices(path)
+    message = str(refused.value)
+    assert message == (
+        f"{path}: column InvoiceDate has no date with a day above 12, so its dates could be day-first or "
+        "month-first ('01.12.2010 09:53:00', '02.12.2010 10:01:00', '03.12.2010 08:15:00'); "
+        "if the day comes first pass --date-format '%d.%m.%Y %H:%M:%S' "
+        "(in Python: date_format='%d.%m.%Y %H:%M:%S'); "
+        "if the month comes first pass --date-format '%m.%d.%Y %H:%M:%S' "
+        "(in Python: date_format='%m.%d.%Y %H:%M:%S')."
+    )
+    day_first = load_invoices(path, date_format=_format_for("day", message))[c.INVOICE_DATE]
+    month_first = load_invoices(path, date_format=_format_for("month", message))[c.INVOICE_DATE]
+    assert day_first.tolist() == [pd.Timestamp(t) for t in ["2010-12-01 09:53", "2010-12-02 10:01",
+                                                            "2010-12-01 09:53", "2010-12-03 08:15",
+                                                            "2010-12-04 11:00"]]
+    assert month_first.tolist() == [pd.Timestamp(t) for t in ["2010-01-12 09:53", "2010-02-12 10:01",
+                                                              "2010-01-12 09:53", "2010-03-12 08:15",
+                                                              "2010-04-12 11:00"]]
+
+
+@pytest.mark.parametrize("dates", [
+    ["1/2/2011", "3/4/2011"],
+    ["1-2-11 8:26", "3-4-11 8:26", "12-12-11 23:59"],
+    ["01.02.2011T08:26", "03.04.2011T09:00"],
+])
+def test_a_proposed_format_read_back_from_the_message_loads_every_row(tmp_path, dates):
+    path = _dated_csv(tmp_path / "short.csv", dates)
+    with pytest.raises(InvoiceDataError, match="could be day-first or month-first") as refused:
+        load_invoices(path)
+    for order in ("day", "month"):
+        invoices = load_invoices(path, date_format=_format_for(order, str(refused.value)))
+        assert len(invoices) == len(dates) and invoices[c.INVOICE_DATE].notna().all()
+
+
+def test_ambiguous_dates_beside_other_text_name_the_rows_no_format_reads(tmp_path):
+    path = _dated_csv(tmp_path / "mixed.csv", ["01/12/2010 09:53", "2010-12-02 10:00:00", "02/12/2010 11:00"])
+    with pytest.raises(InvoiceDataError) as refused:
+        load_invoices(path)
+    assert str(refused.value) == (
+        f"{path}: column InvoiceDate has no date with a day above 12, so its dates could be day-first or "
+        "month-first ('01/12/2010 09:53', '02/12/2010 11:00'); neither '%d/%m/%Y %H:%M' (day first) nor "
+        "'%m/%d/%Y %H:%M' (month first) reads 1 value(s) ('2010-12-02 10:00:00') at row(s) 3: fix those rows, "
+        "then give the format of the order the file uses with --date-format (in Python: date_format=)."
+    )
+
+
+def test_a_column_with_day_first_and_month_first_dates_is_refused_naming_both(tmp_path):
+    # 13/12 has its day first, 12/13 its day second: no one order reads both
+    path = _dated_csv(tmp_path / "both.csv", ["13/12/2010 09:53", "01/12/2010 10:00", "12/13/2010 11:00",
+                                              "14/12/2010 12:00"])
+    with pytest.raises(InvoiceDataError) as refused:
+        load_invoices(path)
+    assert str(refused.value) == (
+        f"{path}: column InvoiceDate has dates whose first number is above 12, so day-first "
+        "('13/12/2010 09:53', '14/12/2010 12:00' at row(s) 2, 5), and dates whose second number is, so "
+        "month-first ('12/13/2010 11:00' at row(s) 4); no one order reads them all: fix those rows so that "
+        "the column writes its dates one way."
+    )
+
+
+def test_a_date_format_that_does_not_match_is_answered_with_one_that_does(tmp_path):
+    path = _dated_csv(tmp_path / "export.csv", ["01.12.2010 09:53:00", "13.12.2010 10:01:00"])
+    with pytest.raises(InvoiceDataError) as refused:
+        load_invoices(path, date_format="%d/%m/%Y %H:%M")
+    message = str(refused.value)
+    assert message.endswith(
+        "at row(s) 2, 3; the column reads with --date-format '%d.%m.%Y %H:%M:%S' "
+        "(in Python: date_format='%d.%m.%Y %H:%M:%S')."
+    )
+    proposed = re.search(r"--date-format '([^']+)'", message).group(1)
+    pd.testing.assert_frame_equal(load_invoices(path, date_format=proposed), load_invoices(path))
+
+
+def test_an_impossible_day_in_a_day_first_column_is_named_with_its_row(tmp_path):
+    path = _dated_csv(tmp_path / "feb.csv", ["13.02.2011 09:00", "30.02.2011 10:00"])
+    with pytest.raises(InvoiceDataError, match=r"1 value\(s\) that are not dates \('30.02.2011 10:00'\) at row\(s\) 3"):
+        load_invoices(path)
 
 
 def test_customer_id_written_as_float_text_or_with_spaces(tmp_path):

@@ -67,8 +67,9 @@ EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".txt", ".tsv", ".csv.gz", ".gz", ".zip", ".csv.bz2", ".csv.xz")
 
-#: Version of the cached Excel parse; a change of the parsed layout bumps it (2: checksum beside each entry).
-CACHE_FORMAT = 2
+#: Version of the cached Excel parse; a change of the parsed layout bumps it (2: checksum beside each entry;
+#: 3: text dates read in either order, two-digit years as %y reads them).
+CACHE_FORMAT = 3
 #: Rows searched for the header line (title rows above it are skipped).
 HEADER_SEARCH_ROWS = 20
 _SAMPLE_BYTES = 1 << 16
@@ -94,9 +95,11 @@ _COMPRESSION_MAGIC: tuple[tuple[bytes, str], ...] = (
 #: What reading a damaged container raises: truncated or changed gzip, bz2, xz and zip data.
 _DAMAGED_CONTAINER_ERRORS = (EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, OSError)
 
-_SLASH_DATE = re.compile(
-    r"^(?P<a>\d{1,2})[/.\-](?P<b>\d{1,2})[/.\-](?P<year>\d{4}|\d{2})"
-    r"(?:[ T]+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?)?$"
+#: A date written as numbers: day and month in either order, any of ``/ . -`` between them,
+#: a two- or four-digit year, an optional time with optional seconds (``01.12.2010 09:53:00``).
+_NUMERIC_DATE = re.compile(
+    r"^(?P<a>\d{1,2})(?P<sep1>[/.\-])(?P<b>\d{1,2})(?P<sep2>[/.\-])(?P<year>\d{4}|\d{2})"
+    r"(?:(?P<gap>[ T]+)(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?)?$"
 )
 _ISO_DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}([ T].*)?$")
 _CURRENCY = re.compile(r"[£$€\s\u00a0]|GBP|EUR|USD")
@@ -120,9 +123,11 @@ def load_invoices(
         columns is read and the sheets are stacked in workbook order.
     date_format
         A ``strftime`` format for InvoiceDate text, e.g. ``"%d/%m/%Y %H:%M"``.
-        Without it ISO dates and month-first dates (``12/1/2010 8:26``) are
-        recognised, also mixed in one column; day-first or ambiguous dates
-        raise an error that asks for it.
+        Without it ISO dates and day-first or month-first dates with ``/``,
+        ``.`` or ``-`` (``12/1/2010 8:26``, ``01.12.2010 09:53:00``) are
+        recognised, also mixed with ISO in one column, the order told by a day
+        above 12 (see :func:`parse_invoice_dates`); a column with no day above
+        12 raises an error that proposes it.
 
     Returns
     -------
@@ -1106,18 +1111,26 @@ def _require_money_in_range(lines: pd.DataFrame, *, source: Path) -> None:
 
 #: A UTC offset or "Z" after the time of day (``08:00+01:00``, ``08:00:00Z``, ``08:00 -0500``).
 _UTC_OFFSET = re.compile(r"(?<=\d:\d\d)(?P<seconds>:\d\d(?:\.\d+)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)$")
+_DAY_FIRST, _MONTH_FIRST = "day-first", "month-first"
 
 
 def parse_invoice_dates(
     values: pd.Series, *, source: Path | str, date_format: str | None = None
 ) -> pd.Series:
-    """Parse InvoiceDate cells into ``datetime64[ns]``; never guess a day-first date.
+    """Parse InvoiceDate cells into ``datetime64[ns]``; one row is one line's cell.
 
     Cells that already hold dates (Excel, Parquet) are kept. Text is parsed with
     ``date_format`` when given. Otherwise each cell must be ISO 8601
-    (``2009-12-01 07:45:00``) or ``a/b/yyyy [h:mm[:ss]]``; the latter are read
-    month-first when some ``b`` is above 12 and no ``a`` is. Day-first or
-    ambiguous text raises :class:`InvoiceDataError` asking for ``date_format``.
+    (``2009-12-01 07:45:00``) or ``a?b?year [h:mm[:ss]]`` with ``/``, ``.`` or
+    ``-`` between the numbers (``12/1/2010 8:26``, ``01.12.2010 09:53:00``,
+    ``01-12-10``), also mixed with ISO in one column. The order of day and
+    month is the column's, told by a day above 12: day-first when some first
+    number is 13 … 31 and no second number is, month-first the other way round
+    (logged). A column where both occur, or neither (every day 12 or less), is
+    refused with :class:`InvoiceDataError`; for the latter the message quotes
+    the column's values and gives the ``date_format`` of each order, checked
+    to read every value. A two-digit year is read as ``%y`` reads it (69 …
+    99 are 1969 … 1999, 00 … 68 are 2000 … 2068).
 
     Times are the shop's wall-clock times: a UTC offset in text
     (``2010-12-01T08:00+01:00`` is 08:00) and the time zone of a Parquet
@@ -1160,7 +1173,7 @@ def _parse_dates(
     lines = np.ones(len(values), dtype="int64") if lines is None else lines
     is_stamp = values.map(_is_timestamp, na_action="ignore").fillna(False).astype(bool)
     text = values.where(~is_stamp).astype("str").str.strip().mask(values.isna() | is_stamp)
-    text = text.str.replace(_UTC_OFFSET, lambda match: match["seconds"] or "", regex=True)
+    text = _without_offset(text)
     dates = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
     if is_stamp.any():
         dates[is_stamp] = pd.to_datetime(values[is_stamp].astype(object).tolist())
@@ -1175,13 +1188,16 @@ def _parse_dates(
     iso = text.str.match(_ISO_DATE).fillna(False).astype(bool)
     if iso.any():
         dates[iso] = pd.to_datetime(text[iso], format="ISO8601", errors="coerce")
-    parts = text.str.extract(_SLASH_DATE)
-    slash = parts["a"].notna() & ~iso
-    if slash.any():
-        dates[slash] = _month_first_dates(parts[slash], source=source)
-    if iso.any() and slash.any():
-        log.info("%s: InvoiceDate mixes ISO (%d) and month-first (%d) dates", source.name,
-                 int(lines[iso.to_numpy()].sum()), int(lines[slash.to_numpy()].sum()))
+    parts = text.str.extract(_NUMERIC_DATE)
+    numeric = parts["a"].notna()  # never ISO: those start with four digits
+    if numeric.any():
+        order, evidence = _day_month_order(values, parts, source=source)
+        dates[numeric] = _numeric_dates(parts[numeric], order=order)
+        if iso.any():
+            log.info("%s: InvoiceDate mixes ISO (%d) and %s (%d) dates (%s)", source.name,
+                     int(lines[iso.to_numpy()].sum()), order, int(lines[numeric.to_numpy()].sum()), evidence)
+        else:
+            log.info("%s: InvoiceDate read %s (%s)", source.name, order, evidence)
     return dates, None
 
 
@@ -1189,29 +1205,100 @@ def _is_timestamp(value: object) -> bool:
     return isinstance(value, (pd.Timestamp, np.datetime64)) or hasattr(value, "isoformat")
 
 
-def _month_first_dates(parts: pd.DataFrame, *, source: Path) -> pd.Series:
-    first = pd.to_numeric(parts["a"])
-    second = pd.to_numeric(parts["b"])
-    example = f"'{parts['a'].iloc[0]}/{parts['b'].iloc[0]}/{parts['year'].iloc[0]}'"
-    hint = f"{source}: column {c.INVOICE_DATE} has dates like {example}"
-    if (first > 12).any():
+def _without_offset(text: pd.Series) -> pd.Series:
+    return text.str.replace(_UTC_OFFSET, lambda match: match["seconds"] or "", regex=True)
+
+
+def _day_month_order(values: pd.Series, parts: pd.DataFrame, *, source: Path) -> tuple[str, str]:
+    """:data:`_DAY_FIRST` or :data:`_MONTH_FIRST` for the numeric dates of ``values``, and the
+    value that tells it (for the log).
+
+    One row of ``parts`` is one cell of ``values``: the groups of
+    :data:`_NUMERIC_DATE`, NaN where the cell is not such a date. A first
+    number of 13 … 31 beside a second of 12 or less can only be a day-first
+    date, and the other way round; a column holding both, or neither, is refused.
+    """
+    first, second = pd.to_numeric(parts["a"]), pd.to_numeric(parts["b"])
+    day_first = first.between(13, 31) & (second <= 12)
+    month_first = second.between(13, 31) & (first <= 12)
+    if day_first.any() and month_first.any():
         raise InvoiceDataError(
-            f"{hint} that are day-first; pass date_format='%d/%m/%Y %H:%M' "
-            "(CLI: --date-format) matching the file."
+            f"{source}: column {c.INVOICE_DATE} has dates whose first number is above 12, so day-first "
+            f"({_examples(values, day_first)} at row(s) {_rows(values, day_first)}), and dates whose second "
+            f"number is, so month-first ({_examples(values, month_first)} at row(s) {_rows(values, month_first)}); "
+            "no one order reads them all: fix those rows so that the column writes its dates one way."
         )
-    if not (second > 12).any():
-        raise InvoiceDataError(
-            f"{hint} that could be month-first or day-first; pass date_format, e.g. "
-            "'%m/%d/%Y %H:%M' or '%d/%m/%Y %H:%M' (CLI: --date-format)."
+    if day_first.any():
+        return _DAY_FIRST, f"{_first_value(values, day_first)} cannot be {_MONTH_FIRST}"
+    if month_first.any():
+        return _MONTH_FIRST, f"{_first_value(values, month_first)} cannot be {_DAY_FIRST}"
+    raise _ambiguous_dates(values, parts, source=source)
+
+
+def _ambiguous_dates(values: pd.Series, parts: pd.DataFrame, *, source: Path) -> InvoiceDataError:
+    """The error for numeric dates none of which has a day above 12: it quotes the column's first
+    values and gives the format of each order, each checked to read every cell of ``values``."""
+    numeric = parts["a"].notna()
+    head = (f"{source}: column {c.INVOICE_DATE} has no date with a day above 12, so its dates could be "
+            f"day-first or month-first ({_examples(values, numeric)})")
+    formats = _numeric_date_formats(parts[numeric].iloc[0])
+    reading = _formats_reading_all(values, formats, source=source)
+    if len(reading) == 2:
+        return InvoiceDataError(
+            f"{head}; if the day comes first pass {_date_format_option(formats[_DAY_FIRST])}; "
+            f"if the month comes first pass {_date_format_option(formats[_MONTH_FIRST])}."
         )
+    if reading:
+        ((order, date_format),) = reading.items()
+        return InvoiceDataError(f"{head}; only {order} reads every value: pass {_date_format_option(date_format)}.")
+    unread = _unread_cells(values, formats[_DAY_FIRST], source=source)
+    return InvoiceDataError(
+        f"{head}; neither {formats[_DAY_FIRST]!r} (day first) nor {formats[_MONTH_FIRST]!r} (month first) "
+        f"reads {int(unread.sum())} value(s) ({_examples(values, unread)}) at row(s) {_rows(values, unread)}: "
+        "fix those rows, then give the format of the order the file uses with --date-format "
+        "(in Python: date_format=)."
+    )
+
+
+def _numeric_date_formats(date: pd.Series) -> dict[str, str]:
+    """The strptime format of each order for one numeric date (the groups of :data:`_NUMERIC_DATE`):
+    ``01.12.2010 09:53:00`` -> ``%d.%m.%Y %H:%M:%S`` (day-first), ``%m.%d.%Y %H:%M:%S`` (month-first)."""
+    year = "%Y" if len(date["year"]) == 4 else "%y"
+    time = "" if pd.isna(date["hour"]) else f"{date['gap']}%H:%M" + ("" if pd.isna(date["second"]) else ":%S")
+    return {_DAY_FIRST: f"%d{date['sep1']}%m{date['sep2']}{year}{time}",
+            _MONTH_FIRST: f"%m{date['sep1']}%d{date['sep2']}{year}{time}"}
+
+
+def _formats_reading_all(values: pd.Series, formats: dict[str, str], *, source: Path) -> dict[str, str]:
+    """Those of ``formats`` (by order) that read every non-blank cell of ``values`` as ``date_format=``."""
+    return {order: date_format for order, date_format in formats.items()
+            if not _unread_cells(values, date_format, source=source).any()}
+
+
+def _unread_cells(values: pd.Series, date_format: str, *, source: Path) -> pd.Series:
+    """Which non-blank cells of ``values`` ``date_format`` does not read, as ``date_format=`` would."""
+    dates, _ = _parse_dates(values, source=source, date_format=date_format)
+    return dates.isna() & ~_blank(values)
+
+
+def _date_format_option(date_format: str) -> str:
+    """The option giving ``date_format``, named for the command line first."""
+    return f"--date-format '{date_format}' (in Python: date_format='{date_format}')"
+
+
+def _numeric_dates(parts: pd.DataFrame, *, order: str) -> pd.Series:
+    """The dates of numeric date text, one row per cell (the groups of :data:`_NUMERIC_DATE`),
+    read in ``order``; NaT where the numbers make no date (``31.02.2010``)."""
+    day, month = ("a", "b") if order == _DAY_FIRST else ("b", "a")
     year = pd.to_numeric(parts["year"])
-    year = year.where(year >= 100, year + 2000)
+    two_digits = parts["year"].str.len() == 2
+    year = year.where(~two_digits, year + np.where(year < 69, 2000, 1900))  # as %y reads it
     return pd.to_datetime(
         pd.DataFrame(
             {
                 "year": year,
-                "month": first,
-                "day": second,
+                "month": pd.to_numeric(parts[month]),
+                "day": pd.to_numeric(parts[day]),
                 "hour": pd.to_numeric(parts["hour"]).fillna(0),
                 "minute": pd.to_numeric(parts["minute"]).fillna(0),
                 "second": pd.to_numeric(parts["second"]).fillna(0),
@@ -1221,22 +1308,50 @@ def _month_first_dates(parts: pd.DataFrame, *, source: Path) -> pd.Series:
     )
 
 
+def _blank(values: pd.Series) -> pd.Series:
+    return values.isna() | (values.astype("str").str.strip() == "")
+
+
+def _first_value(values: pd.Series, mask: pd.Series) -> str:
+    """The first value where ``mask`` holds, as written, for a message."""
+    return repr(str(values[mask.to_numpy(dtype=bool)].iloc[0]))
+
+
 def _require_all_dates(
     dates: pd.Series, original: pd.Series, *, source: Path, date_format: str | None = None
 ) -> pd.Series:
     bad = dates.isna().to_numpy()
     if bad.any():
         mask = pd.Series(bad, index=original.index)
-        blank = original.isna() | (original.astype("str").str.strip() == "")
-        shown = ", ".join(repr(v) for v in original[mask & ~blank].astype("str").unique()[:3])
+        shown = ", ".join(repr(v) for v in original[mask & ~_blank(original)].astype("str").unique()[:3])
         how = f"do not match date_format {date_format!r}" if date_format else "are not dates"
         raise InvoiceDataError(
             f"{source}: column {c.INVOICE_DATE} has {int(bad.sum())} value(s) that {how}"
             f"{f' ({shown})' if shown else ' (empty)'} at row(s) {_rows(original, mask)}; "
-            "fix those rows or pass date_format (CLI: --date-format)."
+            f"{_date_format_advice(original, source=source) if date_format else _FIX_DATES}."
         )
     _require_dates_in_window(dates, original, source=source)
     return pd.Series(dates.to_numpy(dtype="datetime64[ns]"), index=dates.index)
+
+
+_FIX_DATES = "fix those rows, or give their format with --date-format (in Python: date_format=)"
+
+
+def _date_format_advice(original: pd.Series, *, source: Path) -> str:
+    """What to do when a given date format does not read ``original`` (one cell a line): the
+    numeric date formats that read every cell, if any does."""
+    parts = _without_offset(original.astype("str").str.strip()).str.extract(_NUMERIC_DATE)
+    numeric = parts["a"].notna()
+    if not numeric.any():
+        return _FIX_DATES
+    reading = _formats_reading_all(original, _numeric_date_formats(parts[numeric].iloc[0]), source=source)
+    if len(reading) == 2:
+        return (f"the column reads day-first with {_date_format_option(reading[_DAY_FIRST])}, "
+                f"month-first with {_date_format_option(reading[_MONTH_FIRST])}")
+    if reading:
+        (date_format,) = reading.values()
+        return f"the column reads with {_date_format_option(date_format)}"
+    return _FIX_DATES
 
 
 def _require_dates_in_window(dates: pd.Series, original: pd.Series, *, source: Path) -> None:
