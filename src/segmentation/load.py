@@ -1278,7 +1278,7 @@ def _formats_reading_all(values: pd.Series, formats: dict[str, str], *, source: 
 def _unread_cells(values: pd.Series, date_format: str, *, source: Path) -> pd.Series:
     """Which non-blank cells of ``values`` ``date_format`` does not read, as ``date_format=`` would."""
     dates, _ = _parse_dates(values, source=source, date_format=date_format)
-    return dates.isna() & ~_blank(values)
+    return dates.isna() & ~_blank_cells(values)
 
 
 def _date_format_option(date_format: str) -> str:
@@ -1308,7 +1308,7 @@ def _numeric_dates(parts: pd.DataFrame, *, order: str) -> pd.Series:
     )
 
 
-def _blank(values: pd.Series) -> pd.Series:
+def _blank_cells(values: pd.Series) -> pd.Series:
     return values.isna() | (values.astype("str").str.strip() == "")
 
 
@@ -1323,7 +1323,7 @@ def _require_all_dates(
     bad = dates.isna().to_numpy()
     if bad.any():
         mask = pd.Series(bad, index=original.index)
-        shown = ", ".join(repr(v) for v in original[mask & ~_blank(original)].astype("str").unique()[:3])
+        shown = ", ".join(repr(v) for v in original[mask & ~_blank_cells(original)].astype("str").unique()[:3])
         how = f"do not match date_format {date_format!r}" if date_format else "are not dates"
         raise InvoiceDataError(
             f"{source}: column {c.INVOICE_DATE} has {int(bad.sum())} value(s) that {how}"
