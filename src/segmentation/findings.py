@@ -360,7 +360,7 @@ def forecast_scores_table(check: ForecastCheck) -> pd.DataFrame:
         write = _SCORE_WRITERS[metric]
         rows[metric] = {FORECAST: _written(write, row["forecast"]), NAIVE: _written(write, row["baseline"]),
                         NAIVE_NAME: row["baseline_name"], HAPPENED: _written(write, row["actual"]),
-                        BETTER: {"baseline": NAIVE}.get(row["better"], row["better"])}
+                        BETTER: row["baseline_name"] if row["better"] == "baseline" else row["better"]}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("check")
 
 
