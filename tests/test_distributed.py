@@ -102,3 +102,4 @@ def test_dask_engine_matches_pandas_with_an_outcome_window(cluster, sample_in_th
     expected = PandasEngine().customer_table(config.SAMPLE_PATH, window=window)
     pd.testing.assert_frame_equal(result.customers, expected.customers)
     pd.testing.assert_frame_equal(result.outcome, expected.outcome)
+    pd.testing.assert_frame_equal(result.previous, expected.previous)  # the naive forecast's period
