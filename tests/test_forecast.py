@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import cli_error
 from segmentation import columns as c
 from segmentation import config, forecast, pipeline
 from segmentation.__main__ import main
@@ -451,3 +452,35 @@ def _auc(outcome: np.ndarray, score: np.ndarray) -> float:
     ranks = pd.Series(score).rank().to_numpy()
     positives = int(outcome.sum())
     return float((ranks[outcome].sum() - positives * (positives + 1) / 2) / (positives * (len(outcome) - positives)))
+
+
+@pytest.mark.slow
+def test_intervals_come_from_the_posterior_and_hold_its_means(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "POSTERIOR_DRAWS", 150)
+    monkeypatch.setattr(config, "POSTERIOR_TUNE", 150)
+    out = tmp_path / "out"
+    assert main([str(config.SAMPLE_PATH), "--out", str(out), "--intervals"]) == 0
+    segments = pd.read_csv(out / "customer_segments.csv")
+    assert list(segments.columns[-len(c.INTERVAL_COLUMNS):]) == list(c.INTERVAL_COLUMNS)
+    forecast_rows = segments[segments[c.NO_FORECAST_REASON].isna()]
+    for value in (c.EXPECTED_PURCHASES, c.EXPECTED_SPEND):
+        low, high = forecast_rows[f"{value}_Low"], forecast_rows[f"{value}_High"]
+        assert (low <= forecast_rows[value] + 1e-2).all() and (forecast_rows[value] <= high + 1e-2).all()
+        assert (low < high).all()
+    assert segments.loc[segments[c.NO_FORECAST_REASON].notna(), list(c.INTERVAL_COLUMNS)].isna().all().all()
+    assert json.loads((out / "run.json").read_text())["forecast"]["table"].startswith("posterior means")
+    # the posterior's means and the point fit rank customers alike
+    assert main([str(config.SAMPLE_PATH), "--out", str(tmp_path / "point")]) == 0
+    point = pd.read_csv(tmp_path / "point" / "customer_segments.csv").set_index(c.CUSTOMER_ID)
+    posterior = segments.set_index(c.CUSTOMER_ID)[c.EXPECTED_PURCHASES]
+    assert posterior.corr(point[c.EXPECTED_PURCHASES], method="spearman") > 0.99
+
+
+def test_intervals_without_pymc_marketing_is_one_line_naming_the_extra(tmp_path, capsys, monkeypatch):
+    from segmentation import __main__ as cli
+
+    real_find_spec = cli.importlib.util.find_spec
+    monkeypatch.setattr(cli.importlib.util, "find_spec",
+                        lambda name, *args: None if name == forecast.POSTERIOR_PACKAGE else real_find_spec(name, *args))
+    message = cli_error(config.SAMPLE_PATH, tmp_path, capsys, "--intervals")
+    assert message == "error: --intervals needs pymc-marketing: pip install 'segmentation[bayes]'"

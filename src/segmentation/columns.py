@@ -188,8 +188,17 @@ EXPECTED_SPEND = "Expected_Spend"
 CLV = "CLV"
 #: Why a customer has no forecast (empty when forecast).
 NO_FORECAST_REASON = "No_Forecast_Reason"
+#: With ``--intervals``: the 90% credible interval of Expected_Purchases and of Expected_Spend.
+EXPECTED_PURCHASES_LOW = "Expected_Purchases_Low"
+EXPECTED_PURCHASES_HIGH = "Expected_Purchases_High"
+EXPECTED_SPEND_LOW = "Expected_Spend_Low"
+EXPECTED_SPEND_HIGH = "Expected_Spend_High"
+INTERVAL_COLUMNS: tuple[str, ...] = (EXPECTED_PURCHASES_LOW, EXPECTED_PURCHASES_HIGH, EXPECTED_SPEND_LOW,
+                                     EXPECTED_SPEND_HIGH)
 #: Decimals the forecast is written with: hundredths of a purchase occasion are noise, pence are enough.
-FORECAST_DECIMALS: dict[str, int] = {EXPECTED_PURCHASES: 4, P_ALIVE: 4, P_PURCHASE: 4, EXPECTED_SPEND: 2, CLV: 2}
+FORECAST_DECIMALS: dict[str, int] = {EXPECTED_PURCHASES: 4, P_ALIVE: 4, P_PURCHASE: 4, EXPECTED_SPEND: 2, CLV: 2,
+                                     EXPECTED_PURCHASES_LOW: 4, EXPECTED_PURCHASES_HIGH: 4,
+                                     EXPECTED_SPEND_LOW: 2, EXPECTED_SPEND_HIGH: 2}
 #: Columns of the forecast, in order, as ``customer_segments.csv`` carries them.
 FORECAST_COLUMNS: tuple[str, ...] = (EXPECTED_PURCHASES, P_ALIVE, P_PURCHASE, EXPECTED_SPEND, CLV, NO_FORECAST_REASON)
 

@@ -132,6 +132,12 @@ CLV_DAYS = 365
 FORECAST_MIN_REPEAT_CUSTOMERS = 20
 #: P_Alive at or above this separates no one: a fit that gives it to nearly everyone says so.
 P_ALIVE_UNINFORMATIVE = 0.99
+#: ``--intervals``: the credible interval (quantiles of the posterior) and pymc-marketing's NUTS sampling
+#: of each model (draws and tuning steps per chain, chains run one after the other, seeded by RANDOM_STATE).
+INTERVAL_QUANTILES = (0.05, 0.95)
+POSTERIOR_DRAWS = 500
+POSTERIOR_TUNE = 500
+POSTERIOR_CHAINS = 2
 #: contact_list.csv: this share of the forecast customers, those with the highest Expected_Spend.
 CONTACT_SHARE = 0.10
 #: slipping_away.csv: past net spend at or above this quantile, and P_Purchase below SLIPPING_P_PURCHASE.

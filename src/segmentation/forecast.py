@@ -130,6 +130,8 @@ class Forecast:
     clv_days: int
     spend_frequency_correlation: float
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: True when ``table`` holds the posterior's means (:func:`posterior_forecast`), not the point fit's.
+    from_posterior: bool = False
 
 
 # --- inputs ---------------------------------------------------------------------------------
@@ -405,6 +407,8 @@ def describe_fit(forecast: Forecast) -> dict:
         "clv_days": forecast.clv_days,
         "spend_frequency_correlation": _plain_number(forecast.spend_frequency_correlation),
         "notes": list(forecast.notes),
+        "table": (f"posterior means, pymc-marketing's default priors, {config.POSTERIOR_CHAINS} chains of "
+                  f"{config.POSTERIOR_DRAWS} draws" if forecast.from_posterior else "maximum likelihood"),
     }
 
 
@@ -669,3 +673,76 @@ def _listed(forecast: Forecast, customers: pd.DataFrame) -> pd.DataFrame:
     table = forecast.table.dropna(subset=[c.EXPECTED_PURCHASES]).join(
         customers[[c.TOTAL_BILL_SIZE, c.FREQUENCY, c.RECENCY_DAYS, c.MOST_COMMON_LOCATION]])
     return table.rename_axis(c.CUSTOMER_ID)[list(LIST_COLUMNS)]
+
+
+# --- the full posterior: credible intervals (pymc-marketing) -----------------------------------------
+
+#: The package that samples the posterior, and the extra that installs it.
+POSTERIOR_PACKAGE = "pymc_marketing"
+POSTERIOR_EXTRA = "pip install 'segmentation[bayes]'"
+
+
+def posterior_forecast(customers: pd.DataFrame, *, horizon_days: int = config.HORIZON_DAYS,
+                       clv_days: int = config.CLV_DAYS, draws: int | None = None, tune: int | None = None,
+                       chains: int | None = None) -> pd.DataFrame:
+    """The forecast from the full posterior, with credible intervals of Expected_Purchases and Expected_Spend.
+
+    pymc-marketing samples the modified BG/NBD and the Gamma-Gamma model with NUTS (its
+    default priors, seeded by ``config.RANDOM_STATE``, chains one after the other); every
+    posterior draw of the parameters is put through this module's formulas (the same as
+    :func:`forecast_customers`). Columns: ``columns.FORECAST_COLUMNS`` but the reason, as
+    posterior means, and ``columns.INTERVAL_COLUMNS``, the ``config.INTERVAL_QUANTILES`` of
+    the draws (the uncertainty of each customer's expected value given the data, not of
+    what a customer will do). Index CustomerID, every customer of ``customers``; empty
+    without an occasion. ``draws``, ``tune`` and ``chains`` default to ``config``'s.
+    """
+    import warnings
+
+    history = purchase_histories(customers)
+    x, t_x, T, n, m = (history[name].to_numpy() for name in ("x", "t_x", "T", "n", "m"))
+    repeat = (x > 0) & (m > 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pymc_marketing import clv
+
+        sampling = {"method": "mcmc", "draws": draws or config.POSTERIOR_DRAWS, "tune": tune or config.POSTERIOR_TUNE,
+                    "chains": chains or config.POSTERIOR_CHAINS, "cores": 1,
+                    "random_seed": config.RANDOM_STATE, "progressbar": False}
+        purchase_model = clv.ModifiedBetaGeoModel()
+        purchase_model.fit(data=pd.DataFrame({"customer_id": np.arange(len(x)), "frequency": x, "recency": t_x,
+                                              "T": T}), **sampling)
+        spend_model = clv.GammaGammaModel()
+        spend_model.fit(data=pd.DataFrame({"customer_id": np.arange(repeat.sum()), "frequency": n[repeat],
+                                           "monetary_value": m[repeat]}), **sampling)
+    purchase_draws = _draws(purchase_model, ("r", "alpha", "a", "b"))
+    spend_draws = _draws(spend_model, ("p", "q", "v"))
+    values = {name: [] for name in (c.EXPECTED_PURCHASES, c.P_ALIVE, c.P_PURCHASE, c.EXPECTED_SPEND, c.CLV)}
+    for purchase_params, spend_params in zip(purchase_draws, spend_draws, strict=True):
+        purchases = PurchaseModel(MBG_NBD, **purchase_params, customers=len(x), repeat_customers=int(repeat.sum()),
+                                  log_likelihood=np.nan, converged=True)
+        per_occasion = expected_spend_per_occasion(
+            SpendModel(**spend_params, customers=int(repeat.sum()), log_likelihood=np.nan, converged=True),
+            n, np.maximum(m, 0.0))
+        horizon = expected_purchases(purchases, horizon_days, x, t_x, T)
+        values[c.EXPECTED_PURCHASES].append(horizon)
+        values[c.P_ALIVE].append(probability_alive(purchases, x, t_x, T))
+        values[c.P_PURCHASE].append(probability_purchase(purchases, horizon_days, x, t_x, T))
+        values[c.EXPECTED_SPEND].append(horizon * per_occasion)
+        values[c.CLV].append(expected_purchases(purchases, clv_days, x, t_x, T) * per_occasion)
+    stacked = {name: np.vstack(rows) for name, rows in values.items()}
+    low, high = config.INTERVAL_QUANTILES
+    table = pd.DataFrame({
+        **{name: rows.mean(axis=0) for name, rows in stacked.items()},
+        c.EXPECTED_PURCHASES_LOW: np.quantile(stacked[c.EXPECTED_PURCHASES], low, axis=0),
+        c.EXPECTED_PURCHASES_HIGH: np.quantile(stacked[c.EXPECTED_PURCHASES], high, axis=0),
+        c.EXPECTED_SPEND_LOW: np.quantile(stacked[c.EXPECTED_SPEND], low, axis=0),
+        c.EXPECTED_SPEND_HIGH: np.quantile(stacked[c.EXPECTED_SPEND], high, axis=0),
+    }, index=history.index)
+    return table.reindex(customers.index)
+
+
+def _draws(model, names: tuple[str, ...]) -> list[dict[str, float]]:
+    """Every posterior draw of a fitted pymc-marketing model's ``names``, chains one after the other."""
+    posterior = model.idata.posterior
+    columns = {name: posterior[name].transpose("chain", "draw").to_numpy().ravel() for name in names}
+    return [{name: float(values[i]) for name, values in columns.items()} for i in range(len(columns[names[0]]))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -60,6 +61,7 @@ class SegmentationRun:
     forecast: Forecast | None = None
     forecast_check: ForecastCheck | None = None
     forecast_skipped: str | None = None
+    forecast_intervals: pd.DataFrame | None = None
 
 
 def segment_file(
@@ -78,6 +80,7 @@ def segment_file(
     predict: bool = True,
     horizon_days: int = config.HORIZON_DAYS,
     clv_days: int = config.CLV_DAYS,
+    intervals: bool = False,
 ) -> SegmentationRun:
     """Load, clean, build customer features and cluster them.
 
@@ -101,7 +104,9 @@ def segment_file(
     window's, when given) and CLV over ``clv_days``; with a window it is checked
     against what customers did (:func:`forecast.check_forecast`). Data that cannot
     carry a forecast (:class:`forecast.ForecastUnavailable`) is segmented without one,
-    and the run says why (``forecast_skipped``).
+    and the run says why (``forecast_skipped``). With ``intervals`` the forecast also gets
+    credible intervals from the full posterior (:func:`forecast.posterior_intervals`,
+    which needs pymc-marketing), whose posterior means then stand for the point fit's.
     """
     table = engine.customer_table(Path(path), spend=spend, sheet=sheet, date_format=date_format, window=window)
     customers = table.customers
@@ -133,8 +138,11 @@ def segment_file(
                 clv_days=clv_days, source=_forecast_source(path, window))
         except forecast.ForecastUnavailable as unavailable:
             skipped = str(unavailable)
-        if predicted is not None and window is not None:
-            checked = check_next_period_forecast(predicted, customers, table, segments, window)
+    credible = None
+    if intervals and predicted is not None:
+        predicted, credible = with_posterior(predicted, customers)
+    if predicted is not None and window is not None:
+        checked = check_next_period_forecast(predicted, customers, table, segments, window)
     return SegmentationRun(
         source=Path(path),
         ledger=table.ledger,
@@ -145,7 +153,8 @@ def segment_file(
         returns_unmatched=table.returns_unmatched,
         segments=segments,
         segments_table=customer_segments_table(customers, segments, predicted,
-                                               no_forecast=skipped if predict else forecast.NOT_RUN),
+                                               no_forecast=skipped if predict else forecast.NOT_RUN,
+                                               intervals=credible),
         return_only_customers=table.return_only_customers,
         scan=scan,
         scan_summary=scan_summary,
@@ -156,7 +165,18 @@ def segment_file(
         forecast=predicted,
         forecast_check=checked,
         forecast_skipped=skipped,
+        forecast_intervals=credible,
     )
+
+
+def with_posterior(predicted: Forecast, customers: pd.DataFrame) -> tuple[Forecast, pd.DataFrame]:
+    """``predicted`` with the posterior's means in place of the point fit's
+    (:func:`forecast.posterior_forecast`), and the credible intervals (``columns.INTERVAL_COLUMNS``)."""
+    posterior = forecast.posterior_forecast(customers, horizon_days=predicted.horizon_days,
+                                            clv_days=predicted.clv_days)
+    table = posterior[list(c.FORECAST_COLUMNS[:-1])].assign(
+        **{c.NO_FORECAST_REASON: predicted.table[c.NO_FORECAST_REASON]})
+    return dataclasses.replace(predicted, table=table, from_posterior=True), posterior[list(c.INTERVAL_COLUMNS)]
 
 
 def _forecast_source(path: str | Path, window: OutcomeWindow | None) -> str:
@@ -204,7 +224,8 @@ def segment_every_way(customers: pd.DataFrame, *, rfm_k: int, segment_map: Segme
 
 
 def customer_segments_table(customers: pd.DataFrame, segments: CustomerSegments,
-                            predicted: Forecast | None = None, *, no_forecast: str | None = None) -> pd.DataFrame:
+                            predicted: Forecast | None = None, *, no_forecast: str | None = None,
+                            intervals: pd.DataFrame | None = None) -> pd.DataFrame:
     """``customer_segments.csv``: every customer of the table, one row each, every segmentation side by side.
 
     Index CustomerID; columns ``columns.SEGMENT_EXPORT_COLUMNS``: the rule
@@ -212,7 +233,8 @@ def customer_segments_table(customers: pd.DataFrame, segments: CustomerSegments,
     cluster, why a customer has no cluster (``Not_Clustered_Reason``, empty
     when clustered), the R, F, M values and scores, the forecast
     (``columns.FORECAST_COLUMNS``: without ``predicted``, empty, with ``no_forecast``
-    as every customer's reason), country and top item.
+    as every customer's reason), country and top item; with ``intervals``
+    (:func:`forecast.posterior_intervals`) its ``columns.INTERVAL_COLUMNS`` last.
     Rows run in the map's order of segments (customers with no segment last),
     then by CustomerID.
     """
@@ -226,7 +248,9 @@ def customer_segments_table(customers: pd.DataFrame, segments: CustomerSegments,
     }).join(segments.scores).join(_forecast_columns(customers, predicted, no_forecast))
     order = table[c.RFM_SEGMENT].cat.codes.replace(-1, len(segments.segment_map.names))
     table = table.assign(_order=order).sort_values(["_order", c.CUSTOMER_ID], kind="stable")
-    return table[list(c.SEGMENT_EXPORT_COLUMNS)]
+    if intervals is None:
+        return table[list(c.SEGMENT_EXPORT_COLUMNS)]
+    return table[list(c.SEGMENT_EXPORT_COLUMNS)].join(intervals[list(c.INTERVAL_COLUMNS)])
 
 
 def _forecast_columns(customers: pd.DataFrame, predicted: Forecast | None, no_forecast: str | None
