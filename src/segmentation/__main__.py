@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
                              f"(default: {config.CLV_DAYS})")
     parser.add_argument("--intervals", action="store_true",
                         help="add 90%% credible intervals of Expected_Purchases and Expected_Spend from the full "
-                             "posterior (pymc-marketing's sampler: about 40 s more on the bundled year; "
+                             "posterior (pymc-marketing's sampler: about 30 s more on the bundled year; "
                              f"{forecast.POSTERIOR_EXTRA})")
     parser.add_argument("--no-forecast", dest="forecast", action="store_false",
                         help="segment without forecasting what each customer will do next (no BG/NBD or "
