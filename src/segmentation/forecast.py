@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import optimize, special
+from sklearn.metrics import roc_auc_score
 
 from segmentation import columns as c
 from segmentation import config
@@ -612,12 +613,9 @@ def _rmse(predicted: np.ndarray, actual: np.ndarray) -> float:
 def _auc(outcome: np.ndarray, score: np.ndarray) -> float:
     """The chance that a customer who bought again scores above one who did not (ties count half);
     NaN when everyone or no one bought again."""
-    positives = int(outcome.sum())
-    negatives = len(outcome) - positives
-    if positives == 0 or negatives == 0:
+    if outcome.all() or not outcome.any():
         return float("nan")
-    ranks = pd.Series(score).rank(method="average").to_numpy()
-    return float((ranks[outcome].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+    return float(roc_auc_score(outcome, score))
 
 
 def _spearman(score: np.ndarray, actual: np.ndarray) -> float:
