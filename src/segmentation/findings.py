@@ -500,7 +500,8 @@ def describe_outlook(outlook: Outlook) -> str:
                  "as the Gamma-Gamma model assumes.")
     else:
         text += (f" Spend per purchase and the number of purchases correlate at {p.decimal(correlation)}, against "
-                 "the Gamma-Gamma model's assumption of none: its Expected_Spend leans towards the average.")
+                 "the Gamma-Gamma model's assumption of none: its spend per purchase, and so Expected_Spend and "
+                 "CLV, are less to be trusted.")
     return text
 
 
