@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from segmentation import columns as c
-from segmentation import config, forecast
+from segmentation import config, forecast, model
 from segmentation.cluster import ClusterResult
 from segmentation.diagnostics import RFM_LOG
 from segmentation.export import atomic_path
@@ -745,7 +745,7 @@ def plot_migration(migration: pd.DataFrame, *, fitted_to: pd.Timestamp, scored_t
     counts = migration.to_numpy(dtype="float64")
     shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
     rows, columns = [str(name) for name in migration.index], [str(name) for name in migration.columns]
-    named = set(rows) & set(columns)
+    named = (set(rows) & set(columns)) - {model.NO_SEGMENT}
     with _style():
         fig, ax = plt.subplots(figsize=MIGRATION_FIGSIZE, dpi=DPI, layout="constrained")
         image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
