@@ -26,11 +26,12 @@ from matplotlib.patches import Rectangle
 
 from conftest import customers_with_spend
 from segmentation import columns as c
-from segmentation import config, diagnostics, plots
+from segmentation import config, diagnostics, model, plots
 from segmentation.clean import clean_invoices
 from segmentation.cluster import ClusterResult
+from segmentation.engines import OutcomeWindow
 from segmentation.load import load_invoices
-from segmentation.pipeline import analyse_beyond_seed, check_against_next, segment_file
+from segmentation.pipeline import analyse_beyond_seed, check_against_next, halfway_date, score_file, segment_file
 from segmentation.rfm import load_segment_map
 from segmentation.segments import segment_names
 
@@ -63,6 +64,13 @@ def default_figures(default_run, default_beyond):
     figures[plots.VALIDATION] = plots.plot_validation(check.validation, as_of=check.window.as_of,
                                                       horizon_days=check.window.horizon_days)
     figures[plots.FORECAST_CHECK] = plots.plot_forecast_check(check.forecast_check)
+    halfway = halfway_date(clean_invoices(invoices).invoices)
+    earlier = segment_file(config.DEFAULT_DATA_PATH, rfm_k=len(default_beyond.rfm.centroids),
+                           window=OutcomeWindow(halfway, config.HORIZON_DAYS))
+    saved = model.freeze(earlier)
+    scored = score_file(config.DEFAULT_DATA_PATH, saved, before=earlier.segments_table)
+    figures[plots.MIGRATION] = plots.plot_migration(scored.migration, fitted_to=saved.snapshot_date,
+                                                    scored_to=scored.snapshot)
     for figure in figures.values():
         figure.canvas.draw()
     yield figures

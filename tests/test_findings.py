@@ -25,7 +25,7 @@ CODE_SPAN = re.compile(r"`[^`]*`")
 #: Method settings a sentence may state (thresholds, the scanned k), written as the sentences write them.
 METHOD_NUMBERS = {
     "0", str(min(config.K_RANGE)), str(max(config.K_RANGE)),
-    p.decimal(config.STABLE_JACCARD), p.share(config.SMALL_CLUSTER_SHARE).rstrip("%"),
+    p.decimal(config.STABLE_JACCARD), p.share(config.SMALL_CLUSTER_SHARE).rstrip("%"), str(config.PSI_DRIFT),
 }
 
 

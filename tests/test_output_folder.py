@@ -32,7 +32,7 @@ DANGEROUS = ["x\r=2+2", "a\n=1", "b\r\n+1", "c,=d", 'say "hi", =1', " =1+1", "\t
 #: Segment names of a user's map, as dangerous.
 MAP_NAMES = ("=Top+1", " @mid", "-low x")  # one line each: a map refuses names with line breaks
 FORMULA_STARTS = ("=", "+", "-", "@")
-SPEND_RUN_FILES = {"customers.csv", "ledger.csv", "clusters.csv", "customer_segments.csv", "run.json",
+SPEND_RUN_FILES = {"customers.csv", "ledger.csv", "clusters.csv", "customer_segments.csv", "run.json", "model.json",
                    *plots.FIGURE_FILES}
 #: The forecast's lists, beside those, in a run on data with enough repeat customers (the sample).
 FORECAST_LIST_FILES = {"contact_list.csv", "slipping_away.csv"}

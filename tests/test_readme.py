@@ -35,6 +35,6 @@ def test_readme_date_range_of_the_bundled_data_is_the_files():
 
 def test_every_figure_the_readme_shows_is_committed():
     shown = re.findall(r"!\[[^\]]*\]\((figures/[^)]+)\)", readme.README_PATH.read_text())
-    assert len(shown) == 7
+    assert len(shown) == 8
     for path in shown:
         assert (config.PROJECT_ROOT / path).is_file(), path

@@ -30,8 +30,10 @@ _EXPORTS = {
     "build_customer_features": "features",
     "match_returns": "features",
     "load_invoices": "load",
+    "read_model": "model",
     "SegmentationRun": "pipeline",
     "describe_run": "pipeline",
+    "score_file": "pipeline",
     "segment_file": "pipeline",
     "load_segment_map": "rfm",
     "score_customers": "rfm",
@@ -50,7 +52,9 @@ __all__ = [
     "load_invoices",
     "load_segment_map",
     "match_returns",
+    "read_model",
     "score_customers",
+    "score_file",
     "segment_customers",
     "segment_file",
     "summarise_clusters",
@@ -62,7 +66,8 @@ if TYPE_CHECKING:
     from segmentation.errors import InvoiceDataError
     from segmentation.features import build_customer_features, match_returns
     from segmentation.load import load_invoices
-    from segmentation.pipeline import SegmentationRun, describe_run, segment_file
+    from segmentation.model import read_model
+    from segmentation.pipeline import SegmentationRun, describe_run, score_file, segment_file
     from segmentation.rfm import load_segment_map, score_customers, segment_customers
 
 

@@ -1,10 +1,13 @@
-"""Command line: ``python -m segmentation INPUT [--out DIR] [--k 3|auto|elbow] [--features spend|rfm] [--log] ...``.
+"""Command line: ``python -m segmentation INPUT [--out DIR] [--k 3|auto|elbow] [--features spend|rfm] [--log] ...``,
+and ``python -m segmentation score NEW --model PATH/model.json [--out DIR]``.
 
 Writes ``customers.csv``, ``ledger.csv``, ``clusters.csv``,
 ``customer_segments.csv`` (every customer, every segmentation and the forecast; CSVs
 safe to open in a spreadsheet), ``contact_list.csv`` and ``slipping_away.csv``, with
 ``--as-of`` ``validation.csv``, ``forecast_check.csv`` and ``forecast_scores.csv``, the figures and ``run.json``
-(input, its SHA-256, options, version, time) into the output folder, which is
+(input, its SHA-256, options, version, time) and ``model.json`` (the fitted segmentation, to score
+later files with: ``score``, which writes ``customer_segments.csv``, ``migration.csv``, ``movers.csv``,
+``migration.png`` and ``run.json``) into the output folder, which is
 replaced as a whole at the end (``export.output_folder``), and prints a short
 summary. Input the project cannot use gives one line on stderr and exit code 2;
 Ctrl-C gives one line and exit code 130, the output folder unchanged.
@@ -30,8 +33,6 @@ if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is signal.default_
 
 import argparse
 import datetime
-import hashlib
-import importlib.metadata
 import importlib.util
 import json
 import logging
@@ -49,11 +50,20 @@ from segmentation.diagnostics import K_RULES
 from segmentation.engines import ENGINES, Engine, OutcomeWindow, engine_named
 from segmentation.errors import InvoiceDataError
 from segmentation.export import cannot_write, output_folder, write_csv, write_customer_segments
-from segmentation.pipeline import SegmentationRun, describe_run, segment_file
+from segmentation.model import (
+    CUSTOMER_SEGMENTS_CSV,
+    MODEL_FILE,
+    describe_drift,
+    fitted_model,
+    input_sha256,
+    package_version,
+    read_model,
+    write_model,
+)
+from segmentation.pipeline import ScoreRun, SegmentationRun, describe_run, describe_score, score_file, segment_file
 from segmentation.rfm import load_segment_map
 
 EXIT_BAD_INPUT = 2
-CUSTOMER_SEGMENTS_CSV = "customer_segments.csv"
 VALIDATION_CSV = "validation.csv"
 CONTACT_LIST_CSV = "contact_list.csv"
 SLIPPING_AWAY_CSV = "slipping_away.csv"
@@ -61,6 +71,9 @@ FORECAST_CHECK_CSV = "forecast_check.csv"
 FORECAST_SCORES_CSV = "forecast_scores.csv"
 #: What each run writes last: its input, options, version and time (the one file two identical runs differ in).
 RUN_RECORD = "run.json"
+#: What a score run writes beside customer_segments.csv: who moved between segments.
+MIGRATION_CSV = "migration.csv"
+MOVERS_CSV = "movers.csv"
 
 
 def _k_value(text: str) -> int | str:
@@ -126,7 +139,7 @@ def _positive_seconds(text: str) -> float:
 #: Every file a run may write into its output folder.
 OUTPUT_FILES = ("customers.csv", "ledger.csv", "clusters.csv", CUSTOMER_SEGMENTS_CSV, CONTACT_LIST_CSV,
                 SLIPPING_AWAY_CSV, VALIDATION_CSV, FORECAST_CHECK_CSV, FORECAST_SCORES_CSV,
-                *plots.ALL_FIGURE_FILES, RUN_RECORD)
+                *plots.ALL_FIGURE_FILES, MODEL_FILE, MIGRATION_CSV, MOVERS_CSV, RUN_RECORD)
 #: Every file an earlier run may have left in an output folder: a run's, and the notebook's executed
 #: copy and its HTML page (``python -m segmentation.notebook --data FILE``). A run replaces the
 #: folder whole, so a folder holding anything else is refused.
@@ -253,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["score"]:
+        return main_score(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     out_dir = args.out if args.out is not None else config.output_dir_for(args.input)
@@ -288,7 +304,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             run = _segment(args, engine)
             try:
                 written, figures = _write_results(run, folder)
-                _write_run_record(args, folder, run)
+                sha256 = input_sha256(args.input)
+                write_model(fitted_model(run, input_name=args.input.name, input_sha256=sha256,
+                                         options=_model_options(args)), folder / MODEL_FILE)
+                _write_run_record(args, folder, run, sha256=sha256)
             except OSError as error:
                 raise cannot_write(out_dir, error) from error
     except InvoiceDataError as error:
@@ -298,8 +317,109 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"interrupted; {out_dir} is unchanged", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(describe_run(run))
-    print(f"wrote {', '.join(written)}, {RUN_RECORD} and {figures} figures to {out_dir}")
+    print(f"wrote {', '.join(written)}, {MODEL_FILE}, {RUN_RECORD} and {figures} figures to {out_dir}")
     return 0
+
+
+def build_score_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m segmentation score",
+        description="Place the customers of a new invoice-line file in a saved segmentation's segments "
+                    "(the model.json of a fitted run), without refitting; show who moved and whether the data drifted.",
+    )
+    parser.add_argument("input", type=Path, help="the new invoice lines: .csv, .csv.gz, .zip, .xlsx or .parquet")
+    parser.add_argument("--model", type=Path, required=True, metavar="PATH",
+                        help="the model.json a fitted run wrote (python -m segmentation FILE)")
+    parser.add_argument("--out", type=Path,
+                        help="output folder (default: data/processed/<input name>-scored/)")
+    parser.add_argument("--as-of", type=_date_value, metavar="DATE",
+                        help="count recency to DATE (YYYY-MM-DD) instead of the day after the file's last line; "
+                             "the file must end before DATE, which may come before the model's own snapshot")
+    parser.add_argument("--sheet", help="Excel: read only this sheet (default: every sheet)")
+    parser.add_argument("--date-format", type=_date_format_value,
+                        help="strftime format of InvoiceDate text, e.g. '%%d/%%m/%%Y %%H:%%M'")
+    return parser
+
+
+def main_score(argv: Sequence[str]) -> int:
+    """``python -m segmentation score NEW --model PATH [--out DIR]``: see :func:`pipeline.score_file`."""
+    args = build_score_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    out_dir = args.out if args.out is not None else config.output_dir_for(args.input).with_name(
+        config.output_dir_for(args.input).name + "-scored")
+    try:
+        saved = read_model(args.model)
+        if saved.folder is not None and saved.folder.resolve() == out_dir.resolve():
+            raise InvoiceDataError(f"{out_dir}: is the model's own run folder, which a run replaces whole; "
+                                   "give --out another folder.")
+        check_output_dir(out_dir, input_path=args.input)
+        run = score_file(args.input, saved, as_of=args.as_of, sheet=args.sheet, date_format=args.date_format)
+        with output_folder(out_dir) as folder:
+            try:
+                written = _write_score_results(run, folder)
+                _write_score_record(args, folder, run)
+            except OSError as error:
+                raise cannot_write(out_dir, error) from error
+    except InvoiceDataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"interrupted; {out_dir} is unchanged", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    drifted = describe_drift(run.drift)
+    if drifted is not None:
+        print(f"warning: {drifted}", file=sys.stderr)
+    if run.migration_skipped is not None:
+        print(f"note: {run.migration_skipped}", file=sys.stderr)
+    print(describe_score(run))
+    print(f"wrote {', '.join(written)} and {RUN_RECORD} to {out_dir}")
+    return 0
+
+
+def _write_score_results(run: ScoreRun, folder: Path) -> list[str]:
+    """Write a score run's tables (and the migration figure) into ``folder``; return their names."""
+    write_customer_segments(run.segments_table, folder / CUSTOMER_SEGMENTS_CSV)
+    written = [CUSTOMER_SEGMENTS_CSV]
+    predicted = run.scored.forecast
+    if predicted is not None:
+        write_customer_segments(forecast.customers_to_contact(predicted, run.customers), folder / CONTACT_LIST_CSV)
+        write_customer_segments(forecast.customers_slipping_away(predicted, run.customers),
+                                folder / SLIPPING_AWAY_CSV)
+        written += [CONTACT_LIST_CSV, SLIPPING_AWAY_CSV]
+    if run.migration is not None:
+        write_csv(run.migration, folder / MIGRATION_CSV)
+        write_csv(run.movers, folder / MOVERS_CSV)
+        figure = plots.plot_migration(run.migration, fitted_to=run.model.snapshot_date, scored_to=run.snapshot)
+        plots.save_figure(figure, folder / plots.MIGRATION)
+        plt.close(figure)
+        written += [MIGRATION_CSV, MOVERS_CSV, plots.MIGRATION]
+    return written
+
+
+def _write_score_record(args: argparse.Namespace, folder: Path, run: ScoreRun) -> None:
+    """``run.json`` of a score run: the input and its SHA-256, the model used and its SHA-256, the
+    snapshot, the drift (and whether refitting is advised), the migration's note, version and time."""
+    drift = run.drift
+    record = {
+        "command": "score",
+        "input": args.input.name,
+        "input_sha256": input_sha256(args.input),
+        "model": str(args.model),
+        "model_sha256": run.model.sha256,
+        "options": {name: _plain(value) for name, value in sorted(vars(args).items()) if name != "input"},
+        "snapshot_date": f"{run.snapshot:%Y-%m-%d}",
+        "drift": {"psi": {name: round(float(value), 6) for name, value in drift[c.PSI].items()},
+                  "threshold": config.PSI_DRIFT,
+                  "drifted": [str(name) for name in drift.index[drift[c.DRIFTED]]],
+                  "refit_advised": bool(drift[c.DRIFTED].any()),
+                  "message": describe_drift(drift)},
+        "migration": run.migration_skipped,
+        "forecast": (forecast.describe_fit(run.scored.forecast) if run.scored.forecast is not None
+                     else {"skipped": run.scored.no_forecast}),
+        "version": package_version(),
+        "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    (folder / RUN_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
 def _segment(args: argparse.Namespace, engine: Engine) -> SegmentationRun:
@@ -346,46 +466,30 @@ def _write_results(run: SegmentationRun, folder: Path) -> tuple[list[str], int]:
     return written, len(figures)
 
 
-def _write_run_record(args: argparse.Namespace, folder: Path, run: SegmentationRun) -> None:
+def _model_options(args: argparse.Namespace) -> dict:
+    """The options ``model.json`` records: how the segmentation was fitted (not where its files went)."""
+    kept = ("k", "features", "log", "spend", "rfm_k", "segment_map", "as_of", "horizon_days", "clv_days", "forecast")
+    return {name: _plain(getattr(args, name)) for name in kept}
+
+
+def _write_run_record(args: argparse.Namespace, folder: Path, run: SegmentationRun, *, sha256: str) -> None:
     """``run.json``: the input's name and SHA-256, every option, the forecast's fitted models and what
     to know about them, the package version and the time (UTC)."""
     record = {
         "input": args.input.name,
-        "input_sha256": input_sha256(args.input),
+        "input_sha256": sha256,
         "options": {name: _plain(value) for name, value in sorted(vars(args).items()) if name != "input"},
         "forecast": (forecast.describe_fit(run.forecast) if run.forecast is not None
                      else {"skipped": run.forecast_skipped} if run.forecast_skipped is not None else None),
-        "version": _package_version(),
+        "version": package_version(),
         "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     (folder / RUN_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
-def input_sha256(path: Path) -> str:
-    """SHA-256 of the input file; of a folder or glob (``--engine dask``), of the ``sha256sum`` lines
-    (``<hash>  <name>``) of its files in name order."""
-    if path.is_file():
-        return _file_sha256(path)
-    files = sorted(path.iterdir()) if path.is_dir() else sorted(path.parent.glob(path.name))
-    lines = "".join(f"{_file_sha256(file)}  {file.name}\n" for file in files if file.is_file())
-    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def _plain(value: object) -> object:
     """An option's value as JSON: numbers, text, true/false and null as they are; paths and dates as text."""
     return value if value is None or isinstance(value, bool | int | float | str) else str(value)
-
-
-def _package_version() -> str | None:
-    try:
-        return importlib.metadata.version("segmentation")
-    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
-        return None
 
 
 def run() -> int:

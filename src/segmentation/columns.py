@@ -250,3 +250,20 @@ LEDGER_STEP = "step"
 LEDGER_ROWS = "rows"
 LEDGER_AMOUNT = "amount"
 LEDGER_MEANING = "meaning"
+
+# --- scoring with a saved model: one row is one customer, or one drift feature -------
+#: Mean net spend per purchase occasion (Total_Bill_Size / Frequency): the "spend" of the drift check.
+SPEND_PER_OCCASION = "Spend_Per_Occasion"
+#: Features whose drift between the fitted data and a new file is measured (``model.population_stability``).
+DRIFT_FEATURES: tuple[str, ...] = (RECENCY_DAYS, FREQUENCY, TOTAL_BILL_SIZE, SPEND_PER_OCCASION)
+#: The population stability index of a feature, and whether it is above ``config.PSI_DRIFT``.
+PSI = "psi"
+DRIFTED = "drifted"
+#: ``migration.csv``: rows the segment in the model's run, columns the segment now.
+SEGMENT_BEFORE = "Segment_Before"
+SEGMENT_NOW = "Segment_Now"
+#: ``movers.csv``: net spend in the model's run and now.
+SPEND_BEFORE = "Total_Bill_Size_Before"
+SPEND_NOW = "Total_Bill_Size_Now"
+#: Columns of ``movers.csv``, after CustomerID.
+MOVER_COLUMNS: tuple[str, ...] = (SEGMENT_BEFORE, SEGMENT_NOW, SPEND_BEFORE, SPEND_NOW)

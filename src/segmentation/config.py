@@ -190,3 +190,18 @@ def output_dir_for(input_path: str | Path) -> Path:
         if name.lower().endswith(suffix):
             return PROCESSED_DIR / name[: -len(suffix)]
     return PROCESSED_DIR / name
+
+
+# --- a saved segmentation (model.json) and scoring new files with it -----------------
+#: The layout of ``model.json``; a file of another version is refused (``model.read_model``).
+MODEL_SCHEMA_VERSION = 1
+#: The version of the rules a model was fitted with (cleaning, features, scores, segment naming): a
+#: model fitted under other rules would place the same customer differently, so it is refused.
+RULES_VERSION = 1
+#: Bins of the population stability index: the fitted data's deciles of each drift feature.
+PSI_BINS = 10
+#: The share given to a bin that holds no customer on one side, so that ln(new / old) stays finite.
+PSI_EPSILON = 1e-4
+#: Above this population stability index on any drift feature, the new file has drifted from the fitted
+#: data and refitting is advised (0.1 to 0.25 is the usual "some shift", above 0.25 "a major shift").
+PSI_DRIFT = 0.25

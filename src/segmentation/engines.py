@@ -120,6 +120,9 @@ class CustomerTable:
     outcome: pd.DataFrame | None = None
     #: With an :class:`OutcomeWindow`: the same of the lines in the ``horizon_days`` before ``as_of``.
     previous: pd.DataFrame | None = None
+    #: The InvoiceDate of the first and the last kept line (of the whole file, a window's lines included).
+    first_date: pd.Timestamp | None = None
+    last_date: pd.Timestamp | None = None
 
 
 def summarise_batch(invoices: pd.DataFrame, *, window: OutcomeWindow | None = None,
@@ -321,6 +324,8 @@ def _customer_table(store: SumStore, outcome_store: SumStore, previous_store: Su
         return_only_customers=len(pieces.return_only_customers),
         outcome=outcome,
         previous=previous,
+        first_date=min(firsts) if firsts else None,
+        last_date=max(lasts) if lasts else None,
     )
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import config, forecast
+from segmentation import config, forecast, model
 from segmentation import present as p
 from segmentation.diagnostics import KChoice
 from segmentation.forecast import ForecastCheck
@@ -505,13 +505,71 @@ def describe_outlook(outlook: Outlook) -> str:
     return text
 
 
+# --- next month's export: scoring with a saved model ------------------------------------
+
+#: Rows of :func:`migration_summary`.
+KEPT = "kept their segment"
+CHANGED = "changed segment"
+IN_BOTH = "in both"
+
+
+def migration_with_totals(migration: pd.DataFrame) -> pd.DataFrame:
+    """``migration`` (``model.migration_table``) with an "all" column (each row's customers) and row."""
+    table = migration.assign(all=migration.sum(axis=1))
+    return pd.concat([table, table.sum().to_frame("all").T.rename_axis(table.index.name)])
+
+
+def migration_summary(migration: pd.DataFrame) -> pd.DataFrame:
+    """One row per kind of customer of a migration: in both runs, of them kept and changed segment,
+    new in this file, not seen now; column customers."""
+    both = migration.drop(index=model.NEW_CUSTOMERS, columns=model.NOT_SEEN)
+    kept = int(sum(both.loc[name, name] for name in both.index if name in both.columns))
+    rows = {IN_BOTH: int(both.to_numpy().sum()), KEPT: kept, CHANGED: int(both.to_numpy().sum()) - kept,
+            model.NEW_CUSTOMERS: int(migration.loc[model.NEW_CUSTOMERS].sum()),
+            model.NOT_SEEN: int(migration[model.NOT_SEEN].sum())}
+    return pd.DataFrame({c.CUSTOMERS: pd.Series(rows)}).rename_axis("customers of the two runs")
+
+
+def describe_migration(migration: pd.DataFrame, drift: pd.DataFrame, *, fitted_to: pd.Timestamp,
+                       scored_to: pd.Timestamp) -> str:
+    """Who moved, in words: the customers of the model's first segment (the map's best) and where the
+    ones who left went, how many of every segment kept theirs, and whether the data drifted."""
+    summary = migration_summary(migration)[c.CUSTOMERS]
+    text = (f"Fitted on the lines before {p.date(fitted_to)} and applied unchanged with recency counted to "
+            f"{p.date(scored_to)}, the model kept {p.count(summary[KEPT])} of the {_customers(summary[IN_BOTH])} "
+            f"of both runs in their segment and moved {p.count(summary[CHANGED])}; "
+            f"{_customers(summary[model.NEW_CUSTOMERS])} made their first purchase after the model's date.")
+    both = migration.drop(index=model.NEW_CUSTOMERS)
+    rows = [name for name in both.index if both.loc[name].sum() > 0 and name in both.columns]
+    if rows:
+        first = rows[0]
+        row = both.loc[first]
+        moves = row.drop(index=first)
+        text += (f" Of the {_customers(row.sum())} who were {first}, {p.count(row[first])} "
+                 f"{'is' if row[first] == 1 else 'are'} still {first}")
+        if moves.max() > 0:
+            text += f"; the most common move is to {moves.idxmax()} ({p.count(moves.max())})"
+        text += "."
+    drifted = drift[drift[c.DRIFTED]]
+    if drifted.empty:
+        text += (f" No feature drifted: every population stability index is at most {config.PSI_DRIFT}, "
+                 f"the highest {p.decimal(drift[c.PSI].max())} ({drift[c.PSI].idxmax()}).")
+    else:
+        listed = _and(f"{name} ({p.decimal(value)})" for name, value in drifted[c.PSI].items())
+        text += (f" The new data has drifted from the fitted data in {listed}, above {config.PSI_DRIFT}: the "
+                 "frozen cut points now place customers differently from a fresh fit, and refitting is advised.")
+    return text
+
+
 def summarise_findings(*, clusters: pd.DataFrame, not_clustered: int, scalings: pd.DataFrame,
                        profile: pd.DataFrame, stability: pd.DataFrame, segments: pd.DataFrame,
-                       rule_profile: pd.DataFrame, validation: str, purchases: str, forecast_check: str) -> str:
+                       rule_profile: pd.DataFrame, validation: str, purchases: str, forecast_check: str,
+                       migration: str | None = None) -> str:
     """The run's findings as bullets: purchases, the seed method, log scaling, the rule segments, the RFM
     clusters, their stability, whether the names predicted what customers did next, and how the forecast did
-    (``purchases``, ``validation`` and ``forecast_check``: the sentences of :func:`describe_purchases`,
-    :func:`describe_validation` and :func:`describe_forecast_check`)."""
+    (``purchases``, ``validation``, ``forecast_check`` and ``migration``: the sentences of
+    :func:`describe_purchases`, :func:`describe_validation`, :func:`describe_forecast_check` and
+    :func:`describe_migration`)."""
     top = describe_segments(profile).splitlines()[0].removeprefix("- ")
     return "\n".join([
         f"- **Purchases.** {purchases}",
@@ -522,6 +580,7 @@ def summarise_findings(*, clusters: pd.DataFrame, not_clustered: int, scalings: 
         f"- **Stability.** {describe_stability(stability, segments)}",
         f"- **Do the names predict behaviour?** {validation}",
         f"- **What each customer will do next.** {forecast_check}",
+        *([f"- **Next month's export, scored with a saved model.** {migration}"] if migration else []),
     ])
 
 

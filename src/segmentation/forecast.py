@@ -325,6 +325,24 @@ def forecast_customers(customers: pd.DataFrame, *, horizon_days: int = config.HO
         )
     purchases = fit_purchases(x, t_x, T, model=model)
     spend = fit_spend(n[repeaters], m[repeaters])
+    return forecast_with(customers, purchases, spend, horizon_days=horizon_days, clv_days=clv_days, source=source)
+
+
+def forecast_with(customers: pd.DataFrame, purchases: PurchaseModel, spend: SpendModel, *,
+                  horizon_days: int = config.HORIZON_DAYS, clv_days: int = config.CLV_DAYS,
+                  source: str = "the data") -> Forecast:
+    """The forecast of every customer of ``customers`` with models already fitted (by
+    :func:`forecast_customers`, on this table or on another one, as a saved model holds them): the
+    table of :func:`forecast_customers`, nothing refitted.
+
+    Raises
+    ------
+    ForecastUnavailable
+        When the forecast is not a finite number for a customer; the message names ``source``.
+    """
+    history = purchase_histories(customers)
+    x, t_x, T, n, m = (history[name].to_numpy() for name in ("x", "t_x", "T", "n", "m"))
+    repeaters = (x > 0) & (m > 0)
     per_occasion = expected_spend_per_occasion(spend, n, np.maximum(m, 0.0))
     horizon = expected_purchases(purchases, horizon_days, x, t_x, T)
     forecast = pd.DataFrame(

@@ -16,6 +16,18 @@ from segmentation.diagnostics import KChoice
 from segmentation.engines import CustomerTable, Engine, OutcomeWindow, PandasEngine, last_window
 from segmentation.errors import InvoiceDataError
 from segmentation.forecast import Forecast, ForecastCheck
+from segmentation.model import (
+    CUSTOMER_SEGMENTS_CSV,
+    NEW_CUSTOMERS,
+    NOT_SEEN,
+    SavedModel,
+    ScoredCustomers,
+    migration_table,
+    movers_table,
+    population_stability,
+    read_customer_segments,
+    score_customers_with,
+)
 from segmentation.profiles import profile_segments
 from segmentation.rfm import SegmentMap, load_segment_map, score_customers, segment_customers
 
@@ -62,6 +74,8 @@ class SegmentationRun:
     forecast_check: ForecastCheck | None = None
     forecast_skipped: str | None = None
     forecast_intervals: pd.DataFrame | None = None
+    #: Total_Bill_Size net of matched returns ("net") or gross, as the run was asked.
+    spend: Literal["net", "gross"] = "net"
 
 
 def segment_file(
@@ -166,6 +180,7 @@ def segment_file(
         forecast_check=checked,
         forecast_skipped=skipped,
         forecast_intervals=credible,
+        spend=spend,
     )
 
 
@@ -223,14 +238,15 @@ def segment_every_way(customers: pd.DataFrame, *, rfm_k: int, segment_map: Segme
     )
 
 
-def customer_segments_table(customers: pd.DataFrame, segments: CustomerSegments,
+def customer_segments_table(customers: pd.DataFrame, segments: CustomerSegments | ScoredCustomers,
                             predicted: Forecast | None = None, *, no_forecast: str | None = None,
                             intervals: pd.DataFrame | None = None) -> pd.DataFrame:
     """``customer_segments.csv``: every customer of the table, one row each, every segmentation side by side.
 
     Index CustomerID; columns ``columns.SEGMENT_EXPORT_COLUMNS``: the rule
     segment, the KMeans-on-RFM segment and cluster, the seed's spend segment and
-    cluster, why a customer has no cluster (``Not_Clustered_Reason``, empty
+    cluster (``segments`` may be a saved model's :class:`~segmentation.model.ScoredCustomers`), why a
+    customer has no cluster (``Not_Clustered_Reason``, empty
     when clustered), the R, F, M values and scores, the forecast
     (``columns.FORECAST_COLUMNS``: without ``predicted``, empty, with ``no_forecast``
     as every customer's reason), country and top item; with ``intervals``
@@ -512,4 +528,110 @@ def describe_run(run: SegmentationRun) -> str:
                 f"{last} {rows.loc[last, c.SHARE_BOUGHT_AGAIN]:.1%}; "
                 f"{rows[c.RANK_CORRELATION].iloc[0]:.3f}"
             )
+    return "\n".join(lines)
+
+
+# --- scoring a new file with a saved model ----------------------------------------------------
+
+def halfway_date(invoices: pd.DataFrame) -> pd.Timestamp:
+    """The day halfway between the days of the first and the last line of ``invoices`` (InvoiceDate)."""
+    first, last = (invoices[c.INVOICE_DATE].min().normalize(), invoices[c.INVOICE_DATE].max().normalize())
+    return first + pd.Timedelta(days=(last - first).days // 2)
+
+
+@dataclass(frozen=True)
+class ScoreRun:
+    """A new file placed in a saved model's segments (:func:`score_file`).
+
+    ``customers`` the new file's feature table, ``ledger`` its cleaning, ``scored`` the segments
+    (:func:`model.score_customers_with`), ``segments_table`` its ``customer_segments.csv``, ``snapshot``
+    the day its Recency_Days count to, ``drift`` :func:`model.population_stability`. With the model's
+    run's ``customer_segments.csv``, ``migration`` and ``movers`` (:func:`model.migration_table`,
+    :func:`model.movers_table`); without it, ``migration_skipped`` says why.
+    """
+
+    source: Path
+    model: SavedModel
+    ledger: pd.DataFrame
+    customers: pd.DataFrame
+    scored: ScoredCustomers
+    segments_table: pd.DataFrame
+    snapshot: pd.Timestamp
+    drift: pd.DataFrame
+    migration: pd.DataFrame | None = None
+    movers: pd.DataFrame | None = None
+    migration_skipped: str | None = None
+
+
+def score_file(path: str | Path, saved: SavedModel, *, as_of: pd.Timestamp | None = None,
+               before: pd.DataFrame | None = None, sheet: str | None = None, date_format: str | None = None,
+               engine: Engine = DEFAULT_ENGINE) -> ScoreRun:
+    """Clean and summarise ``path`` by the same rules, and place its customers in ``saved``'s segments.
+
+    Recency_Days count to the day after the file's last line, or to ``as_of``. ``before`` is the
+    model's run's ``customer_segments.csv`` (default: the one beside the model file, when there is one).
+
+    Raises
+    ------
+    InvoiceDataError
+        A file whose snapshot comes before the model's (it ends before the fitted data did) without
+        ``as_of``; with ``as_of``, a file holding lines on or after it; and what reading the file refuses.
+    """
+    path = Path(path)
+    table = engine.customer_table(path, spend=saved.spend, snapshot_date=as_of, sheet=sheet,
+                                  date_format=date_format)
+    last = table.last_date
+    if as_of is None:
+        snapshot = last.normalize() + pd.Timedelta(days=1)
+        if snapshot < saved.snapshot_date:
+            raise InvoiceDataError(
+                f"{path}: its last line is dated {last:%Y-%m-%d}, before the model's snapshot "
+                f"{saved.snapshot_date:%Y-%m-%d} ({saved.source}); score a later export, or give --as-of DATE "
+                "to score it as of another day."
+            )
+    else:
+        snapshot = pd.Timestamp(as_of).normalize()
+        if last >= snapshot:
+            raise InvoiceDataError(
+                f"{path}: holds lines up to {last:%Y-%m-%d}, on or after --as-of {snapshot:%Y-%m-%d}; give a date "
+                "after the file's last line."
+            )
+    customers = table.customers
+    scored = score_customers_with(saved, customers, source=str(path))
+    segments_table = customer_segments_table(customers, scored, scored.forecast, no_forecast=scored.no_forecast)
+    migration = movers = skipped = None
+    if before is None and saved.folder is not None and (saved.folder / CUSTOMER_SEGMENTS_CSV).is_file():
+        before = read_customer_segments(saved.folder / CUSTOMER_SEGMENTS_CSV)
+    if before is not None:
+        migration = migration_table(before, segments_table, names=saved.segment_map.names)
+        movers = movers_table(before, segments_table)
+    else:
+        skipped = (f"no migration: the model's run folder holds no {CUSTOMER_SEGMENTS_CSV} "
+                   f"({saved.folder or saved.source}), so who moved cannot be told")
+    return ScoreRun(source=path, model=saved, ledger=table.ledger, customers=customers, scored=scored,
+                    segments_table=segments_table, snapshot=snapshot,
+                    drift=population_stability(saved, customers), migration=migration, movers=movers,
+                    migration_skipped=skipped)
+
+
+def describe_score(run: ScoreRun) -> str:
+    """A short plain-text summary of a score run: customers, the model, segments, who moved, drift."""
+    counts = run.scored.rule.value_counts(sort=False)
+    lines = [
+        f"{run.source.name}: {len(run.customers):,} customers scored with {run.model.source} "
+        f"(fitted to {run.model.snapshot_date:%Y-%m-%d}), recency counted to {run.snapshot:%Y-%m-%d}",
+        "rule-based RFM segments (customers): " + ", ".join(f"{name} {int(n):,}" for name, n in counts.items() if n),
+        "population stability index against the fitted data: "
+        + ", ".join(f"{name} {row[c.PSI]:.3f}" for name, row in run.drift.iterrows()),
+    ]
+    if run.migration is not None:
+        stayed = sum(int(run.migration.loc[name, name]) for name in run.migration.index
+                     if name in run.migration.columns)
+        lines.append(f"migration: {stayed:,} customers kept their segment, {len(run.movers):,} moved, "
+                     f"{int(run.migration.loc[NEW_CUSTOMERS].sum()):,} are new, "
+                     f"{int(run.migration[NOT_SEEN].sum()):,} of the model's run are not seen now")
+    else:
+        lines.append(f"note: {run.migration_skipped}")
+    if run.scored.forecast is not None:
+        lines += forecast.summary_lines(run.scored.forecast)
     return "\n".join(lines)

@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from segmentation import columns as c
-from segmentation import config, forecast
+from segmentation import config, forecast, model
 from segmentation.cluster import ClusterResult
 from segmentation.diagnostics import RFM_LOG
 from segmentation.export import atomic_path
@@ -65,7 +65,9 @@ BEYOND_SEED_FIGURE_FILES = (K_DIAGNOSTICS, RAW_VS_LOG_CLUSTERS, SEGMENT_PROFILES
 VALIDATION = "validation.png"
 #: The forecast made before a date against what customers did after it.
 FORECAST_CHECK = "forecast_check.png"
-ALL_FIGURE_FILES = FIGURE_FILES + BEYOND_SEED_FIGURE_FILES + (VALIDATION, FORECAST_CHECK)
+#: Who moved between segments: a new file scored with a saved model (``python -m segmentation score``).
+MIGRATION = "migration.png"
+ALL_FIGURE_FILES = FIGURE_FILES + BEYOND_SEED_FIGURE_FILES + (VALIDATION, FORECAST_CHECK, MIGRATION)
 
 # --- colours ---------------------------------------------------------------
 
@@ -722,4 +724,54 @@ def plot_forecast_check(check: forecast.ForecastCheck) -> Figure:
                         f"(R+F+M score {rank['baseline']:.3f})", fontsize=10)
         fig.suptitle(f"Forecast from lines before {check.as_of:%Y-%m-%d} against the next {check.horizon_days} "
                      f"days ({check.customers:,} customers)")
+    return fig
+
+
+#: Size of the migration figure: up to a dozen rows and columns of counts.
+MIGRATION_FIGSIZE = (10.0, 7.5)
+#: Row labels of a migration (``model.migration_table``) that are not segments get this colour.
+_NOT_A_SEGMENT_COLOUR = OKABE_ITO["grey"]
+
+
+def plot_migration(migration: pd.DataFrame, *, fitted_to: pd.Timestamp, scored_to: pd.Timestamp) -> Figure:
+    """Who moved between segments: a grid of ``migration`` (``model.migration_table``), rows the segment
+    in the model's run (recency counted to ``fitted_to``), columns the segment now (to ``scored_to``).
+
+    Each cell is shaded by its share of its row (where the row's customers went) and labelled with
+    its count; the diagonal (kept their segment) is outlined. Beside each label, a square of the
+    segment's colour (:func:`segment_colour`; grey for "new", "not seen" and "no segment"). The last row
+    is the customers new in this file and the last column those not seen now, as the table has them.
+    """
+    counts = migration.to_numpy(dtype="float64")
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    rows, columns = [str(name) for name in migration.index], [str(name) for name in migration.columns]
+    named = (set(rows) & set(columns)) - {model.NO_SEGMENT}
+    with _style():
+        fig, ax = plt.subplots(figsize=MIGRATION_FIGSIZE, dpi=DPI, layout="constrained")
+        image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
+        for i, j in np.ndindex(counts.shape):
+            if counts[i, j]:
+                ax.text(j, i, f"{int(counts[i, j]):,}", ha="center", va="center", fontsize=8,
+                        color="white" if shares[i, j] > 0.55 else "#222222")
+            if rows[i] == columns[j]:
+                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor=_MARK_COLOUR, lw=1.5))
+        ax.set_xticks(range(len(columns)), columns, rotation=90)
+        ax.set_yticks(range(len(rows)), rows)
+        for labels, names in ((ax.get_xticklabels(), columns), (ax.get_yticklabels(), rows)):
+            for label, name in zip(labels, names, strict=True):
+                label.set_bbox({"facecolor": "none", "edgecolor": segment_colour(name) if name in named
+                                else _NOT_A_SEGMENT_COLOUR, "linewidth": 2.0, "boxstyle": "round,pad=0.2"})
+        ax.tick_params(length=0)
+        for side in ("left", "bottom"):
+            ax.spines[side].set_visible(False)
+        ax.set_xlabel(f"segment now (recency to {scored_to:%Y-%m-%d})")
+        ax.set_ylabel(f"segment in the model's run (recency to {fitted_to:%Y-%m-%d})")
+        ax.set_title("each cell: customers; shade: share of the row; outlined: kept their segment",
+                     fontsize=9, color=_MARK_COLOUR)
+        fig.colorbar(image, ax=ax, shrink=0.8, label="share of the row's customers")
+        kept = sum(counts[i, columns.index(name)] for i, name in enumerate(rows[:-1]) if name in columns[:-1])
+        moved = int(counts[:-1, :-1].sum() - kept)
+        fig.suptitle(f"Who moved between segments: {moved:,} of the {int(counts[:-1, :-1].sum()):,} customers "
+                     f"in both changed segment; {int(counts[-1].sum()):,} new, {int(counts[:, -1].sum()):,} "
+                     "not seen now")
     return fig

@@ -64,14 +64,64 @@ def score_customers(customers: pd.DataFrame) -> pd.DataFrame:
     """
     _check_customers(customers)
     scored = _scored(customers)
+    return _score_table(customers, scored, *(_quintile_scores(values) for values in _goodness(customers, scored)))
+
+
+#: Score thresholds, per feature: for each score 2 to 5, the value a customer must reach to get it.
+SCORE_FEATURES: dict[str, str] = {c.R_SCORE: c.RECENCY_DAYS, c.F_SCORE: c.FREQUENCY, c.M_SCORE: c.TOTAL_BILL_SIZE}
+#: The features where a smaller value is better (reaching a threshold: at or below it).
+SMALLER_IS_BETTER: frozenset[str] = frozenset({c.RECENCY_DAYS})
+
+
+def _goodness(customers: pd.DataFrame, scored: np.ndarray) -> list[np.ndarray]:
+    """Recency (negated: larger is better), Frequency and Total_Bill_Size of the scored customers."""
     chosen = customers.loc[scored]
-    r = _quintile_scores(-chosen[c.RECENCY_DAYS].to_numpy(dtype="float64"))
-    f = _quintile_scores(chosen[c.FREQUENCY].to_numpy(dtype="float64"))
-    m = _quintile_scores(chosen[c.TOTAL_BILL_SIZE].to_numpy(dtype="float64"))
+    return [(-1.0 if feature in SMALLER_IS_BETTER else 1.0) * chosen[feature].to_numpy(dtype="float64")
+            for feature in SCORE_FEATURES.values()]
+
+
+def _score_table(customers: pd.DataFrame, scored: np.ndarray, r: np.ndarray, f: np.ndarray,
+                 m: np.ndarray) -> pd.DataFrame:
+    """R, F and M scores of the scored customers, with FM_Score and RFM_Score, <NA> for the others."""
     values = {c.R_SCORE: r, c.F_SCORE: f, c.M_SCORE: m, c.FM_SCORE: (f + m + 1) // 2, c.RFM_SCORE: r + f + m}
     return pd.DataFrame(
         {name: _spread(values[name], scored) for name in c.RFM_SCORE_COLUMNS}, index=customers.index.copy()
     )
+
+
+def score_thresholds(customers: pd.DataFrame) -> dict[str, list[float | None]]:
+    """The cut points of :func:`score_customers` on ``customers``, to score other customers the same way.
+
+    Per feature (Recency_Days, Frequency, Total_Bill_Size), four values: for each score s of 2 to 5,
+    the least Frequency or Total_Bill_Size, or the greatest Recency_Days, that got a score of s or
+    more; None where no customer did (all equal, or too few). :func:`score_with_thresholds` gives a
+    customer 1 + the number of thresholds their value reaches, which on ``customers`` is exactly
+    their :func:`score_customers` score (scores rise with the value, so a value reaches the
+    threshold of every score up to its own and of none above).
+    """
+    _check_customers(customers)
+    scored = _scored(customers)
+    thresholds = {}
+    for (_, feature), values in zip(SCORE_FEATURES.items(), _goodness(customers, scored), strict=True):
+        scores = _quintile_scores(values)
+        sign = -1.0 if feature in SMALLER_IS_BETTER else 1.0
+        thresholds[feature] = [float(sign * values[scores >= score].min()) if (scores >= score).any() else None
+                               for score in SCORES[1:]]
+    return thresholds
+
+
+def score_with_thresholds(customers: pd.DataFrame, thresholds: dict[str, list[float | None]]) -> pd.DataFrame:
+    """:func:`score_customers`' table with the cut points ``thresholds`` (:func:`score_thresholds` of other
+    customers) instead of this table's own quintiles: a customer's score is 1 + the thresholds reached."""
+    _check_customers(customers)
+    scored = _scored(customers)
+    scores = []
+    for feature, values in zip(SCORE_FEATURES.values(), _goodness(customers, scored), strict=True):
+        sign = -1.0 if feature in SMALLER_IS_BETTER else 1.0
+        cuts = [sign * cut for cut in thresholds[feature] if cut is not None]
+        scores.append(1 + sum((values >= cut).astype("int64") for cut in cuts) if cuts
+                      else np.ones(len(values), dtype="int64"))
+    return _score_table(customers, scored, *scores)
 
 
 def _check_customers(customers: pd.DataFrame) -> None:
@@ -145,7 +195,12 @@ def load_segment_map(path: str | Path | None = None) -> SegmentMap:
         score that is not a whole number 1-5, a cell in two segments or in none.
     """
     source: Traversable = resources.files(__package__).joinpath("segment_map.toml") if path is None else Path(path)
-    document = _parse_toml(_read_text(source), source)
+    return segment_map_from_document(_parse_toml(_read_text(source), source), source)
+
+
+def segment_map_from_document(document: dict, source: str | Traversable) -> SegmentMap:
+    """The segment map of a parsed document (``{"segment": [{"name", "r", "fm"}, ...]}``, as a TOML map
+    file or ``model.json`` holds it), checked as :func:`load_segment_map` checks a file; errors name ``source``."""
     entries = _segment_entries(document, source)
     cells = _cells_of(entries, source)
     _check_no_gap(cells, source)
@@ -278,6 +333,17 @@ def _score_codes(scores: pd.DataFrame, name: str) -> np.ndarray:
     if not values.dropna().isin(SCORES).all():
         raise InvoiceDataError(f"{name} holds values outside 1-5; make the scores with score_customers.")
     return values.fillna(0).to_numpy(dtype="int64") - 1
+
+
+def segment_map_document(segment_map: SegmentMap) -> dict:
+    """``segment_map`` as the document :func:`segment_map_from_document` reads: one entry per name and
+    set of FM scores, most likely to buy again first, with the R scores that have that set."""
+    entries = []
+    for name in segment_map.names:
+        by_r = {r: [fm for fm in SCORES if segment_map.cells[(r, fm)] == name] for r in SCORES}
+        for fms in dict.fromkeys(tuple(fms) for fms in by_r.values() if fms):
+            entries.append({"name": name, "r": [r for r in SCORES if tuple(by_r[r]) == fms], "fm": list(fms)})
+    return {"segment": entries}
 
 
 def describe_segment_map(segment_map: SegmentMap) -> pd.DataFrame:
