@@ -139,6 +139,16 @@ def test_page_embeds_every_figure_as_a_png_data_uri(page_text):
         assert base64.b64decode(data.group(1)).startswith(b"\x89PNG\r\n\x1a\n")
 
 
+def test_every_figure_says_what_it_shows(page_text):
+    from segmentation import plots
+
+    alts = [html.unescape(text) for text in re.findall(r'<img\b[^>]*\balt="([^"]*)"', page_text)]
+    assert len(alts) == len(re.findall(r"<img\b", page_text))
+    described = set(plots.FIGURE_DESCRIPTIONS.values())
+    assert alts and set(alts) <= described, set(alts) - described
+    assert set(plots.FIGURE_DESCRIPTIONS) == set(plots.ALL_FIGURE_FILES)
+
+
 def test_page_shows_no_error_or_stderr(page_text):
     body = page_text.split("<body", 1)[1]
     assert "Traceback" not in body

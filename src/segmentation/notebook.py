@@ -237,6 +237,13 @@ main { max-width: 1100px; margin: 0 auto; padding: 1em 1.5em; box-sizing: border
 img { max-width: 100%; height: auto; }
 </style>
 {%- endblock extra_css -%}
+{% block data_png scoped %}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+{%- set alttext = output | get_metadata('alt', 'image/png') -%}
+{%- if alttext is not none %} alt="{{ alttext | escape_html }}"{%- endif %}>
+</div>
+{%- endblock data_png %}
 """
 REPORT_TEMPLATE_NAME = "segmentation-report.html.j2"
 
@@ -258,6 +265,7 @@ def render_html(notebook: Path, html_path: Path) -> Path:
 
     document = _executed_notebook(notebook)
     document.metadata["title"] = report_title(document)
+    describe_figures(document)
     exporter = HTMLExporter(
         template_name="lab",
         template_file=REPORT_TEMPLATE_NAME,
@@ -271,6 +279,25 @@ def render_html(notebook: Path, html_path: Path) -> Path:
     with atomic_path(html_path) as temporary:
         temporary.write_text(body, encoding="utf-8")
     return html_path
+
+
+#: A figure a cell draws, named in its code (``plots.FORECAST_CHECK``).
+_FIGURE_NAME = re.compile(r"\bplots\.([A-Z][A-Z_]+)\b")
+
+
+def describe_figures(document: nbformat.NotebookNode) -> None:
+    """Give each figure output of ``document`` its alternative text: ``plots.FIGURE_DESCRIPTIONS`` of the
+    figure file its cell saves (``plots.save_figure(fig, figures_dir / plots.NAME)``)."""
+    from segmentation import plots
+
+    for cell in document.cells:
+        if cell.cell_type != "code":
+            continue
+        names = [getattr(plots, name, None) for name in _FIGURE_NAME.findall(cell.source)]
+        described = [plots.FIGURE_DESCRIPTIONS[name] for name in names if name in plots.FIGURE_DESCRIPTIONS]
+        for output in cell.get("outputs", []):
+            if described and "image/png" in output.get("data", {}):
+                output.setdefault("metadata", {}).setdefault("image/png", {})["alt"] = described[0]
 
 
 def _executed_notebook(notebook: Path) -> nbformat.NotebookNode:

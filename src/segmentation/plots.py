@@ -68,6 +68,28 @@ FORECAST_CHECK = "forecast_check.png"
 #: Who moved between segments: a new file scored with a saved model (``python -m segmentation score``).
 MIGRATION = "migration.png"
 ALL_FIGURE_FILES = FIGURE_FILES + BEYOND_SEED_FIGURE_FILES + (VALIDATION, FORECAST_CHECK, MIGRATION)
+#: What each figure shows, in words: the report's alternative text for readers who cannot see it.
+FIGURE_DESCRIPTIONS: dict[str, str] = {
+    BILL_SIZE_DISTRIBUTION: "Histogram of customers by net spend (Total_Bill_Size) on a log scale, bars coloured "
+                            "by the seed method's spend cluster, with the median and the cluster boundaries.",
+    CUSTOMER_SEGMENTS: "Scatter of customers, net spend (log scale) against days between first and last purchase, "
+                       "coloured by spend cluster; customers who bought on a single day in a band of their own.",
+    FEATURE_CORRELATIONS: "Heatmap of the rank (Spearman) correlations between spend, returns, tenure, frequency "
+                          "and recency; red positive, blue negative.",
+    K_DIAGNOSTICS: "Two line charts for choosing the number of clusters: the RFM clusters' inertia against k with "
+                   "the elbow marked, and each feature set's silhouette against k.",
+    RAW_VS_LOG_CLUSTERS: "Two histograms of net spend side by side, coloured by the three clusters of raw spend "
+                         "(left) and of log spend (right), with each clustering's sizes and silhouette.",
+    SEGMENT_PROFILES: "Box plots per RFM segment of days since the last purchase, number of purchases and net "
+                      "spend, highest value segment first.",
+    VALIDATION: "Bar charts, one per segmentation, of the share of each segment's customers who bought again in "
+                "the period after the check date, segments in the order they promise.",
+    FORECAST_CHECK: "Left: purchases per customer in the period after the check date by repeat purchases before "
+                    "it, as forecast, as they happened and as the naive forecast. Right: net spend in that period "
+                    "per tenth of customers ranked by the forecast, forecast against what happened.",
+    MIGRATION: "Grid of customers by segment in the saved model's run (rows) and segment now (columns), shaded by "
+               "the share of each row, with the customers who kept their segment outlined.",
+}
 
 # --- colours ---------------------------------------------------------------
 
