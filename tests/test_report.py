@@ -139,6 +139,12 @@ def test_page_embeds_every_figure_as_a_png_data_uri(page_text):
         assert base64.b64decode(data.group(1)).startswith(b"\x89PNG\r\n\x1a\n")
 
 
+def test_page_leaves_out_the_settings_meant_for_whoever_runs_it(page_text):
+    page = _without_data_uris(page_text)
+    assert "papermill" not in page and "figures: " not in page and "DATA_PATH = None" not in page
+    assert "1. Load" in page
+
+
 def test_every_figure_says_what_it_shows(page_text):
     from segmentation import plots
 

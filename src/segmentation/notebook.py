@@ -246,13 +246,16 @@ img { max-width: 100%; height: auto; }
 {%- endblock data_png %}
 """
 REPORT_TEMPLATE_NAME = "segmentation-report.html.j2"
+#: The tag of the notebook's cells that speak to whoever runs it (its settings, where its files go),
+#: left out of the report for readers.
+REPORT_HIDDEN = "report-hidden"
 
 
 def render_html(notebook: Path, html_path: Path) -> Path:
     """Write the executed ``notebook`` as one self-contained HTML page and return its path.
 
     Markdown, tables, figures and printed text only: code and In/Out prompts are
-    hidden, figures are embedded as data URIs, nothing is fetched from the network.
+    hidden, so are the cells tagged ``REPORT_HIDDEN`` (the run's settings and where its files go), figures are embedded as data URIs, nothing is fetched from the network.
     The page title is the notebook's first ``# `` heading and the input file's name.
     Refuses (``ReportRefused``) a notebook that is missing, not executed, or holds an error.
     """
@@ -265,6 +268,7 @@ def render_html(notebook: Path, html_path: Path) -> Path:
 
     document = _executed_notebook(notebook)
     document.metadata["title"] = report_title(document)
+    document.cells = [cell for cell in document.cells if REPORT_HIDDEN not in cell.metadata.get("tags", [])]
     describe_figures(document)
     exporter = HTMLExporter(
         template_name="lab",
