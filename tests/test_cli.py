@@ -228,3 +228,14 @@ def test_too_few_customers_to_choose_the_rfm_k_is_one_line(tmp_path):
     assert "--rfm-k" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert run_cli(str(path), "--out", str(tmp_path / "out"), "--rfm-k", "1").returncode == 0
+
+
+def test_help_names_the_columns_a_file_needs_and_what_a_run_writes(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for name in (*c.INVOICE_COLUMNS, *c.ONLINE_RETAIL_II_NAMES.values(), "customer_segments.csv",
+                 "contact_list.csv", "slipping_away.csv", "model.json", "forecast_check.csv"):
+        assert name in text, name
+    for group in ("what you set most", "segments", "the forecast", "reading the file", "large files and clusters"):
+        assert f"{group}" in text

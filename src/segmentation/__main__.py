@@ -207,59 +207,90 @@ def _not_earlier_run_files(folder: Path) -> list[str]:
                   or not (entry.name in EARLIER_RUN_FILES or entry.name.startswith(".")))
 
 
+#: What ``--help`` says after the options: the columns a file needs and what a run writes.
+HELP_EPILOG = f"""\
+the file needs one row per invoice line with the columns
+  {", ".join(c.INVOICE_COLUMNS)}
+  (or the "Online Retail II" names {", ".join(c.ONLINE_RETAIL_II_NAMES.values())}); other columns are ignored
+
+a run writes into the output folder
+  customer_segments.csv  every customer: segments, recency/frequency/spend scores, forecast
+  contact_list.csv       the customers to contact first (highest expected spend)
+  slipping_away.csv      valuable customers unlikely to buy again soon
+  customers.csv, clusters.csv, ledger.csv (the lines each cleaning rule removed), the figures,
+  model.json (the fitted segmentation, for `score`) and run.json (input, options, version)
+  with --as-of also validation.csv, forecast_check.csv, forecast_scores.csv
+
+next month's export into the same segments:
+  python -m segmentation score NEW --model FOLDER/model.json
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m segmentation",
-        description="Segment customers from an invoice-line file (KMeans on Total_Bill_Size, or on RFM).",
+        description="Segment a shop's customers from a file of invoice lines: spend clusters (the seed\n"
+                    "method, KMeans on net spend), RFM segments (recency, frequency, spend) named from a\n"
+                    "map, and a forecast of what each customer will do next.",
+        epilog=HELP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("input", type=Path, help="invoice lines: .csv, .csv.gz, .zip, .xlsx or .parquet")
-    parser.add_argument("--out", type=Path, help="output folder (default: data/processed/<input name>/)")
-    parser.add_argument("--k", type=_k_value, default=config.N_CLUSTERS,
-                        help="number of clusters (default: 3); 'auto': the best silhouette of k = 2..10, "
-                             "'elbow': the inertia elbow (kneed)")
-    parser.add_argument("--features", choices=tuple(c.FEATURE_SETS), default=c.SPEND_FEATURE_SET,
-                        help="cluster on Total_Bill_Size ('spend', default) or on Recency_Days, Frequency "
-                             "and Total_Bill_Size ('rfm')")
-    parser.add_argument("--log", action="store_true", help="take log1p of the features before standardising")
-    parser.add_argument("--spend", choices=("net", "gross"), default="net",
-                        help="Total_Bill_Size net of matched returns (default) or gross")
-    parser.add_argument("--rfm-k", type=_k_value, default=config.RFM_K_RULE,
-                        help="clusters of KMeans on log1p RFM in customer_segments.csv: a number, 'auto' or "
-                             f"'elbow' (default: {config.RFM_K_RULE})")
-    parser.add_argument("--segment-map", type=Path, metavar="FILE",
-                        help="TOML file of named RFM segments over (R score, FM score) cells (default: the "
-                             "packaged map; segmentation/segment_map.toml shows the format)")
-    parser.add_argument("--as-of", type=_date_value, metavar="DATE",
+    common = parser.add_argument_group("what you set most")
+    common.add_argument("--out", type=Path, help="output folder (default: data/processed/<input name>/)")
+    common.add_argument("--as-of", type=_date_value, metavar="DATE",
                         help="build features only from lines before DATE (YYYY-MM-DD) and check the segments "
                              "against what customers did in the --horizon-days after it (validation.csv)")
-    parser.add_argument("--horizon-days", type=_positive_days, default=config.HORIZON_DAYS,
+    common.add_argument("--horizon-days", type=_positive_days, default=config.HORIZON_DAYS,
                         help="days ahead that the forecast (Expected_Purchases, P_Purchase, Expected_Spend) covers, "
                              "and with --as-of the days after DATE it is checked against "
                              f"(default: {config.HORIZON_DAYS})")
-    parser.add_argument("--clv-days", type=_positive_days, default=config.CLV_DAYS,
+    segments = parser.add_argument_group("segments")
+    segments.add_argument("--k", type=_k_value, default=config.N_CLUSTERS,
+                        help="number of spend clusters (default: 3, the seed method); 'auto' or 'elbow' let the "
+                             "data choose among 2..10 (the best silhouette, or the inertia elbow)")
+    segments.add_argument("--features", choices=tuple(c.FEATURE_SETS), default=c.SPEND_FEATURE_SET,
+                        help="what the clusters of customers.csv are built on: net spend alone ('spend', "
+                             "default) or recency, frequency and net spend ('rfm')")
+    segments.add_argument("--log", action="store_true",
+                          help="cluster on the logarithm (log1p) of the features, which evens out a few very "
+                               "large customers")
+    segments.add_argument("--spend", choices=("net", "gross"), default="net",
+                        help="Total_Bill_Size net of matched returns (default) or gross")
+    segments.add_argument("--rfm-k", type=_k_value, default=config.RFM_K_RULE,
+                        help="number of KMeans segments on recency, frequency and spend in customer_segments.csv: "
+                             f"a number, 'auto' or 'elbow' (default: {config.RFM_K_RULE})")
+    segments.add_argument("--segment-map", type=Path, metavar="FILE",
+                        help="your own map of segment names over the recency and frequency-spend scores, as a "
+                             "TOML file (default: the packaged map; segmentation/segment_map.toml shows the format)")
+    predict = parser.add_argument_group("the forecast (purchases, chance of buying, value per customer)")
+    predict.add_argument("--clv-days", type=_positive_days, default=config.CLV_DAYS,
                         help=f"days ahead that CLV adds up expected net spend over, undiscounted "
                              f"(default: {config.CLV_DAYS})")
-    parser.add_argument("--intervals", action="store_true",
+    predict.add_argument("--intervals", action="store_true",
                         help="add 90%% credible intervals of Expected_Purchases and Expected_Spend from the full "
                              "posterior (pymc-marketing's sampler: about 30 s more on the bundled year; "
                              f"{forecast.POSTERIOR_EXTRA})")
-    parser.add_argument("--no-forecast", dest="forecast", action="store_false",
+    predict.add_argument("--no-forecast", dest="forecast", action="store_false",
                         help="segment without forecasting what each customer will do next (no BG/NBD or "
                              "Gamma-Gamma fit; the forecast columns stay empty)")
-    parser.add_argument("--sheet", help="Excel: read only this sheet (default: every sheet)")
-    parser.add_argument("--date-format", type=_date_format_value,
-                        help="strftime format of InvoiceDate text, e.g. '%%d/%%m/%%Y %%H:%%M'")
-    parser.add_argument("--engine", choices=ENGINES, default="pandas",
+    reading = parser.add_argument_group("reading the file")
+    reading.add_argument("--sheet", help="Excel: read only this sheet (default: every sheet)")
+    reading.add_argument("--date-format", type=_date_format_value,
+                        help="how InvoiceDate text is written, in strftime codes, e.g. '%%d.%%m.%%Y %%H:%%M', "
+                             "for a file whose dates cannot be told apart on their own")
+    cluster = parser.add_argument_group("large files and clusters (Dask)")
+    cluster.add_argument("--engine", choices=ENGINES, default="pandas",
                         help="build the customer table in memory with pandas (default) or out of core with "
                              "Dask; with dask INPUT may be a glob or a folder of CSV/Parquet files")
-    parser.add_argument("--scheduler", metavar="ADDRESS",
+    cluster.add_argument("--scheduler", metavar="ADDRESS",
                         help="dask: address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
                              "(default: a local cluster, one worker per core)")
-    parser.add_argument("--scheduler-timeout", type=_positive_seconds, default=config.DASK_SCHEDULER_TIMEOUT,
+    cluster.add_argument("--scheduler-timeout", type=_positive_seconds, default=config.DASK_SCHEDULER_TIMEOUT,
                         metavar="SECONDS",
                         help="dask: how long to wait for --scheduler to answer "
                              f"(default: {config.DASK_SCHEDULER_TIMEOUT:g})")
-    parser.add_argument("--worker-memory", default=config.DASK_WORKER_MEMORY,
+    cluster.add_argument("--worker-memory", default=config.DASK_WORKER_MEMORY,
                         help="dask, local cluster: memory limit of each worker, which spills to disk above it "
                              f"(default: {config.DASK_WORKER_MEMORY}, at least {config.DASK_MIN_WORKER_MEMORY})")
     return parser
@@ -337,7 +368,8 @@ def build_score_parser() -> argparse.ArgumentParser:
                              "the file must end before DATE, which may come before the model's own snapshot")
     parser.add_argument("--sheet", help="Excel: read only this sheet (default: every sheet)")
     parser.add_argument("--date-format", type=_date_format_value,
-                        help="strftime format of InvoiceDate text, e.g. '%%d/%%m/%%Y %%H:%%M'")
+                        help="how InvoiceDate text is written, in strftime codes, e.g. '%%d.%%m.%%Y %%H:%%M', "
+                             "for a file whose dates cannot be told apart on their own")
     return parser
 
 

@@ -255,7 +255,9 @@ def render_html(notebook: Path, html_path: Path) -> Path:
     """Write the executed ``notebook`` as one self-contained HTML page and return its path.
 
     Markdown, tables, figures and printed text only: code and In/Out prompts are
-    hidden, so are the cells tagged ``REPORT_HIDDEN`` (the run's settings and where its files go), figures are embedded as data URIs, nothing is fetched from the network.
+    hidden, so are the cells tagged ``REPORT_HIDDEN`` (the run's settings and where its files
+    go); figures are embedded as data URIs, with their alternative text
+    (:func:`describe_figures`), and nothing is fetched from the network.
     The page title is the notebook's first ``# `` heading and the input file's name.
     Refuses (``ReportRefused``) a notebook that is missing, not executed, or holds an error.
     """
