@@ -21,7 +21,7 @@ import importlib.metadata
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -41,8 +41,18 @@ from segmentation.rfm import (
     segment_map_from_document,
 )
 
-if TYPE_CHECKING:
-    from segmentation.pipeline import SegmentationRun
+
+class FittedRun(Protocol):
+    """What :func:`fitted_model` reads of a fitted run (a ``pipeline.SegmentationRun``, which comes later
+    in the flow): its customer table, spend option, segmentations (``segment_map``, ``rfm`` and
+    ``spend`` clusterings) and forecast."""
+
+    customers: pd.DataFrame
+    spend: str
+    segments: Any
+    forecast: Forecast | None
+    forecast_skipped: str | None
+
 
 #: The file every fitted run writes beside its results.
 MODEL_FILE = "model.json"
@@ -93,7 +103,7 @@ def snapshot_of(customers: pd.DataFrame) -> pd.Timestamp:
     return first[c.LAST_PURCHASE].normalize() + pd.Timedelta(days=int(first[c.RECENCY_DAYS]))
 
 
-def fitted_model(run: SegmentationRun, *, input_name: str, input_sha256: str | None = None,
+def fitted_model(run: FittedRun, *, input_name: str, input_sha256: str | None = None,
                  options: dict | None = None) -> dict:
     """``model.json`` of a fitted run: plain numbers and text, nothing time-dependent.
 
@@ -336,7 +346,7 @@ def _frozen_clusters(document: dict) -> FrozenClusters:
                           centroids=centroids, names=tuple(str(cluster["segment"]) for cluster in clusters))
 
 
-def freeze(run: SegmentationRun, *, input_name: str = "the data") -> SavedModel:
+def freeze(run: FittedRun, *, input_name: str = "the data") -> SavedModel:
     """The :class:`SavedModel` of a fitted run, through its ``model.json`` text (as if written and read back)."""
     return model_from_document(json.loads(model_text(fitted_model(run, input_name=input_name))),
                                source=f"the model of {input_name}")
