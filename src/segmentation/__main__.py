@@ -226,6 +226,14 @@ next month's export into the same segments:
 """
 
 
+def _add_reading_options(group: argparse._ActionsContainer) -> None:
+    """``--sheet`` and ``--date-format``: how the input is read, the same for a fitted and a score run."""
+    group.add_argument("--sheet", help="Excel: read only this sheet (default: every sheet)")
+    group.add_argument("--date-format", type=_date_format_value,
+                       help="how InvoiceDate text is written, in strftime codes, e.g. '%%d.%%m.%%Y %%H:%%M', "
+                            "for a file whose dates cannot be told apart on their own")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m segmentation",
@@ -275,10 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="segment without forecasting what each customer will do next (no BG/NBD or "
                              "Gamma-Gamma fit; the forecast columns stay empty)")
     reading = parser.add_argument_group("reading the file")
-    reading.add_argument("--sheet", help="Excel: read only this sheet (default: every sheet)")
-    reading.add_argument("--date-format", type=_date_format_value,
-                        help="how InvoiceDate text is written, in strftime codes, e.g. '%%d.%%m.%%Y %%H:%%M', "
-                             "for a file whose dates cannot be told apart on their own")
+    _add_reading_options(reading)
     cluster = parser.add_argument_group("large files and clusters (Dask)")
     cluster.add_argument("--engine", choices=ENGINES, default="pandas",
                         help="build the customer table in memory with pandas (default) or out of core with "
@@ -366,10 +371,7 @@ def build_score_parser() -> argparse.ArgumentParser:
     parser.add_argument("--as-of", type=_date_value, metavar="DATE",
                         help="count recency to DATE (YYYY-MM-DD) instead of the day after the file's last line; "
                              "the file must end before DATE, which may come before the model's own snapshot")
-    parser.add_argument("--sheet", help="Excel: read only this sheet (default: every sheet)")
-    parser.add_argument("--date-format", type=_date_format_value,
-                        help="how InvoiceDate text is written, in strftime codes, e.g. '%%d.%%m.%%Y %%H:%%M', "
-                             "for a file whose dates cannot be told apart on their own")
+    _add_reading_options(parser)
     return parser
 
 
