@@ -15,40 +15,50 @@ override DATA := $(value DATA)
 export DATA
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run report check-report test bench data sample clean
+.PHONY: help setup lab run report check-report test bench data sample clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt pyproject.toml
+	@echo "setting up .venv with the packages the analysis needs (first run only)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --progress-bar on -r requirements.txt
 	touch $(STAMP)
 
 setup: $(STAMP) ## create .venv with the pinned packages and the project (editable)
 
-# the forecast's oracles (pymc-marketing, lifetimes' CDNOW data), for the tests only
-$(TEST_STAMP): requirements-test.txt $(STAMP)
-	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+LAB_STAMP := $(VENV)/.lab-installed
+$(LAB_STAMP): requirements-lab.txt $(STAMP)
+	$(BIN)/python -m pip install --progress-bar on -r requirements-lab.txt
+	touch $(LAB_STAMP)
+
+lab: $(LAB_STAMP) ## open the notebook in JupyterLab (installs JupyterLab into .venv on first use)
+	$(BIN)/jupyter lab $(NOTEBOOK)
+
+# the test runner, lint, the Dask engine and the forecast's oracles: for `make test` and `make bench` only
+$(TEST_STAMP): requirements-test.txt requirements-dask.txt requirements-bayes.txt $(STAMP)
+	@echo "adding the test, lint and Dask packages to .venv (first test run only)"
+	$(BIN)/python -m pip install --progress-bar on -r requirements-test.txt
 	touch $(TEST_STAMP)
 
 ifeq ($(strip $(DATA)),)
-run: $(STAMP) ## run the notebook on the bundled real data (or DATA=file: copy, tables, figures in data/processed/<name>/)
-	@# The command line (data/processed/) and the notebook (notebooks/, figures/) share no file: they run
-	@# side by side, the command line's report printed after; either failing fails the target.
-	@log=$$(mktemp) && echo "$(BIN)/python -m segmentation $(DEFAULT_DATA) & $(BIN)/python -m segmentation.notebook" && \
-	{ $(BIN)/python -m segmentation $(DEFAULT_DATA) > "$$log" 2>&1 & cli=$$!; } && \
-	{ $(BIN)/python -m segmentation.notebook; notebook=$$?; } ; \
-	wait $$cli; cli=$$?; cat "$$log"; rm -f "$$log"; test $$cli -eq 0 && test $$notebook -eq 0
+run: $(STAMP) ## run the analysis on the bundled real data: command line, then notebook (or DATA=file)
+	@echo "[1/2] command line: tables into data/processed/, as it goes"
+	$(BIN)/python -m segmentation $(DEFAULT_DATA)
+	@echo "[2/2] notebook: each section as it runs"
+	$(BIN)/python -m segmentation.notebook --progress
 	$(BIN)/python -m segmentation.readme
 
 report: $(STAMP) ## render the executed notebook as one HTML page under data/processed/
 	$(BIN)/python -m segmentation.notebook --no-execute --report
 else
 run: $(STAMP)
+	@echo "[1/2] command line: tables into data/processed/, as it goes"
 	$(BIN)/python -m segmentation "$$DATA"
-	$(BIN)/python -m segmentation.notebook --data "$$DATA"
+	@echo "[2/2] notebook: each section as it runs"
+	$(BIN)/python -m segmentation.notebook --progress --data "$$DATA"
 
 report: $(STAMP)
 	$(BIN)/python -m segmentation.notebook --data "$$DATA" --no-execute --report
@@ -56,7 +66,7 @@ endif
 
 REPORT_SCREENSHOT := data/processed/report/screenshot.png
 
-check-report: $(STAMP) ## render the report and check it in headless Chromium at 1280 px (needs /usr/bin/chromium)
+check-report: $(TEST_STAMP) ## render the report and check it in headless Chromium at 1280 px (needs /usr/bin/chromium)
 	$(BIN)/python -m segmentation.notebook --no-execute --report
 	SEGMENTATION_REPORT_SCREENSHOT=$(REPORT_SCREENSHOT) $(BIN)/python -m pytest tests/test_report.py
 	@echo "screenshot: $(REPORT_SCREENSHOT)"

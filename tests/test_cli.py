@@ -143,7 +143,7 @@ def test_dask_engine_without_dask_installed_is_one_line_naming_the_extra(tmp_pat
                         lambda name, *args: None if name == "distributed" else real_find_spec(name, *args))
     assert main([str(config.SAMPLE_PATH), "--out", str(tmp_path), "--engine", "dask"]) == 2
     err = capsys.readouterr().err
-    assert err == "error: --engine dask needs Dask: pip install 'segmentation[dask]'\n"
+    assert err == "error: --engine dask needs Dask: .venv/bin/pip install -r requirements-dask.txt\n"
     assert not any(tmp_path.iterdir())
 
 

@@ -483,4 +483,4 @@ def test_intervals_without_pymc_marketing_is_one_line_naming_the_extra(tmp_path,
     monkeypatch.setattr(cli.importlib.util, "find_spec",
                         lambda name, *args: None if name == forecast.POSTERIOR_PACKAGE else real_find_spec(name, *args))
     message = cli_error(config.SAMPLE_PATH, tmp_path, capsys, "--intervals")
-    assert message == "error: --intervals needs pymc-marketing: pip install 'segmentation[bayes]'"
+    assert message == "error: --intervals needs pymc-marketing: .venv/bin/pip install -r requirements-bayes.txt"

@@ -13,6 +13,15 @@ IN_CHECKOUT = _PACKAGE_DIR.parent.name == "src" and (_PACKAGE_DIR.parents[1] / "
 #: working directory the command was started in stands for the project, so that a default output
 #: (``data/processed/<input name>/``) lands beside the user's files, never inside site-packages.
 PROJECT_ROOT = _PACKAGE_DIR.parents[1] if IN_CHECKOUT else Path.cwd()
+
+
+def install_hint(extra: str, requirements: str) -> str:
+    """How to install one of the package's extras: in a checkout, its pinned ``requirements`` file
+    into the project's .venv; installed as a package, ``segmentation[extra]``."""
+    if IN_CHECKOUT:
+        return f".venv/bin/pip install -r {requirements}"
+    return f"pip install 'segmentation[{extra}]'"
+
 DATA_DIR = PROJECT_ROOT / "data"
 RAW_DIR = DATA_DIR / "raw"
 PROCESSED_DIR = DATA_DIR / "processed"
@@ -108,6 +117,10 @@ FLAT_SILHOUETTE_RANGE = 0.05
 #: A cluster holding less than this share of the clustered customers is called
 #: small: the seed method's "segments" of a few extreme spenders.
 SMALL_CLUSTER_SHARE = 0.01
+#: Fewer customers than this per cluster (or per quintile of an RFM score) is too little data: the
+#: run completes and warns in its summary, the notebook's findings and run.json
+#: (segmentation.populations.too_little_data), and a cluster this small gets a note.
+MIN_CUSTOMERS_PER_CLUSTER = 10
 #: Per-segment bootstrap stability (mean Jaccard, Hennig 2007): at or above
 #: STABLE_JACCARD a segment is "stable"; at or below DISSOLVED_JACCARD a
 #: resample has "dissolved" it.

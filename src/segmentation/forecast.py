@@ -695,7 +695,7 @@ def _listed(forecast: Forecast, customers: pd.DataFrame) -> pd.DataFrame:
 
 #: The package that samples the posterior, and the extra that installs it.
 POSTERIOR_PACKAGE = "pymc_marketing"
-POSTERIOR_EXTRA = "pip install 'segmentation[bayes]'"
+POSTERIOR_EXTRA = config.install_hint("bayes", "requirements-bayes.txt")
 
 
 def posterior_forecast(customers: pd.DataFrame, *, horizon_days: int = config.HORIZON_DAYS,

@@ -20,7 +20,8 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from segmentation import config
@@ -75,16 +76,17 @@ class ReportRefused(ValueError):
     """The notebook to render is missing, not executed, or holds an error output."""
 
 
-def execute_in_place(notebook: Path = config.NOTEBOOK_PATH) -> Path:
+def execute_in_place(notebook: Path = config.NOTEBOOK_PATH, *, progress: bool = False) -> Path:
     """Run every cell of ``notebook`` with its own parameters and save it over itself.
 
     The notebook is replaced only when every cell succeeded. No timing metadata is
     recorded, so an unchanged analysis gives an unchanged file. ``InvoiceDataError``
     from a cell names the input as ``make run`` gives it: relative to the project root.
+    ``progress`` prints each section's heading as it starts (:func:`section_starts`).
     """
     document = read_notebook(notebook)
     try:
-        _run_cells(document, notebook)
+        _run_cells(document, notebook, progress=progress)
     except InvoiceDataError as error:
         relative = _from_project_root(config.resolve_input(_parameter(document, PARAMETERS_TAG)))
         raise InvoiceDataError(_respell(str(error), _spellings(relative), relative)) from None
@@ -93,21 +95,22 @@ def execute_in_place(notebook: Path = config.NOTEBOOK_PATH) -> Path:
 
 
 def execute_on_file(data_path: str | Path, *, out_dir: str | Path | None = None,
-                    notebook: Path = config.NOTEBOOK_PATH) -> Path:
+                    notebook: Path = config.NOTEBOOK_PATH, progress: bool = False) -> Path:
     """Run ``notebook`` on ``data_path``; return the executed copy, ``<out_dir>/<notebook name>``.
 
     ``out_dir`` defaults to ``config.output_dir_for(data_path)``; the notebook saves its
     figures there too. Both paths are written into the notebook relative to the project
     root (the notebook resolves them from there), so the copy holds no machine's folders.
     Nothing is written when a cell fails; ``InvoiceDataError`` from a cell is raised
-    here with the message the command line prints for the same file.
+    here with the message the command line prints for the same file. ``progress`` as for
+    :func:`execute_in_place`.
     """
     data_path = Path(data_path)
     out_dir = Path(out_dir) if out_dir is not None else config.output_dir_for(data_path)
     parameters = {"DATA_PATH": _from_project_root(data_path), "OUTPUT_DIR": _from_project_root(out_dir)}
     document = with_parameters(read_notebook(notebook), parameters)
     try:
-        _run_cells(document, notebook)
+        _run_cells(document, notebook, progress=progress)
     except InvoiceDataError as error:
         spellings = _spellings(parameters["DATA_PATH"])
         raise InvoiceDataError(_respell(str(error), spellings, str(data_path))) from None
@@ -163,13 +166,40 @@ def _respell(message: str, spellings: list[str], typed: str) -> str:
     return re.sub("|".join(map(re.escape, spellings)), lambda _: typed, message)
 
 
-def _run_cells(document: nbformat.NotebookNode, notebook: Path) -> None:
+def section_starts(document: nbformat.NotebookNode) -> dict[int, str]:
+    """{index of a section's first code cell: the section's heading}, for each ``## `` heading
+    followed by code (the settings section, tagged ``REPORT_HIDDEN``, included)."""
+    starts, heading = {}, None
+    for index, cell in enumerate(document.cells):
+        if cell.cell_type == "markdown":
+            heading = next((line[3:].strip() for line in cell.source.splitlines() if line.startswith("## ")), heading)
+        elif cell.cell_type == "code" and heading is not None:
+            starts[index], heading = heading, None
+    return starts
+
+
+def _progress_printer(document: nbformat.NotebookNode) -> Callable[..., None]:
+    """An ``on_cell_start`` hook that prints ``  <heading>  (N s)`` as each section starts."""
+    starts, started = section_starts(document), time.monotonic()
+    sections = len(starts)
+
+    def print_section(*, cell: nbformat.NotebookNode, cell_index: int) -> None:
+        if cell_index in starts:
+            number = list(starts).index(cell_index) + 1
+            print(f"  notebook {number}/{sections}: {starts[cell_index]}  ({time.monotonic() - started:.0f} s)",
+                  flush=True)
+
+    return print_section
+
+
+def _run_cells(document: nbformat.NotebookNode, notebook: Path, *, progress: bool = False) -> None:
     """Execute ``document`` in a fresh kernel started in ``notebook``'s folder, then stop it.
 
     The kernel's own output (debugger notes, its goodbye) goes to a scratch log, not to this
-    process's stderr.
+    process's stderr. ``progress`` prints each section's heading as it starts.
     """
     with tempfile.TemporaryDirectory(prefix="segmentation-kernel-") as scratch:
+        hooks = {"on_cell_start": _progress_printer(document)} if progress else {}
         client = NotebookClient(
             document,
             km=_local_kernel(scratch),
@@ -178,6 +208,7 @@ def _run_cells(document: nbformat.NotebookNode, notebook: Path) -> None:
             record_timing=False,
             shutdown_kernel="graceful",
             resources={"metadata": {"path": str(notebook.parent)}},
+            **hooks,
         )
         kernel_log = Path(scratch) / "kernel.log"
         with open(kernel_log, "wb") as log:
@@ -376,16 +407,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="also render the executed notebook as one HTML page")
     parser.add_argument("--no-execute", action="store_true",
                         help="do not execute; use the notebook as last executed")
+    parser.add_argument("--progress", action="store_true",
+                        help="print each section's heading as it starts running")
     args = parser.parse_args(argv)
     if args.out is not None and args.data is None:
         parser.error("--out needs --data (the in-place run writes figures/)")
     try:
         if args.data is None:
-            executed = config.NOTEBOOK_PATH if args.no_execute else execute_in_place()
+            executed = config.NOTEBOOK_PATH if args.no_execute else execute_in_place(progress=args.progress)
         elif args.no_execute:
             executed = (args.out or config.output_dir_for(args.data)) / config.NOTEBOOK_PATH.name
         else:
-            executed = execute_on_file(args.data, out_dir=args.out)
+            executed = execute_on_file(args.data, out_dir=args.out, progress=args.progress)
         if not args.no_execute:
             print(f"notebook: {_shown(executed)}")
         if args.report:
