@@ -11,8 +11,8 @@ PACKAGE = Path(segmentation.__file__).parent
 #: Every module, in the order of the flow; a module may import only modules before it.
 FLOW = (
     "errors", "columns", "config", "segments", "rfm", "export", "load", "clean", "features", "stream", "dask_engine",
-    "engines", "cluster", "diagnostics", "profiles", "validation", "forecast", "model", "present", "findings", "plots",
-    "pipeline", "synthetic", "download", "notebook", "readme", "__main__", "__init__",
+    "engines", "cluster", "populations", "diagnostics", "profiles", "validation", "forecast", "model", "present",
+    "findings", "plots", "pipeline", "synthetic", "download", "notebook", "readme", "__main__", "__init__",
 )
 
 

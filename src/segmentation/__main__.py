@@ -45,7 +45,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import config, forecast, plots
+from segmentation import config, forecast, plots, populations
 from segmentation.diagnostics import K_RULES
 from segmentation.engines import ENGINES, Engine, OutcomeWindow, engine_named
 from segmentation.errors import InvoiceDataError
@@ -60,10 +60,20 @@ from segmentation.model import (
     read_model,
     write_model,
 )
-from segmentation.pipeline import ScoreRun, SegmentationRun, describe_run, describe_score, score_file, segment_file
+from segmentation.pipeline import (
+    ScoreRun,
+    SegmentationRun,
+    data_warnings,
+    describe_run,
+    describe_score,
+    score_file,
+    segment_file,
+)
 from segmentation.rfm import load_segment_map
 
 EXIT_BAD_INPUT = 2
+#: The pinned Dask packages of a checkout (``make test`` installs them too).
+DASK_REQUIREMENTS = "requirements-dask.txt"
 VALIDATION_CSV = "validation.csv"
 CONTACT_LIST_CSV = "contact_list.csv"
 SLIPPING_AWAY_CSV = "slipping_away.csv"
@@ -230,16 +240,19 @@ def _add_reading_options(group: argparse._ActionsContainer) -> None:
     """``--sheet`` and ``--date-format``: how the input is read, the same for a fitted and a score run."""
     group.add_argument("--sheet", help="Excel: read only this sheet (default: every sheet)")
     group.add_argument("--date-format", type=_date_format_value,
-                       help="how InvoiceDate text is written, in strftime codes, e.g. '%%d.%%m.%%Y %%H:%%M', "
-                            "for a file whose dates cannot be told apart on their own")
+                       help="how InvoiceDate text is written, for a file whose dates cannot be told apart on "
+                            "their own (the run then proposes one): '%%d.%%m.%%Y %%H:%%M' reads 31.12.2010 "
+                            "09:53 (%%d day, %%m month, %%Y year, %%H:%%M hours and minutes; Python's "
+                            "strftime codes)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m segmentation",
-        description="Segment a shop's customers from a file of invoice lines: spend clusters (the seed\n"
-                    "method, KMeans on net spend), RFM segments (recency, frequency, spend) named from a\n"
-                    "map, and a forecast of what each customer will do next.",
+        description="Segment a shop's customers from a file of invoice lines: spend groups (the method\n"
+                    "of the analysis this project reproduces: KMeans clustering on net spend), RFM segments\n"
+                    "named from a map (how recently, how often and how much each customer bought), and a\n"
+                    "forecast of what each customer will do next.",
         epilog=HELP_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -247,47 +260,53 @@ def build_parser() -> argparse.ArgumentParser:
     common = parser.add_argument_group("what you set most")
     common.add_argument("--out", type=Path, help="output folder (default: data/processed/<input name>/)")
     common.add_argument("--as-of", type=_date_value, metavar="DATE",
-                        help="build features only from lines before DATE (YYYY-MM-DD) and check the segments "
-                             "against what customers did in the --horizon-days after it (validation.csv)")
+                        help="use only the lines before DATE (YYYY-MM-DD), then check the segments and the "
+                             "forecast against what customers did in the --horizon-days after it")
     common.add_argument("--horizon-days", type=_positive_days, default=config.HORIZON_DAYS,
                         help="days ahead that the forecast (Expected_Purchases, P_Purchase, Expected_Spend) covers, "
                              "and with --as-of the days after DATE it is checked against "
                              f"(default: {config.HORIZON_DAYS})")
     segments = parser.add_argument_group("segments")
     segments.add_argument("--k", type=_k_value, default=config.N_CLUSTERS,
-                        help="number of spend clusters (default: 3, the seed method); 'auto' or 'elbow' let the "
-                             "data choose among 2..10 (the best silhouette, or the inertia elbow)")
+                        help="number of spend groups (clusters; default: 3, as in the reproduced analysis); "
+                             "'auto' or 'elbow' let the data choose among 2..10: 'auto' the number whose groups "
+                             "are most clearly apart (silhouette), 'elbow' the number after which more groups "
+                             "add little (inertia elbow)")
     segments.add_argument("--features", choices=tuple(c.FEATURE_SETS), default=c.SPEND_FEATURE_SET,
-                        help="what the clusters of customers.csv are built on: net spend alone ('spend', "
-                             "default) or recency, frequency and net spend ('rfm')")
+                        help="what the groups of customers.csv are built on: net spend alone ('spend', "
+                             "default) or how recently, how often and how much customers bought ('rfm')")
     segments.add_argument("--log", action="store_true",
-                          help="cluster on the logarithm (log1p) of the features, which evens out a few very "
-                               "large customers")
+                          help="group on the logarithm (log1p) of the features, so that a few very large "
+                               "customers do not make groups of their own")
     segments.add_argument("--spend", choices=("net", "gross"), default="net",
-                        help="Total_Bill_Size net of matched returns (default) or gross")
+                        help="spend (Total_Bill_Size) after taking off returns matched to purchases "
+                             "('net', default) or before ('gross')")
     segments.add_argument("--rfm-k", type=_k_value, default=config.RFM_K_RULE,
-                        help="number of KMeans segments on recency, frequency and spend in customer_segments.csv: "
-                             f"a number, 'auto' or 'elbow' (default: {config.RFM_K_RULE})")
+                        help="number of segments found by clustering (KMeans) on recency, frequency and spend, "
+                             "the KMeans_RFM_Segment column of customer_segments.csv: a number, 'auto' or 'elbow' as "
+                             f"for --k (default: {config.RFM_K_RULE})")
     segments.add_argument("--segment-map", type=Path, metavar="FILE",
                         help="your own map of segment names over the recency and frequency-spend scores, as a "
                              "TOML file (default: the packaged map; segmentation/segment_map.toml shows the format)")
     predict = parser.add_argument_group("the forecast (purchases, chance of buying, value per customer)")
     predict.add_argument("--clv-days", type=_positive_days, default=config.CLV_DAYS,
-                        help=f"days ahead that CLV adds up expected net spend over, undiscounted "
-                             f"(default: {config.CLV_DAYS})")
+                        help=f"days ahead that CLV (customer lifetime value) adds up expected net spend "
+                             f"over, undiscounted (default: {config.CLV_DAYS})")
     predict.add_argument("--intervals", action="store_true",
-                        help="add 90%% credible intervals of Expected_Purchases and Expected_Spend from the full "
-                             "posterior (pymc-marketing's sampler: about 30 s more on the bundled year; "
+                        help="add a range around each customer's Expected_Purchases and Expected_Spend: "
+                             "from 5%% to 95%% of what the data allows (a Bayesian posterior, sampled by "
+                             "pymc-marketing: about 30 s more on the bundled year; "
                              f"{forecast.POSTERIOR_EXTRA})")
     predict.add_argument("--no-forecast", dest="forecast", action="store_false",
-                        help="segment without forecasting what each customer will do next (no BG/NBD or "
-                             "Gamma-Gamma fit; the forecast columns stay empty)")
+                        help="segment without forecasting what each customer will do next (no model of "
+                             "purchase rates and spend is fitted; the forecast columns stay empty)")
     reading = parser.add_argument_group("reading the file")
     _add_reading_options(reading)
     cluster = parser.add_argument_group("large files and clusters (Dask)")
     cluster.add_argument("--engine", choices=ENGINES, default="pandas",
-                        help="build the customer table in memory with pandas (default) or out of core with "
-                             "Dask; with dask INPUT may be a glob or a folder of CSV/Parquet files")
+                        help="build the customer table in memory with pandas (default) or with Dask, for files "
+                             "larger than memory or a cluster of machines; with dask INPUT may be a glob or a "
+                             "folder of CSV/Parquet files")
     cluster.add_argument("--scheduler", metavar="ADDRESS",
                         help="dask: address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
                              "(default: a local cluster, one worker per core)")
@@ -318,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: --scheduler-timeout needs --scheduler", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.engine == "dask" and importlib.util.find_spec("distributed") is None:
-        print("error: --engine dask needs Dask: pip install 'segmentation[dask]'", file=sys.stderr)
+        print(f"error: --engine dask needs Dask: {config.install_hint('dask', DASK_REQUIREMENTS)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.intervals and not args.forecast:
         print("error: --intervals needs the forecast; leave out --no-forecast", file=sys.stderr)
@@ -507,12 +526,15 @@ def _model_options(args: argparse.Namespace) -> dict:
 
 
 def _write_run_record(args: argparse.Namespace, folder: Path, run: SegmentationRun, *, sha256: str) -> None:
-    """``run.json``: the input's name and SHA-256, every option, the forecast's fitted models and what
+    """``run.json``: the input's name and SHA-256, every option, the populations counted and the
+    too-little-data warnings (:mod:`segmentation.populations`), the forecast's fitted models and what
     to know about them, the package version and the time (UTC)."""
     record = {
         "input": args.input.name,
         "input_sha256": sha256,
         "options": {name: _plain(value) for name, value in sorted(vars(args).items()) if name != "input"},
+        "populations": {name: int(n) for name, n in populations.count_populations(run.customers).items()},
+        "warnings": data_warnings(run),
         "forecast": (forecast.describe_fit(run.forecast) if run.forecast is not None
                      else {"skipped": run.forecast_skipped} if run.forecast_skipped is not None else None),
         "version": package_version(),

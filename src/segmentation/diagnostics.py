@@ -232,8 +232,12 @@ def choose_k(scan: pd.DataFrame, *, rule: str = SILHOUETTE_RULE) -> KChoice:
     if rule not in K_RULES:
         raise ValueError(f"rule must be one of {', '.join(K_RULES)}, not {rule!r}")
     best = best_silhouette_k(scan)
-    elbow = elbow_k(scan)
     ks = scan.index
+    if len(ks) == 1:
+        return KChoice(k=best, reason=f"k = {best}, the only k the customers allow (k must be below their number; "
+                                      f"silhouette {scan.loc[best, c.SILHOUETTE]:.3f})",
+                       best_silhouette=best, elbow=None)
+    elbow = elbow_k(scan)
     silhouette_says = (f"the highest silhouette ({scan.loc[best, c.SILHOUETTE]:.3f}) of k = {ks.min()} … {ks.max()} "
                        f"is at k = {best}")
     elbow_says = (f"the inertia elbow (kneed) is at k = {elbow} (silhouette {scan.loc[elbow, c.SILHOUETTE]:.3f})"

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import config, forecast, model
+from segmentation import config, forecast, model, populations
 from segmentation import present as p
 from segmentation.diagnostics import KChoice
 from segmentation.forecast import ForecastCheck
@@ -246,14 +246,23 @@ def describe_stability(summary: pd.DataFrame, segments: pd.DataFrame) -> str:
 
 
 def describe_purchases(customers: pd.DataFrame) -> str:
-    """Customers with and without a purchase occasion (the feature table)."""
-    none = int((customers[c.FREQUENCY] == 0).sum())
-    text = f"Of the {_customers(len(customers))} who bought something, "
-    if none == 0:
-        return text + "every one had at least one purchase occasion (a day with a product bought and kept)."
-    return (text + f"{p.count(none)} never had a purchase occasion (no product bought and kept on any day: "
-            "postage or charges alone, or everything returned the same day), so they have no recency and no "
-            "RFM segment.")
+    """The populations of the feature table (:func:`populations.count_populations`) and who is outside them."""
+    counts = populations.count_populations(customers)
+    bought, spend, occasion, both = (int(counts[name]) for name in (
+        populations.BOUGHT, populations.NET_SPEND, populations.OCCASION, populations.BOTH))
+    text = (f"Of the {p.count(bought)} {populations.BOUGHT}, {p.count(spend)} have net spend (the spend clusters), "
+            f"{p.count(occasion)} a purchase occasion (the RFM segments and the forecast) and {p.count(both)} both "
+            "(KMeans on RFM, and the check against what customers did next)")
+    if spend == bought and occasion == bought:
+        return text + "."
+    outside = []
+    if spend < bought:
+        outside.append(f"{p.count(bought - spend)} {populations.LEFT_OUT[populations.NET_SPEND]}")
+    if occasion < bought:
+        outside.append(f"{p.count(bought - occasion)} never had a purchase occasion (no product bought and kept on "
+                       "any day: postage or charges alone, or everything returned the same day), so they have no "
+                       "recency, no RFM segment and no forecast")
+    return text + "; " + " and ".join(outside) + "."
 
 
 def describe_rule_segments(profile: pd.DataFrame) -> str:
@@ -302,7 +311,8 @@ def describe_validation(check: NextPeriodCheck, *, rule: str, baseline: str) -> 
     overall = summary.loc[rule]
     again = segments[c.SHARE_BOUGHT_AGAIN]
     text = (f"Segmented from the lines before {p.date(as_of)} and followed for {horizon_days} days, "
-            f"{p.share(overall[c.SHARE_BOUGHT_AGAIN])} of {_customers(overall[c.CUSTOMERS])} bought again. ")
+            f"{p.share(overall[c.SHARE_BOUGHT_AGAIN])} of the {p.count(overall[c.CUSTOMERS])} customers "
+            f"{populations.BOTH} on that date bought again. ")
     if again[first] >= again[last]:
         text += (f"{p.share(again[first])} of {first} customers bought again, and {p.share(again[last])} of "
                  f"{last} customers")
@@ -382,7 +392,8 @@ def describe_forecast_check(check: NextPeriodCheck) -> str:
     verdict = ("beats it on both" if len(wins) == 2 else f"beats it on {wins[0]} alone" if wins
                else "does not beat it")
     text = (f"Fitted ({check.forecast.purchases.model} and Gamma-Gamma) on the lines before {p.date(as_of)} and "
-            f"checked on the next {horizon_days} days ({_customers(check.forecast_check.customers)}), the "
+            f"checked on the next {horizon_days} days ({p.count(check.forecast_check.customers)} customers "
+            f"{populations.OCCASION} before that date), the "
             f"forecast of purchases has a mean absolute error of {p.decimal(mae['forecast'])} per customer "
             f"against {p.decimal(mae['baseline'])} for \"{forecast.SAME_AS_BEFORE}\", and an RMSE of "
             f"{p.decimal(rmse['forecast'])} against {p.decimal(rmse['baseline'])}: it {verdict}. ")
@@ -564,14 +575,15 @@ def describe_migration(migration: pd.DataFrame, drift: pd.DataFrame, *, fitted_t
 def summarise_findings(*, clusters: pd.DataFrame, not_clustered: int, scalings: pd.DataFrame,
                        profile: pd.DataFrame, stability: pd.DataFrame, segments: pd.DataFrame,
                        rule_profile: pd.DataFrame, validation: str, purchases: str, forecast_check: str,
-                       migration: str | None = None) -> str:
+                       migration: str | None = None, warnings: list[str] | None = None) -> str:
     """The run's findings as bullets: purchases, the seed method, log scaling, the rule segments, the RFM
     clusters, their stability, whether the names predicted what customers did next, and how the forecast did
     (``purchases``, ``validation``, ``forecast_check`` and ``migration``: the sentences of
     :func:`describe_purchases`, :func:`describe_validation`, :func:`describe_forecast_check` and
-    :func:`describe_migration`)."""
+    :func:`describe_migration`); ``warnings``, :func:`populations.too_little_data`, come first when there are any."""
     top = describe_segments(profile).splitlines()[0].removeprefix("- ")
     return "\n".join([
+        *([f"- **Too little data.** {_sentences(warnings)}"] if warnings else []),
         f"- **Purchases.** {purchases}",
         f"- **Spend clusters, the seed method.** {describe_seed_clusters(clusters, not_clustered=not_clustered)}",
         f"- **Log scaling, same k.** {describe_scalings(scalings)}",
@@ -582,6 +594,11 @@ def summarise_findings(*, clusters: pd.DataFrame, not_clustered: int, scalings: 
         f"- **What each customer will do next.** {forecast_check}",
         *([f"- **Next month's export, scored with a saved model.** {migration}"] if migration else []),
     ])
+
+
+def _sentences(parts: list[str]) -> str:
+    """``parts`` as sentences: each capitalised and ending in a full stop."""
+    return " ".join(f"{part[0].upper()}{part[1:]}." for part in parts)
 
 
 def _plural(number: float, noun: str, write=p.count) -> str:

@@ -10,7 +10,7 @@ from typing import Literal
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import config, diagnostics, forecast, validation
+from segmentation import config, diagnostics, forecast, populations, validation
 from segmentation.cluster import ClusterResult, cluster_customers, not_clustered_reasons, summarise_clusters
 from segmentation.diagnostics import KChoice
 from segmentation.engines import CustomerTable, Engine, OutcomeWindow, PandasEngine, last_window
@@ -471,11 +471,33 @@ def forecast_outlook(customers: pd.DataFrame, *, horizon_days: int = config.HORI
                    slipping=forecast.customers_slipping_away(predicted, customers))
 
 
+def data_warnings(run: SegmentationRun) -> list[str]:
+    """:func:`populations.too_little_data` of the run's customers, for its spend clusters and KMeans on RFM."""
+    return populations.too_little_data(populations.count_populations(run.customers),
+                                       k_spend=len(run.clustering.centroids), k_rfm=len(run.segments.rfm.centroids))
+
+
+def small_cluster_notes(clusters: pd.DataFrame) -> list[str]:
+    """A note for each cluster of ``clusters`` (a :func:`summarise_clusters` table) under
+    ``config.SMALL_CLUSTER_SHARE`` of the customers or ``config.MIN_CUSTOMERS_PER_CLUSTER`` customers."""
+    notes = []
+    for cluster, row in clusters.iterrows():
+        customers, share = int(row[c.CUSTOMERS]), row["share_of_customers"]
+        if share < config.SMALL_CLUSTER_SHARE:
+            notes.append(f"cluster {cluster} ({row[c.SEGMENT]}) holds {share:.1%} of customers, under "
+                         f"{config.SMALL_CLUSTER_SHARE:.0%}: a few extreme customers, not a segment")
+        elif customers < config.MIN_CUSTOMERS_PER_CLUSTER:
+            notes.append(f"cluster {cluster} ({row[c.SEGMENT]}) holds {customers:,} customer"
+                         f"{'' if customers == 1 else 's'}, under {config.MIN_CUSTOMERS_PER_CLUSTER}: "
+                         "too few to be a segment")
+    return notes
+
+
 def describe_run(run: SegmentationRun) -> str:
     """A short plain-text summary of a run: lines, customers, returns, clusters, segments, validation."""
     removed = run.ledger.drop(index=["input", "kept"])
     rows_in, rows_out = (int(run.ledger.loc[step, c.LEDGER_ROWS]) for step in ("input", "kept"))
-    reasons = not_clustered_reasons(run.customers, features=run.segments.rfm.features).value_counts()
+    counts = populations.count_populations(run.customers)
     lines = [
         f"{run.source.name}: {rows_in:,} lines read, {rows_out:,} kept, {rows_in - rows_out:,} removed"
         + "".join(
@@ -483,10 +505,8 @@ def describe_run(run: SegmentationRun) -> str:
             for step, row in removed.iterrows()
         ),
         (f"features from lines before {run.window.as_of:%Y-%m-%d}; " if run.window is not None else "")
-        + f"customers who bought something: {len(run.customers):,}"
-        + "".join(f"\n  not clustered, {reason}: {int(n):,}" for reason, n in reasons.items())
-        + (f"\n  {run.return_only_customers:,} customers with return lines only are not in the table"
-           if run.return_only_customers else ""),
+        + "\n".join(populations.describe_populations(counts, return_only=run.return_only_customers)),
+        *(f"warning: {warning}" for warning in data_warnings(run)),
         f"returns: £{run.returns_matched:,.2f} matched to purchases (at most what was paid), "
         f"£{run.returns_unmatched:,.2f} unmatched "
         "(bought before the data starts, priced above the purchase, discounts)",
@@ -501,10 +521,7 @@ def describe_run(run: SegmentationRun) -> str:
             f"median {row['median_' + c.TOTAL_BILL_SIZE]:>12,.2f}  "
             f"range {row['min_' + c.TOTAL_BILL_SIZE]:,.2f} to {row['max_' + c.TOTAL_BILL_SIZE]:,.2f}"
         )
-    small = run.clusters[run.clusters["share_of_customers"] < config.SMALL_CLUSTER_SHARE]
-    for cluster, row in small.iterrows():
-        lines.append(f"  note: cluster {cluster} ({row[c.SEGMENT]}) holds {row['share_of_customers']:.1%} of "
-                     f"customers, under {config.SMALL_CLUSTER_SHARE:.0%}: a few extreme customers, not a segment")
+    lines += [f"  note: {note}" for note in small_cluster_notes(run.clusters)]
     counts = run.segments.rule.value_counts(sort=False)
     lines.append("rule-based RFM segments (customers): "
                  + ", ".join(f"{name} {int(n):,}" for name, n in counts.items() if n))
