@@ -46,7 +46,7 @@ LEFT_OUT: dict[str, str] = {
 SCORE_LEVELS = 5
 POPULATION = "population"
 USED_FOR = "used for"
-NOT_IN_IT = "bought something, not in it"
+NOT_IN_IT = "left out"
 
 
 def count_populations(customers: pd.DataFrame) -> pd.Series:
