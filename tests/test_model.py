@@ -181,6 +181,23 @@ def test_migration_is_the_cross_tabulation_of_the_two_runs_and_adds_up(first_hal
     assert movers[c.SPEND_BEFORE].is_monotonic_decreasing
 
 
+def test_migration_summary_counts_a_customer_without_a_segment_in_both_runs_apart_worked_by_hand():
+    # customers 1, 2: Champions then Champions (kept); 3: Champions then Lost (changed); 4: no segment
+    # then no segment (neither); 5: no segment then Lost (changed); 6: new; 7: not seen now
+    def table(segments: dict[int, str | None]) -> pd.DataFrame:
+        index = pd.Index(list(segments), dtype="Int64", name=c.CUSTOMER_ID)
+        return pd.DataFrame({c.RFM_SEGMENT: pd.array(list(segments.values()), dtype="string")}, index=index)
+
+    before = table({1: "Champions", 2: "Champions", 3: "Champions", 4: None, 5: None, 7: "Lost"})
+    after = table({1: "Champions", 2: "Champions", 3: "Lost", 4: None, 5: "Lost", 6: "Lost"})
+    migration = model.migration_table(before, after, names=("Champions", "Lost"))
+    summary = model.migration_summary(migration)[c.CUSTOMERS].to_dict()
+    assert summary == {model.IN_BOTH: 5, model.KEPT: 2, model.CHANGED: 2, model.NO_SEGMENT_IN_BOTH: 1,
+                       model.NEW_CUSTOMERS: 1, model.NOT_SEEN: 1}
+    assert summary[model.CHANGED] == len(model.movers_table(before.assign(**{c.TOTAL_BILL_SIZE: 1.0}),
+                                                            after.assign(**{c.TOTAL_BILL_SIZE: 1.0})))
+
+
 def test_without_the_models_customer_segments_migration_is_skipped_in_one_line(fitted, tmp_path, capsys):
     alone = tmp_path / "alone"
     alone.mkdir()

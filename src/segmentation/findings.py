@@ -518,38 +518,24 @@ def describe_outlook(outlook: Outlook) -> str:
 
 # --- next month's export: scoring with a saved model ------------------------------------
 
-#: Rows of :func:`migration_summary`.
-KEPT = "kept their segment"
-CHANGED = "changed segment"
-IN_BOTH = "in both"
-
-
 def migration_with_totals(migration: pd.DataFrame) -> pd.DataFrame:
     """``migration`` (``model.migration_table``) with an "all" column (each row's customers) and row."""
     table = migration.assign(all=migration.sum(axis=1))
     return pd.concat([table, table.sum().to_frame("all").T.rename_axis(table.index.name)])
 
 
-def migration_summary(migration: pd.DataFrame) -> pd.DataFrame:
-    """One row per kind of customer of a migration: in both runs, of them kept and changed segment,
-    new in this file, not seen now; column customers."""
-    both = migration.drop(index=model.NEW_CUSTOMERS, columns=model.NOT_SEEN)
-    kept = int(sum(both.loc[name, name] for name in both.index if name in both.columns))
-    rows = {IN_BOTH: int(both.to_numpy().sum()), KEPT: kept, CHANGED: int(both.to_numpy().sum()) - kept,
-            model.NEW_CUSTOMERS: int(migration.loc[model.NEW_CUSTOMERS].sum()),
-            model.NOT_SEEN: int(migration[model.NOT_SEEN].sum())}
-    return pd.DataFrame({c.CUSTOMERS: pd.Series(rows)}).rename_axis("customers of the two runs")
-
-
 def describe_migration(migration: pd.DataFrame, drift: pd.DataFrame, *, fitted_to: pd.Timestamp,
                        scored_to: pd.Timestamp) -> str:
     """Who moved, in words: the customers of the model's first segment (the map's best) and where the
     ones who left went, how many of every segment kept theirs, and whether the data drifted."""
-    summary = migration_summary(migration)[c.CUSTOMERS]
+    summary = model.migration_summary(migration)[c.CUSTOMERS]
     text = (f"Fitted on the lines before {p.date(fitted_to)} and applied unchanged with recency counted to "
-            f"{p.date(scored_to)}, the model kept {p.count(summary[KEPT])} of the {_customers(summary[IN_BOTH])} "
-            f"of both runs in their segment and moved {p.count(summary[CHANGED])}; "
-            f"{_customers(summary[model.NEW_CUSTOMERS])} made their first purchase after the model's date.")
+            f"{p.date(scored_to)}, the model kept {p.count(summary[model.KEPT])} of the "
+            f"{_customers(summary[model.IN_BOTH])} of both runs in their segment and moved "
+            f"{p.count(summary[model.CHANGED])}")
+    if summary[model.NO_SEGMENT_IN_BOTH]:
+        text += f"; {p.count(summary[model.NO_SEGMENT_IN_BOTH])} had a segment in neither run"
+    text += f"; {_customers(summary[model.NEW_CUSTOMERS])} made their first purchase after the model's date."
     both = migration.drop(index=model.NEW_CUSTOMERS)
     rows = [name for name in both.index if both.loc[name].sum() > 0 and name in both.columns]
     if rows:

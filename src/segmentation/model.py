@@ -64,6 +64,11 @@ CUSTOMER_SEGMENTS_CSV = "customer_segments.csv"
 NEW_CUSTOMERS = "new in this file"
 NOT_SEEN = "not seen now"
 NO_SEGMENT = "no segment"
+#: Rows of :func:`migration_summary`.
+IN_BOTH = "in both"
+KEPT = "kept their segment"
+CHANGED = "changed segment"
+NO_SEGMENT_IN_BOTH = "no segment in either run"
 #: ``No_Forecast_Reason`` of a scored file whose model has no forecast.
 MODEL_HAS_NO_FORECAST = "not forecast (the model holds no forecast)"
 
@@ -483,6 +488,19 @@ def migration_table(before: pd.DataFrame, after: pd.DataFrame, *, names: tuple[s
     found = [name for name in names] + sorted((set(old) | set(new)) - set(names) - {NO_SEGMENT})
     found += [NO_SEGMENT] if NO_SEGMENT in set(old) | set(new) else []
     return counts.reindex(index=[*found, NEW_CUSTOMERS], columns=[*found, NOT_SEEN], fill_value=0).astype("int64")
+
+
+def migration_summary(migration: pd.DataFrame) -> pd.DataFrame:
+    """One row per kind of customer of a :func:`migration_table`: in both runs; of them, kept their
+    segment, changed segment (the customers of :func:`movers_table`) and had a segment in neither run;
+    new in this file; not seen now. Column Customers."""
+    both = migration.drop(index=NEW_CUSTOMERS, columns=NOT_SEEN)
+    in_both = int(both.to_numpy().sum())
+    neither = int(both.loc[NO_SEGMENT, NO_SEGMENT]) if NO_SEGMENT in both.index and NO_SEGMENT in both.columns else 0
+    kept = int(sum(both.loc[name, name] for name in both.index if name in both.columns)) - neither
+    rows = {IN_BOTH: in_both, KEPT: kept, CHANGED: in_both - kept - neither, NO_SEGMENT_IN_BOTH: neither,
+            NEW_CUSTOMERS: int(migration.loc[NEW_CUSTOMERS].sum()), NOT_SEEN: int(migration[NOT_SEEN].sum())}
+    return pd.DataFrame({c.CUSTOMERS: pd.Series(rows)}).rename_axis("customers of the two runs")
 
 
 def movers_table(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:

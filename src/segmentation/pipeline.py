@@ -17,11 +17,15 @@ from segmentation.engines import CustomerTable, Engine, OutcomeWindow, PandasEng
 from segmentation.errors import InvoiceDataError
 from segmentation.forecast import Forecast, ForecastCheck
 from segmentation.model import (
+    CHANGED,
     CUSTOMER_SEGMENTS_CSV,
+    KEPT,
     NEW_CUSTOMERS,
+    NO_SEGMENT_IN_BOTH,
     NOT_SEEN,
     SavedModel,
     ScoredCustomers,
+    migration_summary,
     migration_table,
     movers_table,
     population_stability,
@@ -642,11 +646,12 @@ def describe_score(run: ScoreRun) -> str:
         + ", ".join(f"{name} {row[c.PSI]:.3f}" for name, row in run.drift.iterrows()),
     ]
     if run.migration is not None:
-        stayed = sum(int(run.migration.loc[name, name]) for name in run.migration.index
-                     if name in run.migration.columns)
-        lines.append(f"migration: {stayed:,} customers kept their segment, {len(run.movers):,} moved, "
-                     f"{int(run.migration.loc[NEW_CUSTOMERS].sum()):,} are new, "
-                     f"{int(run.migration[NOT_SEEN].sum()):,} of the model's run are not seen now")
+        summary = migration_summary(run.migration)[c.CUSTOMERS]
+        lines.append(f"migration: {summary[KEPT]:,} customers kept their segment, {summary[CHANGED]:,} moved"
+                     + (f", {summary[NO_SEGMENT_IN_BOTH]:,} had a segment in neither run"
+                        if summary[NO_SEGMENT_IN_BOTH] else "")
+                     + f", {summary[NEW_CUSTOMERS]:,} are new, {summary[NOT_SEEN]:,} of the model's run "
+                     "are not seen now")
     else:
         lines.append(f"note: {run.migration_skipped}")
     if run.scored.forecast is not None:
