@@ -372,7 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"interrupted; {out_dir} is unchanged", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(describe_run(run))
-    print(f"wrote {', '.join(written)}, {MODEL_FILE}, {RUN_RECORD} and {figures} figures to {out_dir}")
+    print(f"wrote {', '.join(written)}, {MODEL_FILE}, {RUN_RECORD} and {len(figures)} figures "
+          f"({', '.join(figures)}) to {out_dir}")
     return 0
 
 
@@ -486,8 +487,8 @@ def _segment(args: argparse.Namespace, engine: Engine) -> SegmentationRun:
     )
 
 
-def _write_results(run: SegmentationRun, folder: Path) -> tuple[list[str], int]:
-    """Write the tables and figures of ``run`` into ``folder``; return the tables' names and the figure count."""
+def _write_results(run: SegmentationRun, folder: Path) -> tuple[list[str], list[str]]:
+    """Write the tables and figures of ``run`` into ``folder``; return the tables' and the figures' names."""
     write_csv(run.customers.assign(**{c.CLUSTER: run.customers[c.CLUSTER].astype("Int64")}), folder / "customers.csv")
     write_csv(run.ledger.round({c.LEDGER_AMOUNT: 2}), folder / "ledger.csv")
     write_csv(run.clusters.round(4), folder / "clusters.csv")
@@ -516,7 +517,7 @@ def _write_results(run: SegmentationRun, folder: Path) -> tuple[list[str], int]:
     for name, figure in figures.items():
         plots.save_figure(figure, folder / name)
         plt.close(figure)
-    return written, len(figures)
+    return written, list(figures)
 
 
 def _model_options(args: argparse.Namespace) -> dict:
