@@ -179,3 +179,14 @@ def test_make_takes_a_data_path_with_spaces_quotes_and_dollars_as_typed(tmp_path
     assert "Traceback" not in result.stderr
     report = _make("report", f"DATA={path}")
     assert report.returncode != 0 and "no executed notebook there" in report.stderr
+
+
+def test_the_notebooks_counts_on_the_messy_sample_are_the_command_lines(sample_run, tmp_path, capsys):
+    from segmentation import readme
+    from segmentation.__main__ import main
+    from test_populations import counts_in_findings, counts_in_summary
+
+    _, out, _, _ = sample_run
+    in_notebook = counts_in_findings(readme.notebook_findings(out / config.NOTEBOOK_PATH.name))
+    assert main([str(config.SAMPLE_PATH), "--out", str(tmp_path / "cli")]) == 0
+    assert counts_in_summary(capsys.readouterr().out) == in_notebook

@@ -31,13 +31,13 @@ def _number(text: str) -> int:
     return int(text.replace(",", ""))
 
 
-def _from_findings(text: str) -> dict[str, int]:
+def counts_in_findings(text: str) -> dict[str, int]:
     found = PURCHASES.search(text)
     assert found, text
     return dict(zip((BOUGHT, NET_SPEND, OCCASION, BOTH), map(_number, found.groups()), strict=True))
 
 
-def _from_summary(summary: str) -> dict[str, int]:
+def counts_in_summary(summary: str) -> dict[str, int]:
     counts = {}
     for name in (BOUGHT, NET_SPEND, OCCASION, BOTH):
         found = re.search(rf"^\s*{re.escape(name)}: ([\d,]+)", summary, flags=re.MULTILINE)
@@ -75,7 +75,7 @@ def test_the_populations_of_a_table_worked_by_hand():
     assert lines[1].startswith("  with net spend: 3 (spend clusters, the seed method); 2 returned everything")
     assert lines[2].startswith("  with a purchase occasion: 3 (RFM segments and the forecast); 2 never had one")
     text = findings.describe_purchases(customers)
-    assert _from_findings(text) == counts.to_dict()
+    assert counts_in_findings(text) == counts.to_dict()
     assert "2 returned everything they bought and 2 never had a purchase occasion" in text
 
 
@@ -102,7 +102,7 @@ def test_three_customers_complete_with_the_warning_in_the_summary_the_findings_a
     warnings = [line.removeprefix("warning: ") for line in summary.splitlines() if line.startswith("warning: ")]
     assert len(warnings) == 3 and all(w.startswith("too little data for") for w in warnings)
     assert record["warnings"] == warnings
-    assert record["populations"] == _from_summary(summary) == {BOUGHT: 3, NET_SPEND: 3, OCCASION: 3, BOTH: 3}
+    assert record["populations"] == counts_in_summary(summary) == {BOUGHT: 3, NET_SPEND: 3, OCCASION: 3, BOTH: 3}
     assert summary.count("too few to be a segment") == 3
     assert "the only k the customers allow" in summary and "2 … 2" not in summary
 
@@ -111,10 +111,10 @@ def test_the_messy_sample_counts_agree_in_the_summary_run_json_and_the_findings(
     from segmentation import segment_file
 
     summary, record = _run(config.SAMPLE_PATH, tmp_path, capsys)
-    counts = _from_summary(summary)
+    counts = counts_in_summary(summary)
     assert record["populations"] == counts
     run = segment_file(config.SAMPLE_PATH)
-    assert _from_findings(findings.describe_purchases(run.customers)) == counts
+    assert counts_in_findings(findings.describe_purchases(run.customers)) == counts
     assert counts[BOUGHT] == len(run.customers)
     assert counts[NET_SPEND] == int(run.clusters[c.CUSTOMERS].sum())
     assert counts[OCCASION] == int(run.segments.rule.notna().sum())
@@ -125,10 +125,10 @@ def test_the_messy_sample_counts_agree_in_the_summary_run_json_and_the_findings(
 @pytest.mark.real_data
 def test_the_bundled_year_counts_agree_in_the_readme_the_notebook_and_the_command_line(tmp_path, capsys):
     summary, record = _run(REAL_FILE, tmp_path, capsys)
-    counts = _from_summary(summary)
+    counts = counts_in_summary(summary)
     assert record["populations"] == counts
-    assert _from_findings(readme.readme_findings()) == counts
-    assert _from_findings(readme.notebook_findings()) == counts
+    assert counts_in_findings(readme.readme_findings()) == counts
+    assert counts_in_findings(readme.notebook_findings()) == counts
     assert counts[OCCASION] == _number(re.search(r"forecast for the next \d+ days, ([\d,]+) customers",
                                                  summary).group(1))
     # the checks against what customers did next count the populations of the table as of their date
