@@ -87,8 +87,8 @@ def test_too_little_data_starts_below_the_stated_customers_per_cluster_or_quinti
     warnings = populations.too_little_data(short, k_spend=3, k_rfm=4)
     assert len(warnings) == 3
     assert warnings[0].startswith(f"too little data for 3 spend clusters: {3 * need - 1} customers with net spend, "
-                                  f"under {need} per cluster ({3 * need} in all)")
-    assert "RFM scores (quintiles)" in warnings[1] and f"({5 * need} in all)" in warnings[1]
+                                  f"under {need} per cluster ({3 * need} needed)")
+    assert "RFM scores (quintiles)" in warnings[1] and f"({5 * need} needed)" in warnings[1]
     assert "KMeans on RFM with k = 4" in warnings[2]
     assert populations.too_little_data(short, k_spend=2, k_rfm=None) == warnings[1:2]
 

@@ -98,6 +98,6 @@ def too_little_data(counts: pd.Series, *, k_spend: int, k_rfm: int | None) -> li
         if have < groups * need:
             warnings.append(
                 f"too little data for {made}: {have:,} customers {name}, under {need} per {per} "
-                f"({groups * need:,} in all); treat the {'segments' if per == 'quintile' else 'clusters'} as "
+                f"({groups * need:,} needed); treat the {'segments' if per == 'quintile' else 'clusters'} as "
                 "a description of these few customers, not as segments that predict others")
     return warnings
