@@ -24,7 +24,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@echo "setting up .venv with the packages the analysis needs (first run only)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --progress-bar on -r requirements.txt
+	$(BIN)/python -m pip install --no-compile --progress-bar on -r requirements.txt
 	touch $(STAMP)
 
 setup: $(STAMP) ## create .venv with the pinned packages and the project (editable)
