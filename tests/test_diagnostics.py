@@ -9,7 +9,7 @@ import pytest
 from conftest import customers_with_spend
 from segmentation import columns as c
 from segmentation import config, diagnostics
-from segmentation.cluster import cluster_customers
+from segmentation.cluster import cluster_customers, fit_kmeans, scale_features
 
 
 def heavy_tailed_customers(n: int = 300, seed: int = 5) -> pd.DataFrame:
@@ -42,6 +42,20 @@ def test_silhouette_uses_a_seeded_sample_above_the_stated_size():
     sampled = diagnostics.silhouette(scaled, labels, sample_size=30, random_state=1)
     assert sampled == diagnostics.silhouette(scaled, labels, sample_size=30, random_state=1)
     assert sampled != full
+
+
+def test_above_the_sample_size_the_scan_clusters_a_seeded_sample_of_the_customers():
+    customers = heavy_tailed_customers()
+    assert diagnostics.scan_sample(customers, features=c.SEED_CLUSTER_FEATURES, sample_size=300) is None
+    assert diagnostics.scan_sample(customers, features=c.SEED_CLUSTER_FEATURES, sample_size=120) == 120
+    every = diagnostics.scan_k(customers, k_values=range(2, 5), sample_size=300)
+    pd.testing.assert_frame_equal(every, diagnostics.scan_k(customers, k_values=range(2, 5)))  # not above: all
+    _, scaled, _ = scale_features(customers, features=c.SEED_CLUSTER_FEATURES)
+    sample = scaled[np.random.RandomState(config.RANDOM_STATE).permutation(len(scaled))[:120]]  # scaled as all are
+    sampled = diagnostics.scan_k(customers, k_values=range(2, 5), sample_size=120)
+    assert sampled[c.INERTIA].tolist() == [fit_kmeans(sample, k).inertia_ for k in range(2, 5)]
+    assert "seeded sample of 120 customers" in diagnostics.choose_k(sampled, sample=120).reason
+    assert "sample" not in diagnostics.choose_k(every).reason
 
 
 def test_elbow_of_a_hand_made_curve():

@@ -452,3 +452,9 @@ def test_log_boundaries_are_midpoints_in_log_space():
     result = cluster_customers(customers_with_spend([9.0, 99.0, 999.0, 9999.0]), k=2, log=True)
     low, high = np.log1p(result.centroids[c.TOTAL_BILL_SIZE])
     assert plots.cluster_boundaries(result) == pytest.approx([np.expm1((low + high) / 2)])
+
+
+def test_line_colours_are_seaborns_colour_blind_palette():
+    import seaborn as sns
+
+    assert list(plots.LINE_COLOURS) == sns.color_palette("colorblind", len(plots.LINE_COLOURS)).as_hex()

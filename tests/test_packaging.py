@@ -33,6 +33,10 @@ def test_import_segmentation_loads_no_heavy_library():
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
 
 
+def test_import_segmentation_plots_loads_no_seaborn():
+    assert "seaborn" not in imported_modules("import segmentation.plots")  # the heatmap imports it when drawn
+
+
 def test_public_names_import_on_first_use_and_are_listed():
     import segmentation
     from segmentation import load_invoices

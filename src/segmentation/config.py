@@ -104,6 +104,10 @@ N_INIT = 10
 
 #: The k values the diagnostics scan (inertia and silhouette for each).
 K_RANGE = range(2, 11)
+#: A k scan clusters every clusterable customer up to this many; above it, a sample of this size
+#: drawn with RANDOM_STATE (KMeans for each k of K_RANGE, ten restarts each). The clustering with
+#: the chosen k is fitted on every customer. See docs/performance.md for how the sample's k compares.
+K_SCAN_SAMPLE_SIZE = 20_000
 #: Silhouette on every clustered customer up to this many; above it, on a
 #: sample of this size drawn with RANDOM_STATE (silhouette costs n squared).
 SILHOUETTE_SAMPLE_SIZE = 5000

@@ -63,7 +63,7 @@ def silhouettes(scaled: np.ndarray, labelings: Sequence[np.ndarray], *,
     """
     if not labelings:
         return []
-    rows = _silhouette_rows(len(scaled), sample_size, random_state)
+    rows = _sample_rows(len(scaled), sample_size, random_state)
     points = np.asarray(scaled, dtype="float64")[rows]
     codes = [_label_codes(np.asarray(labels)[rows]) for labels in labelings]
     if points.shape[1] == 1:
@@ -74,8 +74,8 @@ def silhouettes(scaled: np.ndarray, labelings: Sequence[np.ndarray], *,
     return [_mean_silhouette(total, labels) for total, labels in zip(sums, codes, strict=True)]
 
 
-def _silhouette_rows(n_rows: int, sample_size: int, random_state: int) -> np.ndarray | slice:
-    """The rows a silhouette is computed on: all, or scikit-learn's seeded sample of ``sample_size``."""
+def _sample_rows(n_rows: int, sample_size: int, random_state: int) -> np.ndarray | slice:
+    """The rows a silhouette or a k scan is computed on: all, or scikit-learn's seeded sample of ``sample_size``."""
     if n_rows <= sample_size:
         return slice(None)
     return np.random.RandomState(random_state).permutation(n_rows)[:sample_size]
@@ -141,6 +141,14 @@ def scannable_k(customers: pd.DataFrame, *, features: tuple[str, ...], option: s
     return k_values
 
 
+def scan_sample(customers: pd.DataFrame, *, features: tuple[str, ...],
+                sample_size: int = config.K_SCAN_SAMPLE_SIZE) -> int | None:
+    """How many customers :func:`scan_k` clusters on ``features`` when it samples them (``sample_size``),
+    or None when it clusters every clusterable customer (``sample_size`` of them or fewer)."""
+    n = int(not_clustered_reasons(customers, features=features).isna().sum())
+    return sample_size if n > sample_size else None
+
+
 def scan_k(
     customers: pd.DataFrame,
     *,
@@ -148,14 +156,19 @@ def scan_k(
     log: bool = False,
     k_values: Iterable[int] = config.K_RANGE,
     random_state: int = config.RANDOM_STATE,
+    sample_size: int = config.K_SCAN_SAMPLE_SIZE,
 ) -> pd.DataFrame:
     """KMeans for each k: one row per k (index ``k``), columns ``inertia`` and ``silhouette``.
 
     Inertia is the within-cluster sum of squares in standard units (it always
     falls as k grows; look for the elbow). Silhouette is -1 … 1, higher is
-    better separated; see :func:`silhouette` for the sample rule.
+    better separated; see :func:`silhouette` for the sample rule. Above
+    ``sample_size`` clusterable customers the scan clusters a sample of that
+    many, the first of a permutation seeded by ``random_state``, scaled as all
+    customers are (:func:`scan_sample` says when); inertia is then the sample's.
     """
     _, scaled, _ = scale_features(customers, features=features, log=log)
+    scaled = scaled[_sample_rows(len(scaled), sample_size, random_state)]
     k_values = list(k_values)
     for k in k_values:
         if k < 2 or k >= len(scaled):
@@ -223,11 +236,13 @@ class KChoice:
     elbow: int | None
 
 
-def choose_k(scan: pd.DataFrame, *, rule: str = SILHOUETTE_RULE) -> KChoice:
+def choose_k(scan: pd.DataFrame, *, rule: str = SILHOUETTE_RULE, sample: int | None = None) -> KChoice:
     """Pick k from a scan by ``rule`` and say why, reporting the other suggestion beside it.
 
     ``"auto"``: the k with the highest silhouette. ``"elbow"``: kneed's elbow
     of the inertia curve, or the silhouette's best k when kneed finds none.
+    ``sample``: the customers the scan clustered when it sampled them
+    (:func:`scan_sample`), which the reason then names.
     """
     if rule not in K_RULES:
         raise ValueError(f"rule must be one of {', '.join(K_RULES)}, not {rule!r}")
@@ -242,10 +257,11 @@ def choose_k(scan: pd.DataFrame, *, rule: str = SILHOUETTE_RULE) -> KChoice:
                        f"is at k = {best}")
     elbow_says = (f"the inertia elbow (kneed) is at k = {elbow} (silhouette {scan.loc[elbow, c.SILHOUETTE]:.3f})"
                   if elbow is not None else "kneed finds no elbow in the inertia")
+    sampled = f"; the scan clustered a seeded sample of {sample:,} customers" if sample is not None else ""
     if rule == ELBOW_RULE and elbow is not None:
-        return KChoice(k=elbow, reason=f"k = {elbow}, the elbow: {elbow_says}; {silhouette_says}",
+        return KChoice(k=elbow, reason=f"k = {elbow}, the elbow: {elbow_says}; {silhouette_says}{sampled}",
                        best_silhouette=best, elbow=elbow)
-    return KChoice(k=best, reason=f"k = {best}, the best silhouette: {silhouette_says}; {elbow_says}",
+    return KChoice(k=best, reason=f"k = {best}, the best silhouette: {silhouette_says}; {elbow_says}{sampled}",
                    best_silhouette=best, elbow=elbow)
 
 

@@ -12,6 +12,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from segmentation import columns as c
@@ -110,10 +112,12 @@ def neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
     return, gets a leading ``'`` (``=HYPERLINK(...)`` → ``'=HYPERLINK(...)``,
     ``' =1'`` → ``"' =1"``, ``'x\\r=2'`` → ``"x\\r'=2"``). Text columns (object or
     string dtype) and text index levels are touched; numbers, dates and missing
-    cells keep their values, a negative number stays a number.
+    cells keep their values, a negative number stays a number. The rule runs
+    once per distinct text of a column that holds one of those characters, not
+    once per cell.
     """
     text_columns = [name for name in table.columns if _is_text(table[name])]
-    safe = table.assign(**{name: table[name].map(_neutralise_cell) for name in text_columns})
+    safe = table.assign(**{name: _neutralise_values(table[name]) for name in text_columns})
     return safe.set_axis(_neutralise_index(table.index), axis="index")
 
 
@@ -125,7 +129,33 @@ def _neutralise_index(index: pd.Index) -> pd.Index:
     if isinstance(index, pd.MultiIndex):
         levels = [index.get_level_values(level) for level in range(index.nlevels)]
         return pd.MultiIndex.from_arrays([_neutralise_index(level) for level in levels], names=index.names)
-    return index.map(_neutralise_cell) if _is_text(index) else index
+    return _neutralise_values(index) if _is_text(index) else index
+
+
+#: A text holding none of these characters has no line that starts a formula or is re-parsed.
+_RULE_CHARACTERS = re.compile("[" + re.escape("".join(FORMULA_PREFIXES + REPARSED_PREFIXES)) + "]")
+
+
+def _neutralise_values(values: pd.Series | pd.Index) -> pd.Series | pd.Index:
+    """``values`` with :func:`_neutralise_cell` applied to each cell: to each distinct text, and to
+    only those holding a character of ``_RULE_CHARACTERS``; missing cells and non-text cells kept.
+
+    A categorical's categories, and a column of text beside other values, go through ``map``.
+    """
+    if pd.api.types.infer_dtype(values, skipna=True) != "string":
+        return values.map(_neutralise_cell)
+    codes, distinct = pd.factorize(values)
+    distinct = np.asarray(distinct, dtype=object)
+    suspects = np.flatnonzero([_RULE_CHARACTERS.search(text) is not None for text in distinct])
+    escaped = np.array([_neutralise_cell(text) for text in distinct[suspects]], dtype=object)
+    changed = escaped != distinct[suspects]
+    if not changed.any():
+        return values
+    distinct[suspects[changed]] = escaped[changed]
+    cells = np.where(codes >= 0, distinct[codes], np.asarray(values, dtype=object))
+    if isinstance(values, pd.Index):
+        return pd.Index(cells, dtype=values.dtype, name=values.name)
+    return pd.Series(cells, index=values.index, dtype=values.dtype, name=values.name)
 
 
 def _neutralise_cell(value: object) -> object:

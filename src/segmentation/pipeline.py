@@ -134,7 +134,7 @@ def segment_file(
         scan = diagnostics.scan_k(customers, features=columns, log=log,
                                   k_values=diagnostics.scannable_k(customers, features=columns, option="--k"))
         scan_summary = diagnostics.summarise_scans({features: scan})
-        choice = diagnostics.choose_k(scan, rule=k)
+        choice = diagnostics.choose_k(scan, rule=k, sample=diagnostics.scan_sample(customers, features=columns))
         k = choice.k
     clustering = cluster_customers(customers, k=k, random_state=config.RANDOM_STATE, features=columns, log=log,
                                    segment_map=segment_map)
@@ -142,7 +142,8 @@ def segment_file(
         **{c.CLUSTER: clustering.labels, c.SEGMENT: clustering.segments}
     )
     if isinstance(rfm_k, str):
-        rfm_k, rfm_choice = choose_rfm_k({diagnostics.RFM_LOG: scan_rfm(customers)}, rfm_k)
+        rfm_k, rfm_choice = choose_rfm_k({diagnostics.RFM_LOG: scan_rfm(customers)}, rfm_k,
+                                         sample=diagnostics.scan_sample(customers, features=c.RFM_FEATURES))
     else:
         rfm_choice = None
     # the spend clusters beside the others: the run's own when it clusters raw spend, else the seed's k = 3
@@ -337,11 +338,13 @@ def scan_feature_sets(customers: pd.DataFrame) -> dict[str, pd.DataFrame]:
             for name, (features, log) in diagnostics.SCALINGS.items()}
 
 
-def choose_rfm_k(scans: dict[str, pd.DataFrame], rfm_k: int | str) -> tuple[int, KChoice | None]:
-    """The RFM k: ``rfm_k`` itself when a number, else the rule's choice on the RFM scan (and the choice)."""
+def choose_rfm_k(scans: dict[str, pd.DataFrame], rfm_k: int | str, *,
+                 sample: int | None = None) -> tuple[int, KChoice | None]:
+    """The RFM k: ``rfm_k`` itself when a number, else the rule's choice on the RFM scan (and the choice);
+    ``sample``: the customers the scan clustered when it sampled them (``diagnostics.scan_sample``)."""
     if not isinstance(rfm_k, str):
         return rfm_k, None
-    choice = diagnostics.choose_k(scans[diagnostics.RFM_LOG], rule=rfm_k)
+    choice = diagnostics.choose_k(scans[diagnostics.RFM_LOG], rule=rfm_k, sample=sample)
     return choice.k, choice
 
 
@@ -380,7 +383,8 @@ def analyse_beyond_seed(customers: pd.DataFrame, *, rfm_k: int | str = config.RF
     """Every step beyond the seed at once: scan k, compare raw and log spend, cluster, profile and test RFM."""
     segment_map = segment_map if segment_map is not None else load_segment_map()
     scans = scan_feature_sets(customers)
-    chosen_k, rfm_choice = choose_rfm_k(scans, rfm_k)
+    chosen_k, rfm_choice = choose_rfm_k(scans, rfm_k,
+                                        sample=diagnostics.scan_sample(customers, features=c.RFM_FEATURES))
     raw, log, scalings = compare_raw_and_log(customers, k=k)
     rfm = segment_rfm(customers, k=chosen_k, segment_map=segment_map)
     stability, segments = check_stability(customers, rfm)

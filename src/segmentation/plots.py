@@ -26,7 +26,6 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.axis import Axis
 from matplotlib.collections import PathCollection
 from matplotlib.colors import to_hex
@@ -149,8 +148,10 @@ def segment_colour(name: str) -> str:
     return to_hex(_FALLBACK_COLOURS[zlib.crc32(name.encode("utf-8")) % len(_FALLBACK_COLOURS)])
 
 
-#: Colours of lines that are not segments (k scans), colour-blind safe.
-_LINE_COLOURS = sns.color_palette("colorblind", 10).as_hex()
+#: Colours of lines that are not segments (k scans), colour-blind safe: seaborn's "colorblind" palette
+#: (``seaborn.color_palette("colorblind", 10).as_hex()``), written out so that drawing them needs no seaborn.
+LINE_COLOURS = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc",
+                "#ca9161", "#fbafe4", "#949494", "#ece133", "#56b4e9")
 #: Reference lines and outlines: cluster boundaries, the chosen k, whiskers.
 _MARK_COLOUR = "#444444"
 
@@ -388,6 +389,8 @@ def _label_interval_panels(several: plt.Axes, single: plt.Axes, *, n_single: int
 
 def plot_feature_correlations(customers: pd.DataFrame) -> Figure:
     """Spearman (rank) correlations of the numeric features, lower triangle, annotated."""
+    import seaborn as sns  # its import takes about 0.4 s (ipywidgets with it); only this figure needs it
+
     ranks = customers[list(c.CORRELATION_FEATURES)].astype("float64").corr(method="spearman")
     lower = ranks.iloc[1:, :-1]  # drop the all-ones diagonal
     mask = np.triu(np.ones(lower.shape, dtype=bool), k=1)
@@ -429,7 +432,7 @@ def plot_k_diagnostics(scans: dict[str, pd.DataFrame], summary: pd.DataFrame, *,
         raise ValueError(f"elbow k = {elbow} is not in the scanned k = {scan.index.min()} … {scan.index.max()}")
     with _style():
         fig, (left, right) = plt.subplots(1, 2, figsize=FIGSIZE, dpi=DPI, layout="constrained")
-        colours = dict(zip(scans, _LINE_COLOURS, strict=False))  # more colours than lines
+        colours = dict(zip(scans, LINE_COLOURS, strict=False))  # more colours than lines
         _draw_inertia(left, scan, chosen=chosen, elbow=elbow, colour=colours[chosen])
         _draw_silhouettes(right, scans, summary, chosen=chosen, colours=colours)
         for ax in (left, right):
