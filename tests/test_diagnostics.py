@@ -8,7 +8,7 @@ import pytest
 
 from conftest import customers_with_spend
 from segmentation import columns as c
-from segmentation import config, diagnostics
+from segmentation import config, diagnostics, findings
 from segmentation.cluster import cluster_customers, fit_kmeans, scale_features
 
 
@@ -56,6 +56,13 @@ def test_above_the_sample_size_the_scan_clusters_a_seeded_sample_of_the_customer
     assert sampled[c.INERTIA].tolist() == [fit_kmeans(sample, k).inertia_ for k in range(2, 5)]
     assert "seeded sample of 120 customers" in diagnostics.choose_k(sampled, sample=120).reason
     assert "sample" not in diagnostics.choose_k(every).reason
+    chosen = diagnostics.choose_k(sampled, sample=120)
+    words = findings.describe_k_choice({"spend": sampled}, diagnostics.summarise_scans({"spend": sampled}),
+                                       chosen="spend", k=chosen.k, choice=chosen)
+    assert words.endswith("The scan clustered a seeded sample of the customers; the segmentation is fitted on all "
+                          "of them.")
+    assert "sample" not in findings.describe_k_choice({"spend": every}, diagnostics.summarise_scans({"spend": every}),
+                                                      chosen="spend", k=2, choice=diagnostics.choose_k(every))
 
 
 def test_elbow_of_a_hand_made_curve():

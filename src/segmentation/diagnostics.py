@@ -228,12 +228,14 @@ K_RULES = (SILHOUETTE_RULE, ELBOW_RULE)
 
 @dataclass(frozen=True)
 class KChoice:
-    """A k chosen from a scan, why, and both suggestions."""
+    """A k chosen from a scan, why, and both suggestions; ``sample``: the customers the scan clustered
+    when it sampled them (None: every customer)."""
 
     k: int
     reason: str
     best_silhouette: int
     elbow: int | None
+    sample: int | None = None
 
 
 def choose_k(scan: pd.DataFrame, *, rule: str = SILHOUETTE_RULE, sample: int | None = None) -> KChoice:
@@ -251,7 +253,7 @@ def choose_k(scan: pd.DataFrame, *, rule: str = SILHOUETTE_RULE, sample: int | N
     if len(ks) == 1:
         return KChoice(k=best, reason=f"k = {best}, the only k the customers allow (k must be below their number; "
                                       f"silhouette {scan.loc[best, c.SILHOUETTE]:.3f})",
-                       best_silhouette=best, elbow=None)
+                       best_silhouette=best, elbow=None, sample=sample)
     elbow = elbow_k(scan)
     silhouette_says = (f"the highest silhouette ({scan.loc[best, c.SILHOUETTE]:.3f}) of k = {ks.min()} … {ks.max()} "
                        f"is at k = {best}")
@@ -260,9 +262,9 @@ def choose_k(scan: pd.DataFrame, *, rule: str = SILHOUETTE_RULE, sample: int | N
     sampled = f"; the scan clustered a seeded sample of {sample:,} customers" if sample is not None else ""
     if rule == ELBOW_RULE and elbow is not None:
         return KChoice(k=elbow, reason=f"k = {elbow}, the elbow: {elbow_says}; {silhouette_says}{sampled}",
-                       best_silhouette=best, elbow=elbow)
+                       best_silhouette=best, elbow=elbow, sample=sample)
     return KChoice(k=best, reason=f"k = {best}, the best silhouette: {silhouette_says}; {elbow_says}{sampled}",
-                   best_silhouette=best, elbow=elbow)
+                   best_silhouette=best, elbow=elbow, sample=sample)
 
 
 def compare_scans(scans: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -188,7 +188,10 @@ def describe_k_choice(scans: dict[str, pd.DataFrame], summary: pd.DataFrame, *, 
     elbow = (f"kneed puts the inertia elbow at k = {choice.elbow}" if choice.elbow is not None
              else "kneed finds no inertia elbow")
     rule = "the elbow" if choice.elbow is not None and choice.k == choice.elbow else "the best silhouette"
-    return text + f" For {chosen}, {elbow}; the segmentation uses k = {choice.k} ({rule})."
+    text += f" For {chosen}, {elbow}; the segmentation uses k = {choice.k} ({rule})."
+    if choice.sample is not None:
+        text += " The scan clustered a seeded sample of the customers; the segmentation is fitted on all of them."
+    return text
 
 
 def describe_scalings(scalings: pd.DataFrame) -> str:
