@@ -5,7 +5,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.test-installed
-DEFAULT_DATA := data/online_retail_II_2009_2010.parquet
 NOTEBOOK := notebooks/Project_on_clustering_customer_invoice_data.ipynb
 # DATA=path/to/file runs on your own file instead of the bundled 2009-2010 data. Its value is taken
 # literally and reaches the commands through the environment ("$$DATA"), so names with spaces, quotes
@@ -24,7 +23,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@echo "setting up .venv with the packages the analysis needs (first run only)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --no-compile --progress-bar on -r requirements.txt
+	$(BIN)/python -m pip install --progress-bar on -r requirements.txt
 	touch $(STAMP)
 
 setup: $(STAMP) ## create .venv with the pinned packages and the project (editable)
@@ -44,11 +43,9 @@ $(TEST_STAMP): requirements-test.txt requirements-dask.txt requirements-bayes.tx
 	touch $(TEST_STAMP)
 
 ifeq ($(strip $(DATA)),)
-run: $(STAMP) ## run the analysis on the bundled real data: command line, then notebook (or DATA=file)
-	@echo "[1/2] command line: tables into data/processed/, as it goes"
-	$(BIN)/python -m segmentation $(DEFAULT_DATA)
-	@echo "[2/2] notebook: each section as it runs"
-	$(BIN)/python -m segmentation.notebook --progress
+run: $(STAMP) ## run the analysis on the bundled real data: command line and notebook (or DATA=file)
+	@# The two share no file: they run at the same time, the notebook's progress shown after the command line's.
+	$(BIN)/python -m segmentation.side_by_side
 	$(BIN)/python -m segmentation.readme
 
 report: $(STAMP) ## render the executed notebook as one HTML page under data/processed/

@@ -12,7 +12,8 @@ PACKAGE = Path(segmentation.__file__).parent
 FLOW = (
     "errors", "columns", "config", "segments", "rfm", "export", "load", "clean", "features", "stream", "dask_engine",
     "engines", "cluster", "populations", "diagnostics", "profiles", "validation", "forecast", "model", "present",
-    "findings", "plots", "pipeline", "synthetic", "download", "notebook", "readme", "__main__", "__init__",
+    "findings", "plots", "pipeline", "synthetic", "download", "notebook", "readme", "side_by_side", "__main__",
+    "__init__",
 )
 
 
