@@ -74,3 +74,12 @@ def cli_error(path: str | Path, tmp_path: Path, capsys: pytest.CaptureFixture[st
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
     return lines[0]
+
+
+def three_customer_file(folder: Path) -> Path:
+    """The lines of the sample's first three customers (with an ID), as a CSV in ``folder``."""
+    lines = pd.read_csv(config.SAMPLE_PATH, dtype=str, keep_default_na=False)
+    ids = lines["CustomerID"][lines["CustomerID"] != ""].unique()[:3]
+    path = folder / "three.csv"
+    lines[lines["CustomerID"].isin(ids)].to_csv(path, index=False)
+    return path

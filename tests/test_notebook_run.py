@@ -190,3 +190,15 @@ def test_the_notebooks_counts_on_the_messy_sample_are_the_command_lines(sample_r
     in_notebook = counts_in_findings(readme.notebook_findings(out / config.NOTEBOOK_PATH.name))
     assert main([str(config.SAMPLE_PATH), "--out", str(tmp_path / "cli")]) == 0
     assert counts_in_summary(capsys.readouterr().out) == in_notebook
+
+
+def test_three_customers_run_through_the_notebook_with_the_warning_first_in_its_findings(tmp_path):
+    from conftest import three_customer_file
+    from segmentation import readme
+
+    executed = nb_runner.execute_on_file(three_customer_file(tmp_path), out_dir=tmp_path / "out")
+    found = readme.notebook_findings(executed)
+    assert found.startswith("- **Too little data.** Too little data for 3 spend clusters: 3 customers")
+    assert "no silhouette (each customer is a cluster of their own)" in found
+    assert "describes those customers, not a spend band" in found and "spend bands." not in found
+    assert re.search(r"\bnan\b", found, flags=re.IGNORECASE) is None

@@ -14,7 +14,7 @@ import re
 import pandas as pd
 import pytest
 
-from conftest import REAL_FILE
+from conftest import REAL_FILE, three_customer_file
 from segmentation import columns as c
 from segmentation import config, findings, populations, readme
 from segmentation.__main__ import main
@@ -94,11 +94,7 @@ def test_too_little_data_starts_below_the_stated_customers_per_cluster_or_quinti
 
 
 def test_three_customers_complete_with_the_warning_in_the_summary_the_findings_and_run_json(tmp_path, capsys):
-    lines = pd.read_csv(config.SAMPLE_PATH, dtype=str, keep_default_na=False)
-    three = lines[lines["CustomerID"].isin(lines["CustomerID"][lines["CustomerID"] != ""].unique()[:3])]
-    path = tmp_path / "three.csv"
-    three.to_csv(path, index=False)
-    summary, record = _run(path, tmp_path, capsys)
+    summary, record = _run(three_customer_file(tmp_path), tmp_path, capsys)
     warnings = [line.removeprefix("warning: ") for line in summary.splitlines() if line.startswith("warning: ")]
     assert len(warnings) == 3 and all(w.startswith("too little data for") for w in warnings)
     assert record["warnings"] == warnings

@@ -409,7 +409,8 @@ def compare_scalings(customers: pd.DataFrame, results: dict[str, ClusterResult])
     """Clusterings of the same customers side by side: one row per (scaling, cluster).
 
     Columns: customers, min / median / max Total_Bill_Size, and the
-    clustering's silhouette (in its own scaled space, repeated on each row).
+    clustering's silhouette (in its own scaled space, repeated on each row; NaN when each
+    customer is a cluster of their own).
     """
     tables = {}
     for name, result in results.items():
@@ -420,7 +421,9 @@ def compare_scalings(customers: pd.DataFrame, results: dict[str, ClusterResult])
         table.columns = [c.CUSTOMERS, *(f"{stat}_{c.TOTAL_BILL_SIZE}" for stat in ("min", "median", "max"))]
         table.index = table.index.astype("int64")
         table.insert(0, c.SEGMENT, result.centroids[c.SEGMENT])
-        table[c.SILHOUETTE] = silhouette(scaled, _labels(result).to_numpy())
+        labels = _labels(result).to_numpy()
+        # undefined with every customer in a cluster of their own (k = n): NaN, not an error
+        table[c.SILHOUETTE] = silhouette(scaled, labels) if len(np.unique(labels)) < len(labels) else np.nan
         tables[name] = table
     return pd.concat(tables, names=["scaling"])
 

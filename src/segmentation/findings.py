@@ -166,6 +166,9 @@ def describe_seed_clusters(clusters: pd.DataFrame, *, not_clustered: int) -> str
         text += (f" The method isolates very large customers in {listed}, each cluster under "
                  f"{p.share(config.SMALL_CLUSTER_SHARE)} of customers: on heavy-tailed spend, KMeans on "
                  "standardised pounds is an outlier detector rather than a segmentation.")
+    elif (clusters[c.CUSTOMERS] < config.MIN_CUSTOMERS_PER_CLUSTER).any():
+        text += (f" A cluster of under {config.MIN_CUSTOMERS_PER_CLUSTER} customers describes those customers, "
+                 "not a spend band that others would fall into.")
     else:
         text += " Every cluster holds a real share of the customers: the clusters are spend bands."
     return text
@@ -201,8 +204,10 @@ def describe_scalings(scalings: pd.DataFrame) -> str:
         sizes = " / ".join(p.count(n) for n in table[c.CUSTOMERS])
         starts = ", ".join(f"{row[c.SEGMENT]} from {p.money(row['min_' + c.TOTAL_BILL_SIZE])}"
                            for _, row in table.iloc[1:].iterrows())
-        sentences.append(f"{str(scaling).capitalize()} spend: {sizes} customers ({starts}), silhouette "
-                         f"{p.decimal(table[c.SILHOUETTE].iloc[0])}")
+        value = table[c.SILHOUETTE].iloc[0]
+        said = (f"silhouette {p.decimal(value)}" if pd.notna(value)
+                else "no silhouette (each customer is a cluster of their own)")
+        sentences.append(f"{str(scaling).capitalize()} spend: {sizes} customers ({starts}), {said}")
     smallest = scalings.groupby(level="scaling", sort=False)[c.CUSTOMERS].min()
     verdict = (" Log scaling spreads the customers over the clusters far more evenly: spend bands instead of a "
                "few outliers." if "log" in smallest and "raw" in smallest and smallest["log"] > 2 * smallest["raw"]
@@ -218,8 +223,8 @@ def describe_segments(profile: pd.DataFrame) -> str:
             f"- **{row[c.SEGMENT]}**: {_customers(row[c.CUSTOMERS])} "
             f"({p.share(row[c.SHARE_OF_CUSTOMERS])}) {'brings' if row[c.CUSTOMERS] == 1 else 'bring'} "
             f"{p.share(row[c.SHARE_OF_REVENUE])} of revenue; the "
-            f"median customer last bought {p.days(row[c.MEDIAN_PREFIX + c.RECENCY_DAYS])} days before the data "
-            f"ends, made {_plural(row[c.MEDIAN_PREFIX + c.FREQUENCY], 'purchase', p.days)} and spent "
+            f"median customer last bought {_plural(row[c.MEDIAN_PREFIX + c.RECENCY_DAYS], 'day', p.days)} before "
+            f"the data ends, made {_plural(row[c.MEDIAN_PREFIX + c.FREQUENCY], 'purchase', p.days)} and spent "
             f"{p.money(row[c.MEDIAN_PREFIX + c.TOTAL_BILL_SIZE])}."
         )
     return "\n".join(lines)
@@ -545,7 +550,8 @@ def describe_migration(migration: pd.DataFrame, drift: pd.DataFrame, *, fitted_t
         first = rows[0]
         row = both.loc[first]
         moves = row.drop(index=first)
-        text += (f" Of the {_customers(row.sum())} who were {first}, {p.count(row[first])} "
+        text += (f" Of the {_customers(row.sum())} who {'was' if row.sum() == 1 else 'were'} {first}, "
+                 f"{p.count(row[first])} "
                  f"{'is' if row[first] == 1 else 'are'} still {first}")
         if moves.max() > 0:
             text += f"; the most common move is to {moves.idxmax()} ({p.count(moves.max())})"

@@ -333,8 +333,10 @@ class BeyondSeed:
 # --- the steps beyond the seed, in the order the notebook shows them ----------------
 
 def scan_feature_sets(customers: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """A k scan (inertia and silhouette for each k of ``config.K_RANGE``) per feature set and scaling."""
-    return {name: diagnostics.scan_k(customers, features=features, log=log)
+    """A k scan (inertia and silhouette for each k of ``config.K_RANGE`` that the clusterable customers
+    allow: k below their number) per feature set and scaling."""
+    return {name: diagnostics.scan_k(customers, features=features, log=log,
+                                     k_values=diagnostics.scannable_k(customers, features=features, option="--k"))
             for name, (features, log) in diagnostics.SCALINGS.items()}
 
 
