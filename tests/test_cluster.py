@@ -8,7 +8,13 @@ import pytest
 
 from conftest import customers_with_spend
 from segmentation import columns as c
-from segmentation.cluster import cluster_customers, summarise_clusters
+from segmentation.cluster import (
+    FEW_CUSTOMERS,
+    FEW_OF_THE_CUSTOMERS,
+    cluster_customers,
+    small_clusters,
+    summarise_clusters,
+)
 from segmentation.errors import InvoiceDataError
 from segmentation.segments import segment_names
 
@@ -92,3 +98,10 @@ def test_above_the_stated_size_minibatch_kmeans_is_used_with_the_same_ordering(m
     assert isinstance(result.model, MiniBatchKMeans)
     assert (result.model.n_init, result.model.random_state) == (config.N_INIT, config.RANDOM_STATE)
     assert result.labels.tolist()[:8] == [2, 2, 0, 0, 0, 1, 1, 1]
+
+
+def test_a_cluster_is_small_under_the_stated_share_or_number_of_customers_worked_by_hand():
+    clusters = pd.DataFrame({c.CUSTOMERS: [5_000, 40, 9, 10], c.SHARE_OF_CUSTOMERS: [0.99, 0.008, 0.3, 0.3]},
+                            index=pd.Index([0, 1, 2, 3], name=c.CLUSTER))
+    small = small_clusters(clusters)
+    assert small.to_dict() == {1: FEW_OF_THE_CUSTOMERS, 2: FEW_CUSTOMERS}

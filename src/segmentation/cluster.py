@@ -293,6 +293,22 @@ def _check_enough(values: pd.DataFrame, k: int) -> None:
         )
 
 
+#: Why a cluster is too small to be a segment (:func:`small_clusters`), in the order they are tested.
+FEW_OF_THE_CUSTOMERS = "under SMALL_CLUSTER_SHARE of the customers"
+FEW_CUSTOMERS = "under MIN_CUSTOMERS_PER_CLUSTER customers"
+
+
+def small_clusters(clusters: pd.DataFrame) -> pd.Series:
+    """Why each cluster of a :func:`summarise_clusters` table is too small to be a segment: holding under
+    ``config.SMALL_CLUSTER_SHARE`` of the customers (:data:`FEW_OF_THE_CUSTOMERS`), else under
+    ``config.MIN_CUSTOMERS_PER_CLUSTER`` customers (:data:`FEW_CUSTOMERS`); the clusters that are not
+    small are left out. Index Cluster."""
+    few_share = clusters[c.SHARE_OF_CUSTOMERS] < config.SMALL_CLUSTER_SHARE
+    few = clusters[c.CUSTOMERS] < config.MIN_CUSTOMERS_PER_CLUSTER
+    reasons = pd.Series(np.where(few_share, FEW_OF_THE_CUSTOMERS, FEW_CUSTOMERS), index=clusters.index)
+    return reasons[few_share | few]
+
+
 def summarise_clusters(customers: pd.DataFrame, result: ClusterResult) -> pd.DataFrame:
     """One row per cluster: size, centroid and the spread of Total_Bill_Size.
 

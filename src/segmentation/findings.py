@@ -20,6 +20,7 @@ import pandas as pd
 from segmentation import columns as c
 from segmentation import config, forecast, model, populations
 from segmentation import present as p
+from segmentation.cluster import FEW_OF_THE_CUSTOMERS, small_clusters
 from segmentation.diagnostics import KChoice
 from segmentation.forecast import ForecastCheck
 from segmentation.validation import order_breaks
@@ -153,7 +154,8 @@ def describe_seed_clusters(clusters: pd.DataFrame, *, not_clustered: int) -> str
 
     ``not_clustered``: customers left out for having no net spend.
     """
-    small = clusters[clusters[c.SHARE_OF_CUSTOMERS] < config.SMALL_CLUSTER_SHARE]
+    why_small = small_clusters(clusters)
+    small = clusters.loc[why_small.index[why_small == FEW_OF_THE_CUSTOMERS]]
     parts = [f"{row[c.SEGMENT]}: {_customers(row[c.CUSTOMERS])} ({p.share(row[c.SHARE_OF_CUSTOMERS])} of "
              f"customers, {p.share(row['share_of_spend'])} of spend, {p.money(row['min_' + c.TOTAL_BILL_SIZE])} "
              f"to {p.money(row['max_' + c.TOTAL_BILL_SIZE])})" for _, row in clusters.iterrows()]
@@ -166,7 +168,7 @@ def describe_seed_clusters(clusters: pd.DataFrame, *, not_clustered: int) -> str
         text += (f" The method isolates very large customers in {listed}, each cluster under "
                  f"{p.share(config.SMALL_CLUSTER_SHARE)} of customers: on heavy-tailed spend, KMeans on "
                  "standardised pounds is an outlier detector rather than a segmentation.")
-    elif (clusters[c.CUSTOMERS] < config.MIN_CUSTOMERS_PER_CLUSTER).any():
+    elif len(why_small):
         text += (f" A cluster of under {config.MIN_CUSTOMERS_PER_CLUSTER} customers describes those customers, "
                  "not a spend band that others would fall into.")
     else:

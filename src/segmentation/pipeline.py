@@ -11,7 +11,14 @@ import pandas as pd
 
 from segmentation import columns as c
 from segmentation import config, diagnostics, forecast, populations, validation
-from segmentation.cluster import ClusterResult, cluster_customers, not_clustered_reasons, summarise_clusters
+from segmentation.cluster import (
+    FEW_OF_THE_CUSTOMERS,
+    ClusterResult,
+    cluster_customers,
+    not_clustered_reasons,
+    small_clusters,
+    summarise_clusters,
+)
 from segmentation.diagnostics import KChoice
 from segmentation.engines import CustomerTable, Engine, OutcomeWindow, PandasEngine, last_window
 from segmentation.errors import InvoiceDataError
@@ -488,15 +495,16 @@ def data_warnings(run: SegmentationRun) -> list[str]:
 
 
 def small_cluster_notes(clusters: pd.DataFrame) -> list[str]:
-    """A note for each cluster of ``clusters`` (a :func:`summarise_clusters` table) under
-    ``config.SMALL_CLUSTER_SHARE`` of the customers or ``config.MIN_CUSTOMERS_PER_CLUSTER`` customers."""
+    """A note for each cluster of ``clusters`` (a :func:`summarise_clusters` table) too small to be a
+    segment (:func:`cluster.small_clusters`)."""
     notes = []
-    for cluster, row in clusters.iterrows():
-        customers, share = int(row[c.CUSTOMERS]), row["share_of_customers"]
-        if share < config.SMALL_CLUSTER_SHARE:
+    for cluster, reason in small_clusters(clusters).items():
+        row = clusters.loc[cluster]
+        customers, share = int(row[c.CUSTOMERS]), row[c.SHARE_OF_CUSTOMERS]
+        if reason == FEW_OF_THE_CUSTOMERS:
             notes.append(f"cluster {cluster} ({row[c.SEGMENT]}) holds {share:.1%} of customers, under "
                          f"{config.SMALL_CLUSTER_SHARE:.0%}: a few extreme customers, not a segment")
-        elif customers < config.MIN_CUSTOMERS_PER_CLUSTER:
+        else:
             notes.append(f"cluster {cluster} ({row[c.SEGMENT]}) holds {customers:,} customer"
                          f"{'' if customers == 1 else 's'}, under {config.MIN_CUSTOMERS_PER_CLUSTER}: "
                          "too few to be a segment")
