@@ -24,18 +24,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from segmentation import columns as c
-from segmentation.features import (
-    GROSS_MICROS,
-    LINES,
-    PRODUCT_CODE_PATTERN,
-    features_from_summaries,
-    is_product,
-    summarise_lines,
-)
+from segmentation.features import PRODUCT_CODE_PATTERN, build_customer_features, is_product
 
 if TYPE_CHECKING:
     import duckdb
     import polars as pl
+
+# Columns of the Polars computation's intermediate tables.
+GROSS_MICROS = "gross_micros"
+LINES = "lines"
 
 
 # --- the naive idiom ----------------------------------------------------------------
@@ -44,8 +41,7 @@ if TYPE_CHECKING:
 def features_naive(invoices: pd.DataFrame) -> pd.DataFrame:
     """The per-group Python-function idiom of most public notebooks, with this package's rules."""
     purchases = invoices[invoices[c.QUANTITY] > 0]
-    summaries = summarise_lines(invoices)
-    table = features_from_summaries(summaries)
+    table = build_customer_features(invoices)
     location = purchases.astype({c.COUNTRY: "str"}).groupby(c.CUSTOMER_ID)[c.COUNTRY].agg(
         lambda x: x.mode()[0]
     )

@@ -10,7 +10,7 @@ Two stages are measured:
   (per-group Python functions; the real file only), DuckDB SQL over the lines
   copied into a DuckDB table, and Polars on the lines as a Polars frame.
 - ``pipeline``: a Parquet file on disk -> the customer feature table. Engines:
-  this package's entry point (``PandasEngine().customer_table(path).customers``),
+  this package's entry point (``DuckDBEngine().customer_table(path).customers``),
   DuckDB and Polars reading the same file with the loader's and the cleaning rules.
 
 Inputs are the real file (``config.REAL_DATA_PATH`` unless ``--real-file``) and
@@ -157,11 +157,11 @@ def _prepare(stage: str, engine: Engine, source: Path) -> Prepared:
 
 
 def _prepare_package(stage: str, source: Path, invoices: pd.DataFrame | None) -> Prepared:
-    from segmentation.engines import PandasEngine
+    from segmentation.engines import DuckDBEngine
     from segmentation.features import build_customer_features
     from segmentation.load import invoice_batches
 
-    engine = PandasEngine(progress=False)
+    engine = DuckDBEngine(progress=False)
     if stage == "features":  # lines in memory: one thread
         return Prepared(lambda: build_customer_features(invoices), _same, 1)
     # a file: the engine's batches on its threads; a file it reads whole is one batch, on one

@@ -65,9 +65,9 @@ def simulate_customers(customers: int, *, seed: int = SIMULATION_SEED) -> pd.Dat
 def real_customers(path: Path) -> pd.DataFrame:
     """The bundled year's customers as the models read them."""
     from segmentation import forecast
-    from segmentation.engines import PandasEngine
+    from segmentation.engines import DuckDBEngine
 
-    histories = forecast.purchase_histories(PandasEngine().customer_table(path).customers)
+    histories = forecast.purchase_histories(DuckDBEngine().customer_table(path).customers)
     return histories.reset_index(drop=True)
 
 

@@ -14,14 +14,14 @@ import time
 
 from segmentation import columns as c
 from segmentation import config, diagnostics
-from segmentation.engines import PandasEngine
+from segmentation.engines import DuckDBEngine
 
 #: (sample size, seed) of each scan; None: every customer.
 SCANS = ((None, config.RANDOM_STATE), (10_000, 0), (20_000, 0), (20_000, 1), (20_000, 2), (40_000, 0))
 
 
 def main(path: str) -> None:
-    customers = PandasEngine().customer_table(path).customers
+    customers = DuckDBEngine().customer_table(path).customers
     print(f"{path}: {len(customers):,} customers\n")
     print("| features | customers scanned | seed | elbow k | best-silhouette k | silhouette at elbow "
           "| best silhouette | scan s |\n|:--|--:|--:|--:|--:|--:|--:|--:|")

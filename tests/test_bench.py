@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from segmentation import columns as c
-from segmentation.engines import PandasEngine
+from segmentation.engines import DuckDBEngine
 
 pytest.importorskip("duckdb")
 pytest.importorskip("polars")
@@ -52,7 +52,7 @@ def test_quick_mode_checks_every_engine_equal_and_reports_the_targets(quick_run:
 
 
 def test_one_cent_changed_fails_the_exact_check(bench: ModuleType, quick_run: tuple[int, str, Path]) -> None:
-    table = PandasEngine().customer_table(quick_run[2] / "sample_invoices.parquet").customers
+    table = DuckDBEngine().customer_table(quick_run[2] / "sample_invoices.parquet").customers
     bench.check_equal(table.copy(), table)
     changed = table.copy()
     changed.iloc[0, changed.columns.get_loc(c.TOTAL_BILL_SIZE)] += 0.01

@@ -10,7 +10,7 @@ from segmentation import columns as c
 from segmentation import config
 from segmentation.clean import clean_invoices
 from segmentation.dask_engine import input_files
-from segmentation.engines import DaskEngine, OutcomeWindow, PandasEngine
+from segmentation.engines import DaskEngine, DuckDBEngine, OutcomeWindow
 from segmentation.errors import InvoiceDataError
 from segmentation.features import build_customer_features
 from segmentation.load import load_invoices
@@ -88,7 +88,7 @@ def test_scheduler_without_dask_engine_is_refused(tmp_path, capsys):
 @pytest.mark.real_data
 def test_dask_engine_matches_pandas_on_the_real_file(cluster):
     result = DaskEngine(scheduler=cluster.scheduler_address, progress=False).customer_table(config.REAL_DATA_PATH)
-    expected = PandasEngine().customer_table(config.REAL_DATA_PATH)
+    expected = DuckDBEngine().customer_table(config.REAL_DATA_PATH)
     pd.testing.assert_frame_equal(result.customers, expected.customers)
     pd.testing.assert_frame_equal(result.ledger, expected.ledger)
     assert (result.returns_matched, result.returns_unmatched, result.return_only_customers) == (
@@ -99,7 +99,7 @@ def test_dask_engine_matches_pandas_with_an_outcome_window(cluster, sample_in_th
     window = OutcomeWindow(pd.Timestamp("2011-08-01"), horizon_days=60)
     result = DaskEngine(scheduler=cluster.scheduler_address, progress=False).customer_table(
         sample_in_three_files, window=window)
-    expected = PandasEngine().customer_table(config.SAMPLE_PATH, window=window)
+    expected = DuckDBEngine().customer_table(config.SAMPLE_PATH, window=window)
     pd.testing.assert_frame_equal(result.customers, expected.customers)
     pd.testing.assert_frame_equal(result.outcome, expected.outcome)
     pd.testing.assert_frame_equal(result.previous, expected.previous)  # the naive forecast's period

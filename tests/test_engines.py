@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from segmentation import columns as c
-from segmentation.engines import DaskEngine, PandasEngine
+from segmentation.engines import DaskEngine, DuckDBEngine
 from segmentation.errors import InvoiceDataError
 
 # Same convention as test_properties.py: fixed examples; PROPERTY_EXAMPLES=1000 searches wider.
@@ -81,7 +81,7 @@ def test_pandas_and_dask_engines_give_the_same_ledger_and_customers(cluster, row
     with tempfile.TemporaryDirectory() as scratch:
         whole, parts = write_files(rows, Path(scratch), n_files)
         try:
-            expected = PandasEngine().customer_table(whole, spend=spend)
+            expected = DuckDBEngine().customer_table(whole, spend=spend)
         except InvoiceDataError as error:  # nothing bought: both engines refuse
             event("no purchase left: both engines refuse")
             assert "no purchase lines" in str(error)

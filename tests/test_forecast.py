@@ -186,7 +186,7 @@ def _posterior(model, name: str) -> float:
 @pytest.fixture(scope="module")
 def real_histories() -> pd.DataFrame:
     """The bundled year's customers as of the validation's date, as the models read them."""
-    table = pipeline.PandasEngine().customer_table(config.REAL_DATA_PATH,
+    table = pipeline.DuckDBEngine().customer_table(config.REAL_DATA_PATH,
                                                    window=OutcomeWindow(pd.Timestamp("2010-09-11"), 90))
     return forecast.purchase_histories(table.customers)
 
@@ -420,7 +420,7 @@ def test_what_the_readme_says_of_the_models_on_the_real_year(real_check):
     customers = real_check.customers
     history = forecast.purchase_histories(customers)
     x, t_x, T = (history[name].to_numpy() for name in ("x", "t_x", "T"))
-    outcome = pipeline.PandasEngine().customer_table(config.REAL_DATA_PATH, window=real_check.window).outcome
+    outcome = pipeline.DuckDBEngine().customer_table(config.REAL_DATA_PATH, window=real_check.window).outcome
     bought_again = outcome[c.FREQUENCY].reindex(history.index).fillna(0).to_numpy() > 0
     plain = forecast.fit_purchases(x, t_x, T, model=forecast.BG_NBD)
     alive = forecast.probability_alive(plain, x, t_x, T)

@@ -14,7 +14,7 @@ import pytest
 from segmentation import columns as c
 from segmentation import config, model, pipeline, rfm
 from segmentation.__main__ import main
-from segmentation.engines import PandasEngine
+from segmentation.engines import DuckDBEngine
 
 SAMPLE = config.SAMPLE_PATH
 
@@ -233,7 +233,7 @@ def test_a_year_of_inactivity_drifts_recency_and_the_run_still_completes(fitted,
 
 def test_population_stability_of_a_table_against_its_own_bins_is_zero(fitted):
     saved = model.read_model(fitted / model.MODEL_FILE)
-    customers = PandasEngine(progress=False).customer_table(SAMPLE).customers
+    customers = DuckDBEngine(progress=False).customer_table(SAMPLE).customers
     drift = model.population_stability(saved, customers)
     assert list(drift.index) == list(c.DRIFT_FEATURES) and (drift[c.PSI] == 0).all()
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import invoice_lines
 from segmentation import columns as c
 from segmentation import config
-from segmentation.engines import OutcomeWindow, PandasEngine
+from segmentation.engines import DuckDBEngine, OutcomeWindow
 from segmentation.errors import InvoiceDataError
 from segmentation.pipeline import segment_file
 from segmentation.validation import order_breaks, ordered, validate_segmentations
@@ -72,7 +72,7 @@ def lines_file(tmp_path):
 
 def test_features_use_only_lines_before_the_date_and_the_outcome_only_the_window(lines_file):
     window = OutcomeWindow(pd.Timestamp("2010-12-06"), horizon_days=10)
-    table = PandasEngine().customer_table(lines_file, window=window)
+    table = DuckDBEngine().customer_table(lines_file, window=window)
     customers = table.customers
     assert customers.index.tolist() == [1, 2]  # customer 3 first bought in the window
     assert customers.loc[1, c.TOTAL_BILL_SIZE] == 15.00  # 5 + 10, not the later 15 or 45
@@ -85,7 +85,7 @@ def test_features_use_only_lines_before_the_date_and_the_outcome_only_the_window
 def test_a_window_past_the_end_of_the_data_is_refused_naming_the_latest_date(lines_file):
     window = OutcomeWindow(pd.Timestamp("2010-12-15"), horizon_days=10)
     with pytest.raises(InvoiceDataError, match="choose --as-of 2010-12-11 or earlier"):
-        PandasEngine().customer_table(lines_file, window=window)
+        DuckDBEngine().customer_table(lines_file, window=window)
 
 
 @pytest.mark.real_data

@@ -16,7 +16,7 @@ from segmentation import columns as c
 from segmentation import config
 from segmentation.clean import clean_invoices, ledger_from_counts, line_amount_micros
 from segmentation.dask_engine import _canonical_partition
-from segmentation.engines import PandasEngine
+from segmentation.engines import DuckDBEngine
 from segmentation.errors import InvoiceDataError
 from segmentation.load import load_invoices
 
@@ -203,8 +203,8 @@ def test_padded_invoice_numbers_and_stock_codes_give_the_same_customers(tmp_path
     clean = [list(row) for row in ROWS]
     clean[2][0] = "C536367"
     clean[2][QUANTITY] = "-3"
-    ours = PandasEngine().customer_table(write_table(tmp_path / "padded.csv", padded))
-    theirs = PandasEngine().customer_table(write_table(tmp_path / "clean.csv", clean))
+    ours = DuckDBEngine().customer_table(write_table(tmp_path / "padded.csv", padded))
+    theirs = DuckDBEngine().customer_table(write_table(tmp_path / "clean.csv", clean))
     pd.testing.assert_frame_equal(ours.customers, theirs.customers)
     pd.testing.assert_frame_equal(ours.ledger, theirs.ledger)
     loaded = load_invoices(tmp_path / "padded.csv")

@@ -302,11 +302,17 @@ def build_parser() -> argparse.ArgumentParser:
                              "purchase rates and spend is fitted; the forecast columns stay empty)")
     reading = parser.add_argument_group("reading the file")
     _add_reading_options(reading)
-    cluster = parser.add_argument_group("large files and clusters (Dask)")
-    cluster.add_argument("--engine", choices=ENGINES, default="pandas",
-                        help="build the customer table in memory with pandas (default) or with Dask, for files "
-                             "larger than memory or a cluster of machines; with dask INPUT may be a glob or a "
-                             "folder of CSV/Parquet files")
+    cluster = parser.add_argument_group("large files and clusters")
+    cluster.add_argument("--engine", choices=ENGINES, default="duckdb",
+                        help="run the rules with DuckDB on this machine (default; files larger than memory "
+                             "spill to disk) or with Dask, on a cluster of machines; with dask INPUT may be a "
+                             "glob or a folder of CSV/Parquet files")
+    cluster.add_argument("--memory-limit", metavar="SIZE",
+                        help="duckdb: the memory the rules may use before they spill to disk, e.g. 4GiB "
+                             f"(default: {config.DUCKDB_MEMORY_LIMIT})")
+    cluster.add_argument("--temp-directory", type=Path, metavar="DIR",
+                        help="duckdb: where to spill above --memory-limit (default: a temporary folder, "
+                             "removed when the run ends)")
     cluster.add_argument("--scheduler", metavar="ADDRESS",
                         help="dask: address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
                              "(default: a local cluster, one worker per core)")
@@ -327,6 +333,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     out_dir = args.out if args.out is not None else config.output_dir_for(args.input)
+    if (args.memory_limit or args.temp_directory) and args.engine != "duckdb":
+        print("error: --memory-limit and --temp-directory are for --engine duckdb; Dask workers take "
+              "--worker-memory", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.scheduler and args.engine != "dask":
         print("error: --scheduler needs --engine dask", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -353,7 +363,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         engine = engine_named(args.engine, scheduler=args.scheduler, worker_memory=args.worker_memory,
-                              scheduler_timeout=args.scheduler_timeout)
+                              scheduler_timeout=args.scheduler_timeout, memory_limit=args.memory_limit,
+                              temp_directory=args.temp_directory)
         check_output_dir(out_dir, input_path=args.input)
         with output_folder(out_dir) as folder:
             run = _segment(args, engine)

@@ -1,9 +1,10 @@
 """Cleaning rules for invoice lines, applied in order, each counted in a ledger.
 
 One row of the input and of the output is one invoice line in canonical columns
-(see :mod:`segmentation.load`). Each rule is a small function that returns a
-boolean mask of the lines it removes; :data:`RULES` fixes their order. A line
-is counted against the first rule that removes it, so the ledger's removed rows
+(see :mod:`segmentation.load`). The rules are written once, as SQL, in
+:data:`segmentation.rulebook.RULES` (their order) and
+:data:`segmentation.rulebook.CLASSIFY`; every engine runs those. A line is
+counted against the first rule that removes it, so the ledger's removed rows
 add up exactly: rows in = rows kept + sum of rows removed.
 
 After cleaning, a line with Quantity > 0 is a purchase and one with
@@ -12,15 +13,17 @@ Quantity < 0 a return.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import config
+from segmentation import config, rulebook
 from segmentation.load import require_summable
+from segmentation.rulebook import DUPLICATE, INPUT, KEPT, MICROS, RULES
+
+__all__ = ["DUPLICATE", "INPUT", "KEPT", "MICROS", "RULES", "CleanResult", "clean_invoices", "ledger_from_counts",
+           "line_amount_micros", "line_amounts", "pounds"]
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,6 @@ class CleanResult:
     invoices: pd.DataFrame
     ledger: pd.DataFrame
     counts: pd.DataFrame
-    #: With ``earlier`` (see :func:`clean_invoices`): the lines removed as repeats of an earlier
-    #: batch's lines, with their row labels.
-    held: pd.DataFrame | None = None
 
     @property
     def rows_in(self) -> int:
@@ -63,195 +63,23 @@ class CleanResult:
         return self.rows_in - self.rows_out
 
 
-def missing_customer(invoices: pd.DataFrame) -> pd.Series:
-    """Lines with no CustomerID: they cannot be attributed to a customer."""
-    return invoices[c.CUSTOMER_ID].isna()
-
-
-def duplicate(invoices: pd.DataFrame) -> pd.Series:
-    """Exact repeats of an earlier line (every input column equal); the first is kept.
-
-    The one rule that looks beyond its own line: applied to a batch of lines,
-    it needs every copy of each line in that batch (or :class:`LineHashes` of
-    the earlier batches, see :func:`clean_invoices`). Each line is hashed; only
-    lines whose hash repeats are compared value by value, so a line is removed
-    only if it equals an earlier one.
-    """
-    return pd.Series(_repeats(invoices, row_hashes(invoices)), index=invoices.index)
-
-
-#: The columns a line's hash is made of: enough to tell lines apart (lines that share them are
-#: compared in full), few enough to hash fast.
-HASHED_COLUMNS = (c.INVOICE, c.STOCK_CODE, c.QUANTITY, c.UNIT_PRICE)
-
-
-def row_hashes(invoices: pd.DataFrame) -> np.ndarray:
-    """A uint64 hash of each line's :data:`HASHED_COLUMNS`; equal lines hash equal, whatever the
-    columns' dtypes or categories."""
-    return pd.util.hash_pandas_object(invoices[list(HASHED_COLUMNS)], index=False).to_numpy()
-
-
-def _repeats(invoices: pd.DataFrame, hashes: np.ndarray) -> np.ndarray:
-    """Lines equal to an earlier line of ``invoices``: hashes first, values compared where they repeat."""
-    repeated = pd.Series(hashes).duplicated(keep=False).to_numpy()
-    removed = np.zeros(len(invoices), dtype=bool)
-    if repeated.any():
-        removed[repeated] = invoices[repeated].duplicated(keep="first").to_numpy()
-    return removed
-
-
-class LineHashes:
-    """The :func:`row_hashes` of every line of the earlier batches, for the duplicate rule across batches.
-
-    Hashes are split by their top bits into :data:`HASH_PARTS` parts; each part
-    is held as sorted runs that are merged as they grow (each hash is merged
-    O(log(lines / batch)) times). That is 8 bytes a line, the order of what any
-    exact one-pass check of repeats must keep, and a merge copies one part at
-    most, not all of them.
-    """
-
-    def __init__(self) -> None:
-        self._parts: list[list[np.ndarray]] = [[] for _ in range(HASH_PARTS)]
-
-    def __len__(self) -> int:
-        return sum(len(run) for runs in self._parts for run in runs)
-
-    def contains(self, hashes: np.ndarray) -> np.ndarray:
-        """True where the hash is one of an earlier line."""
-        found = np.zeros(len(hashes), dtype=bool)
-        order = np.argsort(hashes)
-        wanted = hashes[order]
-        for part, (start, end) in zip(self._parts, _part_bounds(wanted), strict=True):
-            for run in part:
-                at = np.minimum(np.searchsorted(run, wanted[start:end]), len(run) - 1)
-                found[order[start:end][run[at] == wanted[start:end]]] = True
-        return found
-
-    def add(self, hashes: np.ndarray) -> None:
-        """Remember the hashes of one more batch's lines."""
-        ordered = np.sort(hashes)
-        for runs, (start, end) in zip(self._parts, _part_bounds(ordered), strict=True):
-            run = ordered[start:end]
-            if not len(run):
-                continue
-            while runs and len(runs[-1]) <= 2 * len(run):
-                larger = runs.pop()
-                run = np.insert(larger, np.searchsorted(larger, run), run)  # one pass over the larger run
-            runs.append(run)
-
-
-#: The parts :class:`LineHashes` splits hashes into, by their top bits.
-HASH_PARTS = 16
-_PART_BITS = np.uint64(64 - HASH_PARTS.bit_length() + 1)
-
-
-def _part_bounds(ordered: np.ndarray) -> list[tuple[int, int]]:
-    """Where each part's hashes start and end in sorted ``ordered``."""
-    edges = np.searchsorted(ordered, np.arange(HASH_PARTS + 1, dtype="uint64") << _PART_BITS)
-    edges[-1] = len(ordered)
-    return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
-
-
-def non_positive_price(invoices: pd.DataFrame) -> pd.Series:
-    """Lines with UnitPrice <= 0: free samples, write-offs and bad-debt adjustments."""
-    return invoices[c.UNIT_PRICE] <= 0
-
-
-def zero_quantity(invoices: pd.DataFrame) -> pd.Series:
-    """Lines with Quantity = 0: neither a purchase nor a return."""
-    return invoices[c.QUANTITY] == 0
-
-
-def inconsistent_cancellation(invoices: pd.DataFrame) -> pd.Series:
-    """Lines on a cancellation invoice ("C...") whose Quantity is positive."""
-    cancelled = _text_starts_with(invoices[c.INVOICE], "c")
-    return cancelled & (invoices[c.QUANTITY] > 0)
-
-
-def test_line(invoices: pd.DataFrame) -> pd.Series:
-    """Lines whose StockCode starts with "TEST" (any case): test orders, not sales."""
-    return _text_starts_with(invoices[c.STOCK_CODE], "test")
-
-
-def _text_starts_with(text: pd.Series, prefix: str) -> pd.Series:
-    """True where ``text`` starts with the lower-case ASCII ``prefix``, in any case; False where missing.
-
-    Only the first ``len(prefix)`` characters are lower-cased, so no other
-    letter can turn into one of the prefix's ("ſ" upper-cases to "S"). A
-    categorical column is tested once per category, not once per line.
-    """
-    if isinstance(text.dtype, pd.CategoricalDtype):
-        categories = pd.Series(text.cat.categories, dtype="str")
-        matches = (categories.str[: len(prefix)].str.lower() == prefix).to_numpy()
-        codes = text.cat.codes.to_numpy()
-        return pd.Series((codes >= 0) & matches[codes], index=text.index)
-    return (text.astype("str").str[: len(prefix)].str.lower() == prefix) & text.notna()
-
-
-Rule = Callable[[pd.DataFrame], pd.Series]
-
-#: The name of the rule that looks across lines.
-DUPLICATE = "duplicate"
-
-#: The rules, in the order they are applied. Each takes invoice lines and
-#: returns a boolean mask of the lines it removes; all but ``duplicate`` look
-#: at one line at a time.
-RULES: tuple[tuple[str, Rule, str], ...] = (
-    ("missing_customer", missing_customer, "CustomerID missing"),
-    (DUPLICATE, duplicate, "exact duplicate of an earlier line"),
-    ("non_positive_price", non_positive_price, "UnitPrice <= 0"),
-    ("zero_quantity", zero_quantity, "Quantity = 0"),
-    ("inconsistent_cancellation", inconsistent_cancellation, 'invoice starts with "C" but Quantity > 0'),
-    ("test_line", test_line, 'StockCode starts with "TEST" (test orders)'),
-)
-
-
-#: The ledger's first and last steps: the lines read and the lines kept.
-INPUT = "input"
-KEPT = "kept"
-#: Column of :attr:`CleanResult.counts`: an amount in micro-pounds.
-MICROS = "micros"
-
-#: Money is added up in whole micro-pounds (``config.MICROS_PER_POUND``).
-MICROS_PER_POUND = config.MICROS_PER_POUND
+def line_amount_micros(invoices: pd.DataFrame) -> pd.Series:
+    """Quantity x UnitPrice of each line in whole micro-pounds (int64, negative for returns), as the
+    rules compute it (:data:`segmentation.rulebook.LINE_MICROS`)."""
+    return rulebook.line_micros(invoices)
 
 
 def line_amounts(invoices: pd.DataFrame) -> pd.Series:
-    """Quantity x UnitPrice of each line (negative for returns)."""
-    return invoices[c.QUANTITY].astype("float64") * invoices[c.UNIT_PRICE]
-
-
-def line_amount_micros(invoices: pd.DataFrame) -> pd.Series:
-    """Quantity x UnitPrice of each line in whole micro-pounds (int64), for exact sums.
-
-    Loading keeps every line under ``config.MAX_LINE_POUNDS`` (10^15 micro-pounds), so the
-    cast cannot wrap.
-    """
-    return np.round(line_amounts(invoices) * MICROS_PER_POUND).astype("int64")
+    """Quantity x UnitPrice of each line in pounds (negative for returns)."""
+    return pounds(line_amount_micros(invoices))
 
 
 def pounds(micros: pd.Series | int) -> pd.Series | float:
     """Micro-pounds back to pounds."""
-    return micros / MICROS_PER_POUND
+    return micros / config.MICROS_PER_POUND
 
 
-#: Micro-pounds in a penny.
-MICROS_PER_PENNY = MICROS_PER_POUND // 100
-
-
-def pence(micros: pd.Series) -> pd.Series:
-    """Whole micro-pounds (int64) to whole pence, halves rounded up, in integer arithmetic.
-
-    The one rounding rule for money: a sum is rounded once, from its exact
-    micro-pounds, so £1.015 is 102p on every platform and in every engine
-    (rounding the binary float 1.015 would give 101p).
-    """
-    return (micros.astype("int64") + MICROS_PER_PENNY // 2) // MICROS_PER_PENNY
-
-
-def clean_invoices(
-    invoices: pd.DataFrame, *, hashes: np.ndarray | None = None, repeats_earlier: np.ndarray | None = None
-) -> CleanResult:
+def clean_invoices(invoices: pd.DataFrame) -> CleanResult:
     """Apply :data:`RULES` in order and count what each one removes.
 
     Parameters
@@ -261,45 +89,15 @@ def clean_invoices(
         The input is not modified. Any batch of lines that holds every copy of
         each of its lines gives the counts those lines give within the whole
         table, so an engine may clean batch by batch and add the counts.
-    hashes
-        The lines' :func:`row_hashes`, when the caller has them already.
-    repeats_earlier
-        For a batch of a longer stream: True where a line's hash is one of an
-        earlier batch's lines (see :class:`LineHashes`). Such lines are removed
-        as duplicates and returned in ``held``: each repeats an earlier
-        batch's line unless the hashes merely collide, which the engine
-        settles once the stream is read.
 
     Returns
     -------
     CleanResult
         The kept lines, the ledger and its counts; see :class:`CleanResult`.
     """
-    abs_micros = line_amount_micros(invoices).abs().to_numpy()
-    require_summable(abs_micros.sum(dtype="float64"), where="invoice lines")
-    alive = np.ones(len(invoices), dtype=bool)
-    steps = [_count(INPUT, alive, abs_micros)]
-    held = None
-    for name, rule, _ in RULES:
-        # Each rule sees every line; a line counts under the first rule that flags it.
-        # For the duplicate rule this equals applying it after the first rule: copies
-        # of a line share its CustomerID, so they are all kept or all gone by then.
-        if name == DUPLICATE and hashes is not None:
-            flagged = _repeats(invoices, hashes)
-        else:
-            flagged = rule(invoices).to_numpy(dtype=bool)
-        if name == DUPLICATE and repeats_earlier is not None:
-            across = repeats_earlier & alive & ~flagged
-            held = invoices[across]
-            flagged = flagged | across
-        removed = flagged & alive
-        steps.append(_count(name, removed, abs_micros))
-        alive &= ~removed
-    steps.append(_count(KEPT, alive, abs_micros))
-    counts = pd.DataFrame(steps).set_index(c.LEDGER_STEP)
-    return CleanResult(
-        invoices=invoices[alive].reset_index(drop=True), ledger=ledger_from_counts(counts), counts=counts, held=held
-    )
+    counts, kept = rulebook.classify_lines(invoices)
+    return CleanResult(invoices=invoices.iloc[kept].reset_index(drop=True), ledger=ledger_from_counts(counts),
+                       counts=counts)
 
 
 def ledger_from_counts(counts: pd.DataFrame) -> pd.DataFrame:
@@ -326,8 +124,3 @@ def ledger_from_counts(counts: pd.DataFrame) -> pd.DataFrame:
         for step, meaning in meanings.items()
     ]
     return pd.DataFrame(rows).set_index(c.LEDGER_STEP)
-
-
-def _count(step: str, lines: np.ndarray, abs_micros: np.ndarray) -> dict[str, object]:
-    """One step's count: the lines selected by the boolean mask ``lines`` and their micro-pounds."""
-    return {c.LEDGER_STEP: step, c.LEDGER_ROWS: int(lines.sum()), MICROS: int(abs_micros[lines].sum())}

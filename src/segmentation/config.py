@@ -55,13 +55,14 @@ SAMPLE_PATH = DATA_DIR / "sample_invoices.csv"
 SAMPLE_SEED = 42
 SAMPLE_CUSTOMERS = 400
 
-#: Pandas engine: lines per batch read, cleaned and summed at a time (a Parquet file's row groups are
-#: cut to at most this many lines).
+#: DuckDB engine: lines per batch the loader reads from a Parquet file and hands to DuckDB (a Parquet
+#: file's row groups are cut to at most this many lines).
 BATCH_LINES = 1 << 19
-#: Pandas engine: bytes of per-customer sums held in memory before they are added up and, if still
-#: larger, written to disk in :data:`SPILL_BUCKETS` files by customer.
-SUMS_MEMORY_BYTES = 64 << 20
-SPILL_BUCKETS = 32
+#: DuckDB engine: the memory DuckDB may use (its syntax); above it, it spills to its temporary folder.
+#: ``--memory-limit`` sets it for a run; None leaves DuckDB's own default (80 % of the machine's memory).
+DUCKDB_MEMORY_LIMIT = "1GiB"
+#: DuckDB engine: threads (None: one per core).
+DUCKDB_THREADS: int | None = None
 
 #: Dask engine, local cluster: the memory limit of each worker, above which it spills to disk.
 DASK_WORKER_MEMORY = "4GiB"

@@ -1,58 +1,55 @@
-"""Engines: where batches of invoice lines are worked on. One step, two runners.
+"""Engines: where the rules of :mod:`segmentation.rulebook` run. One rulebook, two runners.
 
-The algorithm is written once, in the stage modules, and put together here:
-:func:`summarise_batch` is the one step run on every batch of lines, whatever
-lines it holds: it cleans them (:func:`clean.clean_invoices`) and reduces the
-kept lines to sums per customer and product, customer and day, customer and
-country (:func:`features.line_sums`). :func:`combine_batches` adds the
-batches' ledger counts and their sums (:class:`stream.SumStore`) and makes the
-ledger and the customer table. The duplicate rule needs every copy of a line:
-a runner either keeps copies in one batch or passes the earlier batches' line
-hashes along (:func:`stream_batches`).
+The rules are written once, as SQL, and run by embedded DuckDB. A runner
+decides which lines each run of them sees and adds the results up:
+:func:`summarise` applies the rulebook to one relation of lines that holds
+every copy of each of its lines and every line of each of its customers (a
+whole file, or one partition), giving a :class:`Summary`: the ledger's counts
+and the customers' :class:`~segmentation.rulebook.Pieces`. :func:`combine`
+adds summaries up and makes the ledger and the customer table.
 
-An engine is a value that says where the batches go:
+An engine is a value that says where the lines go:
 
-- :class:`PandasEngine` streams a file through the step batch by batch on
-  this machine (:func:`stream_batches`);
+- :class:`DuckDBEngine` (the default) streams a file's lines, as the loader
+  reads them, into one DuckDB query on this machine, which uses every core and
+  spills to disk above its memory limit;
 - :class:`DaskEngine` reads a file, a glob or a folder with Dask, cuts the
-  lines into partitions that hold every copy of each line and runs the step
-  on each partition on a Dask cluster (:mod:`segmentation.dask_engine`).
+  lines into partitions that hold every copy of each line and every line of
+  each customer, and runs the rulebook on each partition on a Dask cluster
+  (:mod:`segmentation.dask_engine`).
 """
 
 from __future__ import annotations
 
-import collections
-import itertools
 import logging
 import sys
-import threading
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from segmentation import columns as c
-from segmentation import config
-from segmentation.clean import DUPLICATE, INPUT, LineHashes, clean_invoices, ledger_from_counts, pounds, row_hashes
+from segmentation import config, rulebook
+from segmentation.clean import ledger_from_counts, pounds
 from segmentation.errors import InvoiceDataError
-from segmentation.features import CustomerPieces, LineSums, features_from_pieces, line_sums
 from segmentation.load import invoice_batches
-from segmentation.stream import SumStore
+from segmentation.rulebook import KEPT, Pieces
+
+if TYPE_CHECKING:
+    import duckdb
 
 logger = logging.getLogger(__name__)
 
 #: The engines' names, as the command line's ``--engine`` takes them.
-ENGINES = ("pandas", "dask")
-#: Lines at the end of a batch kept to settle at once the repeats of them in the next batch.
-NEIGHBOURS = 4096
-#: Inputs above this size get one progress line per stage on the pandas engine.
+ENGINES = ("duckdb", "dask")
+#: Inputs above this size get one progress line per stage on the DuckDB engine.
 LARGE_INPUT_BYTES = 50 * 2**20
 
 
@@ -88,23 +85,6 @@ def last_window(last_invoice_date: pd.Timestamp, *, horizon_days: int = config.H
 
 
 @dataclass(frozen=True)
-class Batch:
-    """One batch of lines, worked on: the cleaning counts (``clean.CleanResult.counts``),
-    the :class:`~segmentation.features.LineSums` of its kept lines (None when no line was
-    kept), with an outcome window the sums of its lines in the window and in the period of the
-    same length before it, the first and last kept InvoiceDate, and the lines held back as
-    repeats of an earlier batch's lines."""
-
-    counts: pd.DataFrame
-    sums: LineSums | None
-    outcome: LineSums | None = None
-    previous: LineSums | None = None
-    first_date: pd.Timestamp | None = None
-    last_date: pd.Timestamp | None = None
-    held: pd.DataFrame | None = None
-
-
-@dataclass(frozen=True)
 class CustomerTable:
     """What an engine makes of a file: the feature table (one row per customer who bought
     something), the cleaning ledger, the pounds of returns counted against purchases and
@@ -125,217 +105,96 @@ class CustomerTable:
     last_date: pd.Timestamp | None = None
 
 
-def summarise_batch(invoices: pd.DataFrame, *, window: OutcomeWindow | None = None,
-                    hashes: np.ndarray | None = None, repeats_earlier: np.ndarray | None = None) -> Batch:
-    """The one step both engines run on each batch of invoice lines (canonical columns):
-    clean it and reduce the kept lines to :class:`~segmentation.features.LineSums`.
+@dataclass(frozen=True)
+class Summary:
+    """The rulebook applied to one relation of lines (a file, or a partition of whole customers):
+    the ledger's counts (``clean.CleanResult.counts``), the :class:`~segmentation.rulebook.Pieces` of the
+    kept lines (with an outcome window: of the lines before it, ``outcome`` those of the lines in it and
+    ``previous`` those of the period of the same length before it) and the first and last kept InvoiceDate."""
 
-    With ``window``, the sums are of the lines before ``window.as_of`` and
-    ``outcome`` holds those of the lines in the window (``previous`` those of the
-    lines in the period of the same length before ``as_of``); lines after it are
-    cleaned and counted, and used for nothing else. ``hashes`` and
-    ``repeats_earlier`` are for a batch of a stream: see :func:`clean.clean_invoices`.
+    counts: pd.DataFrame
+    pieces: Pieces
+    outcome: Pieces | None = None
+    previous: Pieces | None = None
+    first_date: pd.Timestamp | None = None
+    last_date: pd.Timestamp | None = None
+
+
+def _timestamp(moment: pd.Timestamp) -> str:
+    return f"TIMESTAMP_NS '{pd.Timestamp(moment).isoformat(sep=' ')}'"
+
+
+def summarise(db: duckdb.DuckDBPyConnection, lines: str, *, window: OutcomeWindow | None = None) -> Summary:
+    """The :class:`Summary` of the relation ``lines`` (canonical columns) on the connection ``db``.
+
+    The relation must hold every copy of each of its lines (the duplicate rule)
+    and every line of each of its customers (the per-customer features). With
+    ``window``, lines after it are cleaned and counted, and used for nothing else.
     """
-    cleaning = clean_invoices(invoices, hashes=hashes, repeats_earlier=repeats_earlier)
-    kept = cleaning.invoices
-    dates = kept[c.INVOICE_DATE]
-    first, last = (dates.min(), dates.max()) if len(kept) else (None, None)
+    db.execute("CREATE OR REPLACE TEMP TABLE classified AS " + rulebook.CLASSIFY.format(lines=lines, first_line=""))
+    counts = rulebook.ledger_counts(db)
+    kept = f"(SELECT * FROM classified WHERE step = '{KEPT}')"
+    first, last = db.sql(f"SELECT min(CAST(InvoiceDate AS TIMESTAMP_NS)), max(CAST(InvoiceDate AS TIMESTAMP_NS)) "
+                         f"FROM {kept}").fetchall()[0]
+    first, last = (None, None) if first is None else (pd.Timestamp(first), pd.Timestamp(last))
+
+    def between(start: pd.Timestamp | None, end: pd.Timestamp) -> Pieces:
+        since = "" if start is None else f"InvoiceDate >= {_timestamp(start)} AND "
+        return rulebook.pieces_of(db, f"(SELECT * FROM {kept} WHERE {since}InvoiceDate < {_timestamp(end)})")
+
     if window is None:
-        return Batch(counts=cleaning.counts, sums=_sums_of(kept), first_date=first, last_date=last,
-                     held=cleaning.held)
-    return Batch(
-        counts=cleaning.counts,
-        sums=_sums_of(kept[(dates < window.as_of).to_numpy()]),
-        outcome=_sums_of(kept[((dates >= window.as_of) & (dates < window.end)).to_numpy()]),
-        previous=_sums_of(kept[((dates >= window.before) & (dates < window.as_of)).to_numpy()]),
-        first_date=first,
-        last_date=last,
-        held=cleaning.held,
-    )
+        return Summary(counts, rulebook.pieces_of(db, kept), first_date=first, last_date=last)
+    return Summary(counts, between(None, window.as_of), outcome=between(window.as_of, window.end),
+                   previous=between(window.before, window.as_of), first_date=first, last_date=last)
 
 
-def _sums_of(lines: pd.DataFrame) -> LineSums | None:
-    return line_sums(lines) if len(lines) else None
+def summarise_lines(invoices: pd.DataFrame, *, window: OutcomeWindow | None = None) -> Summary:
+    """:func:`summarise` of lines in memory (a Dask partition, or lines already loaded)."""
+    with rulebook.connection(threads=1) as db:
+        db.register("lines", rulebook.arrow_lines(invoices))
+        return summarise(db, "lines", window=window)
 
 
-def stream_batches(source: Iterable[pd.DataFrame], *, window: OutcomeWindow | None = None,
-                   progress: Progress | None = None, workers: int = 1) -> Iterator[Batch]:
-    """:func:`summarise_batch` of each batch of ``source`` in turn, the duplicate rule kept exact
-    across batches.
-
-    ``workers`` threads read and summarise batches side by side; the check
-    against earlier batches then runs batch by batch in file order. A line
-    whose hash matches a line of an earlier batch is held back as a duplicate
-    (its batch is summarised again without it). Copies are mostly neighbours,
-    so held lines are first compared with the last :data:`NEIGHBOURS` lines of
-    the batch before: a line that equals one there is settled at once. Once
-    every batch is read, if any line is still held, ``source`` is read again
-    and the lines with those hashes are compared value by value: a held line
-    that equals no earlier line is given back in one more batch.
-    """
-    earlier = LineHashes()
-    held, previous = [], None
-    for invoices, hashes, batch in _in_order(source, partial(_first_look, window=window), workers):
-        with_customer = invoices[c.CUSTOMER_ID].notna().to_numpy()
-        repeats = earlier.contains(hashes) & with_customer
-        earlier.add(hashes[with_customer])
-        if repeats.any():
-            batch = summarise_batch(invoices, window=window, hashes=hashes, repeats_earlier=repeats)
-            unsettled = _not_in(batch.held, previous)
-            if len(unsettled):
-                held.append(unsettled)
-        if progress is not None:
-            progress.advance(len(invoices))
-        previous = invoices.tail(NEIGHBOURS)
-        del invoices, hashes
-        yield batch
-    if held:
-        restored = _not_repeats(pd.concat(held), source)
-        if len(restored):
-            yield _given_back(restored, window=window)
-
-
-def _first_look(invoices: pd.DataFrame, *, window: OutcomeWindow | None) -> tuple[np.ndarray, Batch]:
-    """A batch's line hashes and its :func:`summarise_batch` as if no earlier batch repeated its lines."""
-    hashes = row_hashes(invoices)
-    return hashes, summarise_batch(invoices, window=window, hashes=hashes)
-
-
-def _in_order(source: Iterable[pd.DataFrame], work: Callable[[pd.DataFrame], tuple[np.ndarray, Batch]],
-              workers: int) -> Iterator[tuple[pd.DataFrame, np.ndarray, Batch]]:
-    """(batch, *work(batch)) for each batch of ``source`` in order; ``workers`` threads each take the
-    next batch and work on it, so reading and working overlap and run side by side."""
-    batches, lock = iter(source), threading.Lock()
-    numbers = itertools.count()
-
-    def task() -> tuple[int, tuple | None]:
-        with lock:
-            number, invoices = next(numbers), next(batches, None)
-        return number, None if invoices is None else (invoices, *work(invoices))
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="segmentation-batch") as pool:
-        pending = collections.deque(pool.submit(task) for _ in range(workers))
-        done: dict[int, tuple | None] = {}
-        for wanted in itertools.count():
-            while wanted not in done:
-                number, result = pending.popleft().result()
-                done[number] = result
-                pending.append(pool.submit(task))
-            result = done.pop(wanted)
-            if result is None:
-                for future in pending:
-                    future.cancel()
-                return
-            yield result
-
-
-def _not_in(held: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
-    """The ``held`` lines that equal no line of ``previous`` (earlier lines)."""
-    if previous is None:
-        return held
-    alike = previous[np.isin(row_hashes(previous), row_hashes(held))]
-    repeats = pd.concat([alike, held]).duplicated(keep="first").to_numpy()[len(alike):]
-    return held[~repeats]
-
-
-def _not_repeats(held: pd.DataFrame, source: Iterable[pd.DataFrame]) -> pd.DataFrame:
-    """The ``held`` lines (row numbers as index) that equal no earlier line of ``source``."""
-    wanted = np.unique(row_hashes(held))
-    alike = []
-    for invoices in source:
-        hashes = row_hashes(invoices)
-        found = np.isin(hashes, wanted) & invoices[c.CUSTOMER_ID].notna().to_numpy()
-        if found.any():
-            alike.append(invoices[found])
-    lines = pd.concat(alike).sort_index(kind="stable")
-    repeats = lines.index[lines.duplicated(keep="first").to_numpy()]
-    return held[~held.index.isin(repeats)]
-
-
-def _given_back(lines: pd.DataFrame, *, window: OutcomeWindow | None) -> Batch:
-    """The batch of held lines that repeat no earlier line: their counts move from the duplicate
-    rule to the rules after it (the lines were counted as read already)."""
-    batch = summarise_batch(lines, window=window)
-    counts = batch.counts.copy()
-    counts.loc[INPUT] = 0
-    counts.loc[DUPLICATE] = -batch.counts.loc[INPUT]
-    return Batch(counts=counts, sums=batch.sums, outcome=batch.outcome, previous=batch.previous,
-                 first_date=batch.first_date, last_date=batch.last_date)
-
-
-def combine_batches(
-    batches: Iterable[Batch],
+def combine(
+    summaries: Iterable[Summary],
     *,
     source: Path,
     spend: Literal["net", "gross"] = "net",
     snapshot_date: pd.Timestamp | str | None = None,
     window: OutcomeWindow | None = None,
-    progress: Progress | None = None,
 ) -> CustomerTable:
-    """The ledger and the customer table of all the batches' lines, whichever lines each holds.
+    """The ledger and the customer table of the lines of every summary (partitions of whole customers).
 
-    The batches' sums are added up in a :class:`~segmentation.stream.SumStore`
-    as they come, so ``batches`` may be a stream longer than memory. With
-    ``window`` (the one the batches were made with), the table is of the lines
-    before ``window.as_of`` with Recency_Days counted to it, and ``outcome`` is
-    the table of the window's lines. ``progress`` (that of reading ``batches``) is closed once
-    they are read.
+    With ``window`` (the one the summaries were made with), the table is of the
+    lines before ``window.as_of`` with Recency_Days counted to it, and
+    ``outcome`` is the table of the window's lines.
     """
-    store, outcome_store, previous_store = SumStore(), SumStore(), SumStore()
-    counts, firsts, lasts = [], [], []
-    try:
-        for batch in batches:
-            counts.append(batch.counts)
-            store.add(batch.sums)
-            outcome_store.add(batch.outcome)
-            previous_store.add(batch.previous)
-            if batch.first_date is not None:
-                firsts.append(batch.first_date)
-                lasts.append(batch.last_date)
-    finally:
-        if progress is not None:
-            progress.close()
-    with Progress.of("customers", total=None, shown=False, logged=progress is not None and progress.logged):
-        return _customer_table(store, outcome_store, previous_store, counts=counts, firsts=firsts, lasts=lasts,
-                               source=source, spend=spend, snapshot_date=snapshot_date, window=window)
-
-
-def _customer_table(store: SumStore, outcome_store: SumStore, previous_store: SumStore, *,
-                    counts: list[pd.DataFrame],
-                    firsts: list[pd.Timestamp], lasts: list[pd.Timestamp], source: Path,
-                    spend: Literal["net", "gross"], snapshot_date: pd.Timestamp | str | None,
-                    window: OutcomeWindow | None) -> CustomerTable:
-    """:func:`combine_batches` once every batch is in the stores."""
-    ledger = ledger_from_counts(pd.concat(counts))
+    summaries = list(summaries)
+    ledger = ledger_from_counts(pd.concat([summary.counts for summary in summaries]))
+    firsts = [summary.first_date for summary in summaries if summary.first_date is not None]
+    lasts = [summary.last_date for summary in summaries if summary.last_date is not None]
     if window is not None:
         _check_window(window, firsts, lasts, source=source)
         snapshot_date = window.as_of
-    pieces = store.pieces()
-    _require_purchases(pieces is not None and len(pieces.customers) > 0, ledger, source=source, window=window)
+    pieces = rulebook.stack_pieces(summary.pieces for summary in summaries)
+    bought = pieces.customers["has_purchase"].to_numpy() if not pieces.empty else None
+    _require_purchases(bought is not None and bool(bought.any()), ledger, source=source, window=window)
     outcome = previous = None
     if window is not None:
-        outcome, previous = (_window_table(found, pieces, spend=spend)
-                             for found in (outcome_store.pieces(), previous_store.pieces()))
+        outcome, previous = (rulebook.features(rulebook.stack_pieces(getattr(summary, name) for summary in summaries),
+                                               spend=spend)
+                             for name in ("outcome", "previous"))
     return CustomerTable(
-        customers=features_from_pieces(pieces, spend=spend, snapshot_date=snapshot_date),
+        customers=rulebook.features(pieces, spend=spend, snapshot_date=snapshot_date),
         ledger=ledger,
-        returns_matched=float(pounds(pieces.counted_micros)),
-        returns_unmatched=float(pounds(pieces.unmatched_micros)),
-        return_only_customers=len(pieces.return_only_customers),
+        returns_matched=float(pounds(int(pieces.customers["counted_micros"].sum()))),
+        returns_unmatched=float(pounds(int(pieces.customers["unmatched_micros"].sum()))),
+        return_only_customers=int((~bought).sum()),
         outcome=outcome,
         previous=previous,
         first_date=min(firsts) if firsts else None,
         last_date=max(lasts) if lasts else None,
     )
-
-
-def _window_table(found: CustomerPieces | None, pieces: CustomerPieces, *,
-                  spend: Literal["net", "gross"]) -> pd.DataFrame:
-    """The feature table of a window's lines (``found``); with no line in it, the columns of the table of
-    ``pieces`` and no row."""
-    if found is None:
-        return features_from_pieces(pieces, spend=spend).iloc[:0]
-    return features_from_pieces(found, spend=spend)
 
 
 def _check_window(window: OutcomeWindow, firsts: list[pd.Timestamp], lasts: list[pd.Timestamp], *,
@@ -361,20 +220,34 @@ def _check_window(window: OutcomeWindow, firsts: list[pd.Timestamp], lasts: list
 
 
 @dataclass(frozen=True)
-class PandasEngine:
-    """The lines streamed through :func:`summarise_batch` a batch at a time (the default).
+class DuckDBEngine:
+    """The lines of a file streamed into one DuckDB query on this machine (the default).
 
-    A Parquet file with dated InvoiceDates is read ``batch_lines`` lines at a
-    time, ``threads`` batches read and summarised side by side (see
-    :func:`stream_batches`); memory grows with the batches in flight and the
-    per-customer sums, not with the lines. Other files are read whole and are
-    one batch.
-    ``progress`` shows a progress bar per stage on stderr when it is a terminal.
+    The loader reads the file (a Parquet file with dated InvoiceDates
+    ``batch_lines`` lines at a time, any other file whole) and hands each batch
+    to DuckDB as Arrow as it goes; DuckDB runs the rulebook on ``threads``
+    threads (default: every core) within ``memory_limit`` (DuckDB's syntax,
+    e.g. ``"2GiB"``; None: DuckDB's own default, 80 % of the memory), spilling
+    above it into ``temp_directory`` (default: a temporary folder removed when
+    the run ends). ``progress`` shows a progress bar on stderr when it is a terminal.
     """
 
     batch_lines: int = config.BATCH_LINES
-    threads: int = 2
+    threads: int | None = config.DUCKDB_THREADS
+    memory_limit: str | None = config.DUCKDB_MEMORY_LIMIT
+    temp_directory: str | Path | None = None
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        import duckdb
+
+        try:
+            rulebook.connect(threads=self.threads, memory_limit=self.memory_limit).close()
+        except duckdb.Error:
+            raise InvoiceDataError(
+                f"--memory-limit: {self.memory_limit!r} is not an amount of memory; give one such as 4GiB or "
+                "500MB (memory_limit= in Python)."
+            ) from None
 
     def customer_table(
         self,
@@ -392,9 +265,36 @@ class PandasEngine:
         source = invoice_batches(path, sheet=sheet, date_format=date_format, batch_lines=self.batch_lines)
         report = path.is_file() and path.stat().st_size > LARGE_INPUT_BYTES
         progress = Progress("lines", total=source.lines, shown=self.progress, logged=report)
-        batches = stream_batches(source, window=window, progress=progress, workers=self.threads)
-        return combine_batches(batches, source=path, spend=spend, snapshot_date=snapshot_date, window=window,
-                               progress=progress)
+        failure: list[BaseException] = []
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                for invoices in source:
+                    yield from rulebook.arrow_lines(invoices).to_batches()
+                    progress.advance(len(invoices))
+            except BaseException as error:  # DuckDB would wrap it: kept to be raised as it is
+                failure.append(error)
+                raise
+
+        with self._connection() as db:
+            db.register("lines", pa.RecordBatchReader.from_batches(rulebook.ARROW_SCHEMA, batches()))
+            try:
+                summary = summarise(db, "lines", window=window)
+            except Exception:
+                if failure:
+                    raise failure[0] from None
+                raise
+            finally:
+                progress.close()
+        with Progress.of("customers", total=None, shown=False, logged=report):
+            return combine([summary], source=path, spend=spend, snapshot_date=snapshot_date, window=window)
+
+    @contextmanager
+    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with tempfile.TemporaryDirectory(prefix="segmentation-duckdb-") as scratch:
+            with rulebook.connection(threads=self.threads, memory_limit=self.memory_limit,
+                                     temp_directory=self.temp_directory or scratch) as db:
+                yield db
 
     def customer_table_of_lines(
         self,
@@ -405,8 +305,7 @@ class PandasEngine:
         window: OutcomeWindow | None = None,
     ) -> CustomerTable:
         """:meth:`customer_table` of invoice lines already loaded from ``source`` (canonical columns)."""
-        return combine_batches([summarise_batch(invoices, window=window)], source=Path(source), spend=spend,
-                               window=window)
+        return combine([summarise_lines(invoices, window=window)], source=Path(source), spend=spend, window=window)
 
 
 class Progress:
@@ -505,21 +404,22 @@ class DaskEngine:
         from segmentation import dask_engine
 
         batches = dask_engine.map_batches(
-            source, partial(summarise_batch, window=window), date_format=date_format, scheduler=self.scheduler,
+            source, partial(summarise_lines, window=window), date_format=date_format, scheduler=self.scheduler,
             worker_memory=self.worker_memory, scheduler_timeout=self.scheduler_timeout, progress=self.progress,
         )
-        return combine_batches(batches, source=Path(source), spend=spend, snapshot_date=snapshot_date,
-                               window=window)
+        return combine(batches, source=Path(source), spend=spend, snapshot_date=snapshot_date, window=window)
 
 
-Engine = PandasEngine | DaskEngine
+Engine = DuckDBEngine | DaskEngine
 
 
 def engine_named(name: str, *, scheduler: str | None = None, worker_memory: str = config.DASK_WORKER_MEMORY,
-                 scheduler_timeout: float = config.DASK_SCHEDULER_TIMEOUT) -> Engine:
-    """The engine called ``name`` (one of :data:`ENGINES`); the Dask options go to the Dask engine."""
-    if name == "pandas":
-        return PandasEngine()
+                 scheduler_timeout: float = config.DASK_SCHEDULER_TIMEOUT, memory_limit: str | None = None,
+                 temp_directory: str | Path | None = None) -> Engine:
+    """The engine called ``name`` (one of :data:`ENGINES`); the Dask options go to the Dask engine,
+    ``memory_limit`` and ``temp_directory`` to DuckDB."""
+    if name == "duckdb":
+        return DuckDBEngine(memory_limit=memory_limit or config.DUCKDB_MEMORY_LIMIT, temp_directory=temp_directory)
     if name == "dask":
         return DaskEngine(scheduler=scheduler, worker_memory=worker_memory, scheduler_timeout=scheduler_timeout)
     raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {name!r}")

@@ -20,7 +20,7 @@ from segmentation.cluster import (
     summarise_clusters,
 )
 from segmentation.diagnostics import KChoice
-from segmentation.engines import CustomerTable, Engine, OutcomeWindow, PandasEngine, last_window
+from segmentation.engines import CustomerTable, DuckDBEngine, Engine, OutcomeWindow, last_window
 from segmentation.errors import InvoiceDataError
 from segmentation.forecast import Forecast, ForecastCheck
 from segmentation.model import (
@@ -42,8 +42,8 @@ from segmentation.model import (
 from segmentation.profiles import profile_segments
 from segmentation.rfm import SegmentMap, load_segment_map, score_customers, segment_customers
 
-#: The engine a run uses unless told otherwise: in memory, with pandas.
-DEFAULT_ENGINE = PandasEngine()
+#: The engine a run uses unless told otherwise: embedded DuckDB on this machine.
+DEFAULT_ENGINE = DuckDBEngine()
 
 
 @dataclass(frozen=True)
@@ -114,9 +114,9 @@ def segment_file(
     standardising; ``k`` is a number, or a rule of
     :func:`segmentation.diagnostics.choose_k` ("auto": the silhouette's best
     k, "elbow") applied to a scan of ``config.K_RANGE``. ``engine`` builds the
-    customer table: :class:`~segmentation.engines.PandasEngine` (default) in
-    memory, or :class:`~segmentation.engines.DaskEngine` out of core (``path``
-    may then be a glob or a folder of CSV or Parquet files).
+    customer table: :class:`~segmentation.engines.DuckDBEngine` (default) on
+    this machine, or :class:`~segmentation.engines.DaskEngine` on a Dask
+    cluster (``path`` may then be a glob or a folder of CSV or Parquet files).
 
     Every run also segments the customers every way (:func:`segment_every_way`:
     the rule-based map ``segment_map``, KMeans on RFM with ``rfm_k`` (a number
@@ -447,7 +447,7 @@ def check_against_next(invoices: pd.DataFrame, *, source: str | Path, last_invoi
     """
     window = last_window(last_invoice_date, horizon_days=horizon_days)
     try:
-        table = PandasEngine().customer_table_of_lines(invoices, source=source, spend=spend, window=window)
+        table = DuckDBEngine().customer_table_of_lines(invoices, source=source, spend=spend, window=window)
         segments = segment_every_way(table.customers, rfm_k=rfm_k, segment_map=segment_map)
     except InvoiceDataError as error:
         return NextPeriodCheck(window=window, skipped=str(error))
