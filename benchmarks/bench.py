@@ -26,7 +26,7 @@ Fairness rules:
   table in its own form (an Arrow table, a Polars frame, a pandas frame).
 - Thread counts are set and stated: DuckDB with ``SET threads``, Polars with
   ``POLARS_MAX_THREADS`` in the process's environment (read back from Polars);
-  this package's count is 1 for lines in memory and the engine's ``threads`` for a file.
+  this package's count is 1 for lines in memory and DuckDB's threads (every core) for a file.
   CPU time (user + system) is reported beside wall time.
 - For each input and stage, repeat 1 of every engine runs, then repeat 2 of
   every engine, and so on; wall time is given as median and range.
@@ -159,14 +159,12 @@ def _prepare(stage: str, engine: Engine, source: Path) -> Prepared:
 def _prepare_package(stage: str, source: Path, invoices: pd.DataFrame | None) -> Prepared:
     from segmentation.engines import DuckDBEngine
     from segmentation.features import build_customer_features
-    from segmentation.load import invoice_batches
 
     engine = DuckDBEngine(progress=False)
     if stage == "features":  # lines in memory: one thread
         return Prepared(lambda: build_customer_features(invoices), _same, 1)
-    # a file: the engine's batches on its threads; a file it reads whole is one batch, on one
-    streamed = invoice_batches(source).lines is not None
-    return Prepared(lambda: engine.customer_table(source).customers, _same, engine.threads if streamed else 1)
+    # a file: the loader's batches into one DuckDB query, on the engine's threads (default: every core)
+    return Prepared(lambda: engine.customer_table(source).customers, _same, engine.threads or os.cpu_count() or 1)
 
 
 def _clean_lines(source: Path) -> pd.DataFrame:

@@ -314,3 +314,20 @@ def test_few_distinct_values_cluster_without_a_convergence_warning_or_are_refuse
     one_spend = pd.DataFrame({c.TOTAL_BILL_SIZE: [10.0] * 6 + [10.0000001] * 6}, index=index)  # a rounding apart
     with pytest.raises(InvoiceDataError, match="only 1 distinct value"):
         cluster_customers(one_spend, k=2)
+
+
+@pytest.mark.parametrize("memory", ["abc", "12 parsecs"])
+def test_a_memory_limit_duckdb_cannot_read_is_one_line_before_any_work(tmp_path, capfd, memory):
+    sample = tmp_path / "sample.csv"
+    sample.write_text(HEADER + "536365,85123A,HEART,6,2010-12-01 08:26,2.55,17850,United Kingdom\n")
+    assert main([str(sample), "--out", str(tmp_path / "out"), "--memory-limit", memory]) == 2
+    err = _one_error_line(capfd)
+    assert err.startswith(f"error: --memory-limit: {memory!r} is not an amount of memory"), err
+    assert not (tmp_path / "out").exists()
+
+
+def test_duckdb_options_are_refused_with_the_dask_engine(tmp_path, capsys):
+    sample = tmp_path / "sample.csv"
+    sample.write_text(HEADER + "536365,85123A,HEART,6,2010-12-01 08:26,2.55,17850,United Kingdom\n")
+    assert main([str(sample), "--out", str(tmp_path), "--engine", "dask", "--memory-limit", "1GiB"]) == 2
+    assert capsys.readouterr().err.startswith("error: --memory-limit and --temp-directory are for --engine duckdb")
