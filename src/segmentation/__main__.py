@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "glob or a folder of CSV/Parquet files")
     cluster.add_argument("--memory-limit", metavar="SIZE",
                         help="duckdb: the memory the rules may use before they spill to disk, e.g. 4GiB "
-                             f"(default: {config.DUCKDB_MEMORY_LIMIT})")
+                             "(default: DuckDB's own, 80%% of the machine's memory)")
     cluster.add_argument("--temp-directory", type=Path, metavar="DIR",
                         help="duckdb: where to spill above --memory-limit (default: a temporary folder, "
                              "removed when the run ends)")

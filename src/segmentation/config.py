@@ -59,8 +59,10 @@ SAMPLE_CUSTOMERS = 400
 #: file's row groups are cut to at most this many lines).
 BATCH_LINES = 1 << 19
 #: DuckDB engine: the memory DuckDB may use (its syntax); above it, it spills to its temporary folder.
-#: ``--memory-limit`` sets it for a run; None leaves DuckDB's own default (80 % of the machine's memory).
-DUCKDB_MEMORY_LIMIT = "1GiB"
+#: None leaves DuckDB's own default, 80 % of the machine's memory; ``--memory-limit`` sets it for a run.
+#: A lower limit spills sooner: 20M lines took 36 s with DuckDB's default and 87 s at 1 GiB
+#: (docs/performance.md).
+DUCKDB_MEMORY_LIMIT: str | None = None
 #: DuckDB engine: threads (None: one per core).
 DUCKDB_THREADS: int | None = None
 

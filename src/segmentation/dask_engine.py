@@ -4,14 +4,14 @@ Input: one file, a glob (``exports/2011-*.parquet``) or a folder of CSV or
 Parquet files, all with the same columns, laid out as :func:`segmentation.load.sniff`
 finds the first one. This module holds no rule: it reads the lines into a Dask
 frame, shuffles them so that every partition holds all lines of its customers
-and every copy of its lines, and applies the per-batch step it is given
-(:func:`segmentation.engines.summarise_batch`) to each partition on a Dask
+and every copy of its lines, and applies the step it is given (the rulebook,
+:func:`segmentation.engines.summarise_lines`) to each partition on a Dask
 cluster. The step's results come back to the client, one per partition.
 
-How the work scales: reading and the per-batch step grow with lines and run
-in parallel on every worker; the shuffle moves every line once between
-workers. What reaches the client is one row per customer and per (partition,
-product). Workers spill to disk when they reach their memory limit, so the
+How the work scales: reading and the step grow with lines and run in parallel
+on every worker; the shuffle moves every line once between workers. What
+reaches the client is one row per customer and per (partition, StockCode,
+Description). Workers spill to disk when they reach their memory limit, so the
 lines need not fit in memory.
 """
 

@@ -148,9 +148,10 @@ def summarise(db: duckdb.DuckDBPyConnection, lines: str, *, window: OutcomeWindo
                    previous=between(window.before, window.as_of), first_date=first, last_date=last)
 
 
-def summarise_lines(invoices: pd.DataFrame, *, window: OutcomeWindow | None = None) -> Summary:
-    """:func:`summarise` of lines in memory (a Dask partition, or lines already loaded)."""
-    with rulebook.connection(threads=1) as db:
+def summarise_lines(invoices: pd.DataFrame, *, window: OutcomeWindow | None = None,
+                    threads: int | None = config.DUCKDB_THREADS) -> Summary:
+    """:func:`summarise` of lines in memory (a Dask partition, on one thread, or lines already loaded)."""
+    with rulebook.connection(threads=threads) as db:
         db.register("lines", rulebook.arrow_lines(invoices))
         return summarise(db, "lines", window=window)
 
@@ -239,6 +240,8 @@ class DuckDBEngine:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        if self.memory_limit in (None, config.DUCKDB_MEMORY_LIMIT):
+            return  # nothing to check: DuckDB is imported only when the rules run
         import duckdb
 
         try:
@@ -277,8 +280,11 @@ class DuckDBEngine:
                 raise
 
         with self._connection() as db:
-            db.register("lines", pa.RecordBatchReader.from_batches(rulebook.ARROW_SCHEMA, batches()))
+            db.register("incoming", pa.RecordBatchReader.from_batches(rulebook.ARROW_SCHEMA, batches()))
             try:
+                # stored first, as it streams in: the rules then run on every core (a query on the stream
+                # itself runs at the pace of its one reading thread); DuckDB spills the table if it must
+                db.execute("CREATE TEMP TABLE lines AS SELECT * FROM incoming")
                 summary = summarise(db, "lines", window=window)
             except Exception:
                 if failure:
@@ -404,8 +410,8 @@ class DaskEngine:
         from segmentation import dask_engine
 
         batches = dask_engine.map_batches(
-            source, partial(summarise_lines, window=window), date_format=date_format, scheduler=self.scheduler,
-            worker_memory=self.worker_memory, scheduler_timeout=self.scheduler_timeout, progress=self.progress,
+            source, partial(summarise_lines, window=window, threads=1), date_format=date_format,
+            scheduler=self.scheduler, worker_memory=self.worker_memory, scheduler_timeout=self.scheduler_timeout, progress=self.progress,
         )
         return combine(batches, source=Path(source), spend=spend, snapshot_date=snapshot_date, window=window)
 

@@ -313,7 +313,7 @@ def ledger_counts(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def classify_lines(invoices: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """The ledger's counts (see :func:`ledger_counts`) of lines in memory and the positions of the lines
     kept (the first copy of each kept line), in order."""
-    with connection(threads=1) as db:
+    with connection(threads=config.DUCKDB_THREADS) as db:
         db.register("lines", arrow_lines(invoices, numbered=True))
         db.execute("CREATE TEMP TABLE classified AS " + CLASSIFY.format(
             lines="lines", first_line=", min(line_no) AS first_line"))
@@ -324,7 +324,7 @@ def classify_lines(invoices: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
 
 def _of_lines(invoices: pd.DataFrame, expression: str) -> np.ndarray:
     """One SQL expression of the canonical columns, for each line in memory, in order."""
-    with connection(threads=1) as db:
+    with connection(threads=config.DUCKDB_THREADS) as db:
         db.register("lines", arrow_lines(invoices, numbered=True))
         return db.sql(f"SELECT {expression} AS value FROM lines ORDER BY line_no").fetchnumpy()["value"]
 
@@ -336,7 +336,7 @@ def line_micros(invoices: pd.DataFrame) -> pd.Series:
 
 def is_product(stock_codes: pd.Series) -> pd.Series:
     """:data:`IS_PRODUCT` of each StockCode."""
-    with connection(threads=1) as db:
+    with connection(threads=config.DUCKDB_THREADS) as db:
         codes = pa.table({c.STOCK_CODE: pa.array(stock_codes.astype("str"), type=pa.string()),
                           "line_no": pa.array(range(len(stock_codes)), type=pa.int64())})
         db.register("codes", codes)
@@ -397,7 +397,7 @@ def features(pieces: Pieces, *, spend: Literal["net", "gross"] = "net",
         return empty_features()
     snapshot = snapshot_for(pieces.last_invoice_date, snapshot_date)
     total = "gross - returned" if spend == "net" else "gross"
-    with connection(threads=1) as db:
+    with connection(threads=config.DUCKDB_THREADS) as db:
         db.register("pieces", pieces.customers)
         db.register("descriptions", pieces.descriptions)
         query = FEATURES.format(names=NAMES, total=total, snapshot=f"TIMESTAMP '{snapshot:%Y-%m-%d}'")
@@ -443,7 +443,7 @@ def features_of_lines(invoices: pd.DataFrame, *, spend: Literal["net", "gross"] 
         raise ValueError("no invoice lines: nothing to summarise")
     if invoices[c.CUSTOMER_ID].isna().any():
         raise ValueError("every clean line has a CustomerID; clean the lines first")
-    with connection(threads=1) as db:
+    with connection(threads=config.DUCKDB_THREADS) as db:
         db.register("lines", arrow_lines(invoices))
         pieces = pieces_of(db, "lines")
     return features(pieces, spend=spend, snapshot_date=snapshot_date)
@@ -451,7 +451,7 @@ def features_of_lines(invoices: pd.DataFrame, *, spend: Literal["net", "gross"] 
 
 def describe_stock_codes(invoices: pd.DataFrame) -> pd.Series:
     """:data:`NAMES` of lines in memory: a Series of Description indexed by StockCode."""
-    with connection(threads=1) as db:
+    with connection(threads=config.DUCKDB_THREADS) as db:
         db.register("lines", arrow_lines(invoices))
         db.execute("CREATE TEMP TABLE descriptions AS " + DESCRIPTION_COUNTS.format(kept="lines"))
         frame = db.sql(NAMES + " ORDER BY StockCode").to_arrow_table().to_pandas()
@@ -461,7 +461,7 @@ def describe_stock_codes(invoices: pd.DataFrame) -> pd.Series:
 
 def returns_of_lines(invoices: pd.DataFrame) -> pd.DataFrame:
     """:data:`RETURNS` of clean lines in memory, index (CustomerID, StockCode), micro-pounds."""
-    with connection(threads=1) as db:
+    with connection(threads=config.DUCKDB_THREADS) as db:
         db.register("lines", arrow_lines(invoices))
         frame = db.sql(RETURNS.format(kept="lines")).to_arrow_table().to_pandas()
     frame[c.CUSTOMER_ID] = frame[c.CUSTOMER_ID].astype("Int64")
