@@ -411,7 +411,8 @@ class DaskEngine:
 
         batches = dask_engine.map_batches(
             source, partial(summarise_lines, window=window, threads=1), date_format=date_format,
-            scheduler=self.scheduler, worker_memory=self.worker_memory, scheduler_timeout=self.scheduler_timeout, progress=self.progress,
+            scheduler=self.scheduler, worker_memory=self.worker_memory, scheduler_timeout=self.scheduler_timeout,
+            progress=self.progress,
         )
         return combine(batches, source=Path(source), spend=spend, snapshot_date=snapshot_date, window=window)
 
