@@ -26,7 +26,7 @@ Fairness rules:
   table in its own form (an Arrow table, a Polars frame, a pandas frame).
 - Thread counts are set and stated: DuckDB with ``SET threads``, Polars with
   ``POLARS_MAX_THREADS`` in the process's environment (read back from Polars);
-  this package's count is 1 for lines in memory and DuckDB's threads (every core) for a file.
+  this package's count is DuckDB's threads (every core), for lines in memory and for a file.
   CPU time (user + system) is reported beside wall time.
 - For each input and stage, repeat 1 of every engine runs, then repeat 2 of
   every engine, and so on; wall time is given as median and range.
@@ -161,10 +161,11 @@ def _prepare_package(stage: str, source: Path, invoices: pd.DataFrame | None) ->
     from segmentation.features import build_customer_features
 
     engine = DuckDBEngine(progress=False)
-    if stage == "features":  # lines in memory: one thread
-        return Prepared(lambda: build_customer_features(invoices), _same, 1)
-    # a file: the loader's batches into one DuckDB query, on the engine's threads (default: every core)
-    return Prepared(lambda: engine.customer_table(source).customers, _same, engine.threads or os.cpu_count() or 1)
+    threads = engine.threads or os.cpu_count() or 1  # DuckDB runs the rulebook on every core
+    if stage == "features":
+        return Prepared(lambda: build_customer_features(invoices), _same, threads)
+    # a file: the loader's batches into one DuckDB query
+    return Prepared(lambda: engine.customer_table(source).customers, _same, threads)
 
 
 def _clean_lines(source: Path) -> pd.DataFrame:
