@@ -15,55 +15,14 @@ Quantity < 0 a return.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from segmentation import columns as c
 from segmentation import config
-from segmentation.clean import ledger_from_counts
+from segmentation.clean import CleanResult, ledger_from_counts
 from segmentation.load import require_summable
-
-
-@dataclass(frozen=True)
-class CleanResult:
-    """Clean invoice lines and the ledger that accounts for every removed line.
-
-    Attributes
-    ----------
-    invoices
-        The kept lines, in input order, with a fresh ``RangeIndex``.
-    ledger
-        One row per step, index ``step``: ``input`` (lines read), one row per
-        rule of :data:`RULES` (lines that rule removed), ``kept`` (lines left).
-        Columns: ``rows``; ``amount``, the sum of ``|Quantity x UnitPrice|`` of
-        those lines; ``meaning``, the rule in words.
-    counts
-        What the ledger is made from, in whole numbers: index ``step`` as in
-        ``ledger``, columns ``rows`` and ``micros`` (the amount in
-        micro-pounds). The counts of several batches of lines add up to the
-        counts of the lines together (see :func:`ledger_from_counts`).
-    """
-
-    invoices: pd.DataFrame
-    ledger: pd.DataFrame
-    counts: pd.DataFrame
-    #: With ``earlier`` (see :func:`clean_invoices`): the lines removed as repeats of an earlier
-    #: batch's lines, with their row labels.
-    held: pd.DataFrame | None = None
-
-    @property
-    def rows_in(self) -> int:
-        return int(self.ledger.loc["input", c.LEDGER_ROWS])
-
-    @property
-    def rows_out(self) -> int:
-        return int(self.ledger.loc["kept", c.LEDGER_ROWS])
-
-    @property
-    def rows_removed(self) -> int:
-        return self.rows_in - self.rows_out
 
 
 def missing_customer(invoices: pd.DataFrame) -> pd.Series:
@@ -74,11 +33,8 @@ def missing_customer(invoices: pd.DataFrame) -> pd.Series:
 def duplicate(invoices: pd.DataFrame) -> pd.Series:
     """Exact repeats of an earlier line (every input column equal); the first is kept.
 
-    The one rule that looks beyond its own line: applied to a batch of lines,
-    it needs every copy of each line in that batch (or :class:`LineHashes` of
-    the earlier batches, see :func:`clean_invoices`). Each line is hashed; only
-    lines whose hash repeats are compared value by value, so a line is removed
-    only if it equals an earlier one.
+    Each line is hashed; only lines whose hash repeats are compared value by
+    value, so a line is removed only if it equals an earlier one.
     """
     return pd.Series(_repeats(invoices, row_hashes(invoices)), index=invoices.index)
 
@@ -200,57 +156,21 @@ def pence(micros: pd.Series) -> pd.Series:
     return (micros.astype("int64") + MICROS_PER_PENNY // 2) // MICROS_PER_PENNY
 
 
-def clean_invoices(
-    invoices: pd.DataFrame, *, hashes: np.ndarray | None = None, repeats_earlier: np.ndarray | None = None
-) -> CleanResult:
-    """Apply :data:`RULES` in order and count what each one removes.
-
-    Parameters
-    ----------
-    invoices
-        Invoice lines in canonical columns, as returned by ``load_invoices``.
-        The input is not modified. Any batch of lines that holds every copy of
-        each of its lines gives the counts those lines give within the whole
-        table, so an engine may clean batch by batch and add the counts.
-    hashes
-        The lines' :func:`row_hashes`, when the caller has them already.
-    repeats_earlier
-        For a batch of a longer stream: True where a line's hash is one of an
-        earlier batch's lines (see :class:`LineHashes`). Such lines are removed
-        as duplicates and returned in ``held``: each repeats an earlier
-        batch's line unless the hashes merely collide, which the engine
-        settles once the stream is read.
-
-    Returns
-    -------
-    CleanResult
-        The kept lines, the ledger and its counts; see :class:`CleanResult`.
-    """
+def clean_invoices(invoices: pd.DataFrame) -> CleanResult:
+    """Apply :data:`RULES` in order and count what each one removes (a line under the first rule that
+    removes it); the contract of ``segmentation.clean.clean_invoices``."""
     abs_micros = line_amount_micros(invoices).abs().to_numpy()
     require_summable(abs_micros.sum(dtype="float64"), where="invoice lines")
     alive = np.ones(len(invoices), dtype=bool)
     steps = [_count(INPUT, alive, abs_micros)]
-    held = None
     for name, rule, _ in RULES:
-        # Each rule sees every line; a line counts under the first rule that flags it.
-        # For the duplicate rule this equals applying it after the first rule: copies
-        # of a line share its CustomerID, so they are all kept or all gone by then.
-        if name == DUPLICATE and hashes is not None:
-            flagged = _repeats(invoices, hashes)
-        else:
-            flagged = rule(invoices).to_numpy(dtype=bool)
-        if name == DUPLICATE and repeats_earlier is not None:
-            across = repeats_earlier & alive & ~flagged
-            held = invoices[across]
-            flagged = flagged | across
-        removed = flagged & alive
+        removed = rule(invoices).to_numpy(dtype=bool) & alive
         steps.append(_count(name, removed, abs_micros))
         alive &= ~removed
     steps.append(_count(KEPT, alive, abs_micros))
     counts = pd.DataFrame(steps).set_index(c.LEDGER_STEP)
-    return CleanResult(
-        invoices=invoices[alive].reset_index(drop=True), ledger=ledger_from_counts(counts), counts=counts, held=held
-    )
+    return CleanResult(invoices=invoices[alive].reset_index(drop=True), ledger=ledger_from_counts(counts),
+                       counts=counts)
 
 
 def _count(step: str, lines: np.ndarray, abs_micros: np.ndarray) -> dict[str, object]:

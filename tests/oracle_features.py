@@ -7,21 +7,7 @@ row per line, where Quantity > 0 is a purchase and Quantity < 0 a return.
 Output: one row per customer with at least one purchase line, index CustomerID,
 columns :data:`columns.FEATURES`.
 
-The purchase definition, written here once for both engines:
-
-- a **product line** has a StockCode that starts with five digits
-  (:func:`is_product`); postage, charges, manual adjustments and the like are
-  not products;
-- a **purchase occasion** is a (customer, calendar day) on which the value of
-  the customer's product purchase lines minus the value of their product
-  return lines that day is above zero. Frequency counts occasions;
-  First_Purchase and Last_Purchase are the earliest and latest purchase line
-  of a product on an occasion day, so a bank charge after the last order, a
-  same-day cancellation or an invoice split in two within a day moves neither;
-- a **return counts against what was paid**: per (customer, StockCode), the
-  matched value is min(value returned, value bought) in the data, whatever
-  the dates (a credit note minutes before its rebill is common); the rest is
-  Unmatched_Returns. So Returned_Amount <= Gross_Spend for every customer.
+The purchase definition is the one ``segmentation.features`` states.
 
 The work has two steps. :func:`line_sums` reduces a batch of lines to small
 tables of sums (per customer and StockCode, per customer and day, per customer
