@@ -436,15 +436,7 @@ def describe_stock_codes(descriptions: pd.DataFrame) -> pd.Series:
 
 
 def match_returns(invoices_or_summaries: pd.DataFrame | LineSummaries) -> pd.DataFrame:
-    """Match each customer's returns of a StockCode against that customer's purchases of it.
-
-    One row per (CustomerID, StockCode) with at least one return line.
-    Columns: ``returned_quantity``; ``returned_value`` (sum of
-    ``-Quantity x UnitPrice`` over the return lines, pounds); ``counted`` =
-    min(value returned, value bought in the data); ``Unmatched_Returns`` =
-    returned value - counted: returns of items bought before the data starts,
-    returns priced above the purchase, discounts and other non-purchases.
-    """
+    """The returns matched against purchases: the contract of ``segmentation.features.match_returns``."""
     if isinstance(invoices_or_summaries, LineSummaries):
         items = invoices_or_summaries.items
     else:
