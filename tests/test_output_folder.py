@@ -239,6 +239,58 @@ def test_ctrl_c_is_one_line_exit_130_and_leaves_the_previous_run(tmp_path, capsy
     assert leftovers(out) == []
 
 
+#: A command run as a shell runs it, with Ctrl-C pressed at ``sys.argv[1]``: inside a DuckDB query, inside Python
+#: that DuckDB calls (a function of the query), or once the run is over, while Python shuts down.
+CTRL_C_DRIVER = """
+import atexit, os, signal, sys, threading, time
+from segmentation import __main__ as cli
+from segmentation import rulebook
+
+where, source, out = sys.argv[1:]
+segment_file = cli.segment_file
+
+def ctrl_c(x: int) -> int:
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(2)
+    return x
+
+def interrupted_segment_file(*args, **kwargs):
+    db = rulebook.connect()  # the package's statements run on its connections
+    if where == "query":
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+        db.sql("SELECT count(*) FROM range(1000000000000) t(x) WHERE x % 7 = 3").fetchall()
+    if where == "python called by a query":
+        db.create_function("ctrl_c", ctrl_c)
+        db.sql("SELECT ctrl_c(1)").fetchall()
+    return segment_file(*args, **kwargs)
+
+cli.segment_file = interrupted_segment_file
+if where == "shutdown":
+    atexit.register(ctrl_c, 0)
+sys.argv = ["segmentation", source, "--out", out, "--k", "2", "--rfm-k", "2", "--no-forecast"]
+raise SystemExit(cli.run())
+"""
+
+
+@pytest.mark.parametrize("where", ["query", "python called by a query", "shutdown"])
+def test_ctrl_c_wherever_duckdb_or_python_takes_it_is_one_line_and_130(tmp_path, where):
+    """DuckDB turns a Ctrl-C inside a query into its own error; Python dies of one while it shuts down."""
+    source, out = write_invoices(tmp_path / "in.parquet"), tmp_path / "out"
+    assert main([str(source), "--out", str(out), "--k", "2", "--rfm-k", "2", "--no-forecast"]) == 0
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    result = subprocess.run([sys.executable, "-c", CTRL_C_DRIVER, where, str(source), str(out)],
+                            capture_output=True, text=True, timeout=120, check=False)
+    after = {path.name: path.read_bytes() for path in out.iterdir()}
+    if where == "shutdown":  # the run had finished: its output stands, and the exit status says so
+        assert (result.returncode, result.stderr) == (0, "")
+        assert after.keys() == before.keys()  # a new run, the same tables
+        after.pop("run.json"), before.pop("run.json")
+    else:
+        assert (result.returncode, result.stderr) == (130, f"interrupted; {out} is unchanged\n")
+    assert after == before
+    assert leftovers(out) == []
+
+
 @pytest.mark.parametrize(("date_format", "message"), [
     ("%Q", "'Q' is a bad directive"),
     ("%H:%M", "does not read a day, a month and a year"),

@@ -31,6 +31,31 @@ def _interrupted_while_starting(signum: int, frame: object) -> None:
 if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
     signal.signal(signal.SIGINT, _interrupted_while_starting)  # until run() starts
 
+
+class _CtrlC:
+    """Whether Ctrl-C was pressed during this command.
+
+    DuckDB takes a Ctrl-C that lands inside a statement and raises an error of its own ("Query interrupted", or
+    one that wraps the KeyboardInterrupt's traceback), so the commands ask this rather than trust an error's
+    type; and code below that swallows the KeyboardInterrupt cannot lead to a new output folder either, as the
+    commands check this before they replace it."""
+
+    pressed = False
+
+    @classmethod
+    def check(cls) -> None:
+        """Stop here if a Ctrl-C was pressed and something below took its KeyboardInterrupt."""
+        if cls.pressed:
+            raise KeyboardInterrupt
+
+
+def _on_ctrl_c(signum: int, frame: object) -> None:
+    """Ctrl-C while the command runs: remember it and stop the command with KeyboardInterrupt."""
+    _CtrlC.pressed = True
+    rulebook.interrupt()
+    raise KeyboardInterrupt
+
+
 import argparse
 import datetime
 import importlib.util
@@ -45,7 +70,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import config, forecast, plots, populations
+from segmentation import config, forecast, plots, populations, rulebook
 from segmentation.diagnostics import K_RULES
 from segmentation.engines import ENGINES, Engine, OutcomeWindow, engine_named
 from segmentation.errors import InvoiceDataError
@@ -376,12 +401,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _write_run_record(args, folder, run, sha256=sha256)
             except OSError as error:
                 raise cannot_write(out_dir, error) from error
-    except InvoiceDataError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print(f"interrupted; {out_dir} is unchanged", file=sys.stderr)
-        return EXIT_INTERRUPTED
+            _CtrlC.check()
+    except BaseException as error:  # _stopped raises again what is neither bad input nor Ctrl-C
+        return _stopped(error, out_dir)
     print(describe_run(run))
     print(f"wrote {', '.join(written)}, {MODEL_FILE}, {RUN_RECORD} and {len(figures)} figures "
           f"({', '.join(figures)}) to {out_dir}")
@@ -425,12 +447,9 @@ def main_score(argv: Sequence[str]) -> int:
                 _write_score_record(args, folder, run)
             except OSError as error:
                 raise cannot_write(out_dir, error) from error
-    except InvoiceDataError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print(f"interrupted; {out_dir} is unchanged", file=sys.stderr)
-        return EXIT_INTERRUPTED
+            _CtrlC.check()
+    except BaseException as error:  # _stopped raises again what is neither bad input nor Ctrl-C
+        return _stopped(error, out_dir)
     drifted = describe_drift(run.drift)
     if drifted is not None:
         print(f"warning: {drifted}", file=sys.stderr)
@@ -560,19 +579,39 @@ def _plain(value: object) -> object:
     return value if value is None or isinstance(value, bool | int | float | str) else str(value)
 
 
+def _stopped(error: BaseException, out_dir: Path) -> int:
+    """A command's exit status when ``error`` stopped it before its output folder was replaced: Ctrl-C, whatever
+    error it surfaced as, is one line and 130; input the project cannot use is one line and 2; anything else
+    is raised again."""
+    if _CtrlC.pressed or isinstance(error, KeyboardInterrupt):
+        if signal.getsignal(signal.SIGINT) is _on_ctrl_c:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # one line, whatever more Ctrl-Cs come
+        print(f"interrupted; {out_dir} is unchanged", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if isinstance(error, InvoiceDataError):
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    raise error
+
+
 def run() -> int:
     """``main`` for a shell: a reader that closes the pipe early (``| head``) is not an error, and
-    Ctrl-C is one line and exit code 130 (``main`` says whether the output folder was touched)."""
-    if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    Ctrl-C is one line and exit code 130 (``main`` says whether the output folder was touched). Once the
+    command has finished, Ctrl-C is ignored: Python's shutdown would otherwise die of it, with no line."""
+    if signal.getsignal(signal.SIGINT) in (_interrupted_while_starting, signal.default_int_handler):
+        signal.signal(signal.SIGINT, _on_ctrl_c)
     try:
-        return main()
+        status = main()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        status = 0
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        status = EXIT_INTERRUPTED
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return status
 
 
 if __name__ == "__main__":

@@ -32,8 +32,9 @@ first" is what Python's ``sorted`` says.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -248,6 +249,7 @@ def connect(*, threads: int | None = None, memory_limit: str | None = None,
     import duckdb
 
     connection = duckdb.connect(config={"preserve_insertion_order": False})
+    _OPENED.add(connection)
     if threads is not None:
         connection.execute(f"SET threads = {int(threads)}")
     if memory_limit is not None:
@@ -255,6 +257,21 @@ def connect(*, threads: int | None = None, memory_limit: str | None = None,
     if temp_directory is not None:
         connection.execute("SET temp_directory = ?", [str(temp_directory)])
     return connection
+
+
+#: Every connection :func:`connect` opened and not yet collected, for :func:`interrupt`.
+_OPENED: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
+
+
+def interrupt() -> None:
+    """Stop the statement running on every connection this module opened, with DuckDB's own interrupt: a
+    Ctrl-C handler calls it, because DuckDB now and then runs on after the KeyboardInterrupt of a Ctrl-C that
+    lands during a statement. The statement raises "Query interrupted"; a closed connection is left alone."""
+    import duckdb
+
+    for opened in list(_OPENED):
+        with suppress(duckdb.Error):
+            opened.interrupt()
 
 
 @contextmanager
