@@ -4,6 +4,9 @@ disk, the same ledger and customers as all lines at once."""
 
 from __future__ import annotations
 
+import csv
+import gzip
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +19,7 @@ from hypothesis import strategies as st
 
 from conftest import invoice_lines
 from segmentation import columns as c
-from segmentation import config, engines
+from segmentation import config, engines, load
 from segmentation.engines import DuckDBEngine, OutcomeWindow, combine, summarise_lines
 from segmentation.errors import InvoiceDataError
 from segmentation.load import invoice_batches, load_invoices
@@ -109,15 +112,144 @@ def test_a_bad_value_in_a_later_batch_names_its_row_in_the_file(tmp_path):
         DuckDBEngine(batch_lines=50).customer_table(path)
 
 
-def test_only_dated_parquet_streams(tmp_path, real_file):
-    assert invoice_batches(real_file).lines is None  # InvoiceDate stored as text: read whole
+def as_text(lines: pd.DataFrame) -> pd.DataFrame:
+    """Canonical lines with text columns as plain text, so that batches' categories compare."""
+    return lines.astype({name: "str" for name in c.TEXT_COLUMNS})
+
+
+def streamed(path: Path, batch_lines: int) -> pd.DataFrame:
+    return pd.concat([as_text(batch) for batch in invoice_batches(path, batch_lines=batch_lines)],
+                     ignore_index=True)
+
+
+def write_text_table(rows: list[tuple[str, ...]], path: Path) -> Path:
+    """``rows`` of cells as written, under the Online Retail header: a CSV, or a Parquet file of text."""
+    header = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID",
+              "Country"]
+    if path.suffix == ".parquet":
+        pq.write_table(pa.table({name: pa.array([row[i] for row in rows], pa.string())
+                                 for i, name in enumerate(header)}), path, row_group_size=3)
+        return path
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        csv.writer(stream).writerows([header, *rows])
+    return path
+
+
+def test_csv_and_parquet_files_stream_in_batches(tmp_path, real_file):
     lines = invoice_lines([("536001", "85123A", "HEART", 6, "2010-12-01 08:26", 2.55, 12346, "France")] * 10)
-    path = tmp_path / "lines.parquet"
-    pq.write_table(pa.Table.from_pandas(lines, preserve_index=False), path)
-    batches = invoice_batches(path, batch_lines=4)
-    assert batches.lines == 10
-    assert [len(batch) for batch in batches] == [4, 4, 2]
-    assert [batch.index[0] for batch in batches] == [1, 5, 9]
+    dated = tmp_path / "dated.parquet"
+    pq.write_table(pa.Table.from_pandas(lines, preserve_index=False), dated)
+    text = write_text_table([("536001", "85123A", "HEART", "6", "13/12/2010 08:26", "2.55", "12346", "France")] * 10,
+                            tmp_path / "lines.csv")
+    gzipped = tmp_path / "lines.csv.gz"
+    gzipped.write_bytes(gzip.compress(text.read_bytes()))
+    text_parquet = write_text_table([("536001", "85123A", "HEART", "6", "2010-12-01 08:26", "2,55", "12346",
+                                      "France")] * 10, tmp_path / "text.parquet")
+    for path in (dated, text, gzipped, text_parquet):
+        batches = list(invoice_batches(path, batch_lines=4))
+        assert len(batches) >= 3 and max(len(batch) for batch in batches) <= 4, path.name  # Parquet: by row group
+        assert [number for batch in batches for number in batch.index] == list(range(1, 11))
+        pd.testing.assert_frame_equal(streamed(path, 4), as_text(load_invoices(path)), check_exact=True)
+    assert invoice_batches(dated).lines == invoice_batches(text_parquet).lines == 10
+    assert invoice_batches(text).lines is None  # known once read
+    assert invoice_batches(real_file).lines == 525_461  # InvoiceDate stored as text streams too
+
+
+def test_a_reading_that_a_later_batch_decides_holds_in_every_batch(tmp_path, caplog):
+    """Day-first is told only by the last line's 13th, decimal commas only by its "2,55"; the first
+    batches alone would be refused as ambiguous, and would read "1.234" as 1.234 rather than 1234."""
+    rows = [("536001", "85123A", "HEART", "1", "01/12/2010 08:26", "1.234", "12346", "France"),
+            ("536001", "22423", "CAKESTAND", "2", "02/12/2010 08:26", "3", "12346", "France"),
+            ("536002", "85123A", "HEART", "6", "05/11/2010 09:00", "1.000,5", "12347", "EIRE"),
+            ("536003", "85123A", "HEART", "6", "13/12/2010 09:00", "2,55", "12347", "EIRE")]
+    for path in (write_text_table(rows, tmp_path / "lines.csv"), write_text_table(rows, tmp_path / "lines.parquet")):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="segmentation.load"):
+            lines = streamed(path, 1)
+        assert lines[c.UNIT_PRICE].tolist() == [1234.0, 3.0, 1000.5, 2.55]
+        assert lines[c.INVOICE_DATE].dt.strftime("%Y-%m-%d").tolist() == [
+            "2010-12-01", "2010-12-02", "2010-11-05", "2010-12-13"]
+        said = [record.getMessage() for record in caplog.records]
+        assert said.count(f"{path.name}: InvoiceDate read day-first ('13/12/2010 09:00' cannot be month-first)") == 1
+        assert said.count(f"{path.name}: column UnitPrice read with decimal commas") == 1
+        pd.testing.assert_frame_equal(lines, as_text(load_invoices(path)), check_exact=True)
+
+
+def test_a_refused_csv_gives_the_message_of_the_whole_file_naming_its_line(tmp_path, caplog):
+    rows = [("536001", "85123A", "HEART", "6", "2010-12-01 08:26", "2.55", "12346", "France")] * 300
+    rows[212] = ("536001", "85123A", "HEART", "6", "2010-12-01 08:26", "£2.5x", "12346", "France")
+    path = write_text_table(rows, tmp_path / "lines.csv")
+    with pytest.raises(InvoiceDataError) as whole:
+        load_invoices(path)
+    assert "row(s) 214" in str(whole.value)  # line 214: the header is line 1
+    caplog.clear()
+    with caplog.at_level("INFO", logger="segmentation.load"), pytest.raises(InvoiceDataError) as refused:
+        streamed(path, 50)
+    assert str(refused.value) == str(whole.value)
+    assert [record.getMessage() for record in caplog.records] == [
+        "lines.csv: text decoded as UTF-8, comma-separated"]  # the second reading says nothing more
+
+
+def test_a_file_that_changes_between_the_two_readings_is_refused(tmp_path, monkeypatch):
+    rows = [("536001", "85123A", "HEART", "6", "2010-12-01 08:26", "2.55", "12346", "France")] * 6
+    path = write_text_table(rows, tmp_path / "lines.csv")
+    changed = rows[:4] + [("536001", "85123A", "HEART", "6", "2010-12-01 08:26", "9.99", "12346", "France")] * 2
+    first_reading = load._known_cells
+
+    def then_changed(*args, **kwargs):
+        known = first_reading(*args, **kwargs)
+        write_text_table(changed, path)
+        return known
+
+    monkeypatch.setattr(load, "_known_cells", then_changed)
+    with pytest.raises(InvoiceDataError, match=r"changed while it was read \(data row 5 holds a value"):
+        streamed(path, 2)
+
+
+#: Date and price layouts of whole files: day-first, month-first, ISO, dotted with a two-digit year; prices
+#: with decimal points (currency signs, thousands commas) or decimal commas (thousands points).
+DATE_LAYOUTS = ["{d:02}/{m:02}/2010 08:26", "{m}/{d}/2010 8:26", "2010-{m:02}-{d:02} 09:00", "{d:02}.{m:02}.10"]
+PRICES = {"point": ["2.55", "£1.25", "1,234.50", "0", "-1", "3"], "comma": ["2,55", "1.234,50", "0", "3", "1.234"]}
+
+
+@st.composite
+def messy_files(draw) -> list[tuple[str, ...]]:
+    """The cells of a file as an export writes them: padded codes, Excel's "17850.0", thousands separators, one
+    date layout (some lines ISO), one price convention; now and then one cell that is wrong."""
+    layout, prices = draw(st.sampled_from(DATE_LAYOUTS)), PRICES[draw(st.sampled_from(sorted(PRICES)))]
+    rows = draw(st.lists(st.tuples(
+        st.sampled_from(["536001", "536002", " 536003", "C536004", "536005.0"]),
+        st.sampled_from(["85123A", "22423", " POST ", "M", ""]),
+        st.sampled_from(["HEART", " CAKESTAND ", "Bouteille été", ""]),
+        st.sampled_from(["6", " 12 ", "-2", "1,000", "3.0", "1"]),
+        st.tuples(st.integers(1, 28), st.integers(1, 12), st.integers(0, 4).map(lambda n: n == 0))  # ISO now and then
+          .map(lambda date: (DATE_LAYOUTS[2] if date[2] else layout).format(d=date[0], m=date[1])),
+        st.sampled_from(prices),
+        st.sampled_from(["12346", "12347.0", " 12348 ", ""]),
+        st.sampled_from(["United Kingdom", "France", ""]),
+    ), min_size=1, max_size=12))
+    wrong = draw(st.none() | st.tuples(st.integers(0, len(rows) - 1), st.sampled_from([
+        (3, "x"), (3, ""), (3, "2.5"), (4, "soon"), (4, ""), (4, "31/02/2010 10:00"), (5, ""), (5, "inf"),
+        (5, "2,55"), (5, "1.5"), (6, "-1"), (6, "1e30")])))
+    if wrong is not None:
+        (row, (column, cell)) = wrong
+        rows[row] = (*rows[row][:column], cell, *rows[row][column + 1:])
+    return rows
+
+
+@PROPERTY_SETTINGS
+@given(messy_files(), st.integers(min_value=1, max_value=5), st.sampled_from(["lines.csv", "lines.parquet"]))
+def test_batches_read_any_messy_file_as_the_whole_file_does_or_refuse_it_alike(rows, batch_lines, name):
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_text_table(rows, Path(folder) / name)
+        try:
+            whole = as_text(load_invoices(path))
+        except InvoiceDataError as error:
+            with pytest.raises(InvoiceDataError) as refused:
+                streamed(path, batch_lines)
+            assert str(refused.value) == str(error)
+            return
+        pd.testing.assert_frame_equal(streamed(path, batch_lines), whole, check_exact=True)
 
 
 def test_progress_is_drawn_only_on_a_terminal(monkeypatch, capsys):

@@ -151,9 +151,7 @@ def load_invoices(
             return invoices
     raw = _read_raw(path, sheet=sheet)
     if raw.empty:
-        raise InvoiceDataError(
-            f"{path}: the header is there but there are no invoice lines; give a file with data rows."
-        )
+        raise _no_lines(path)
     invoices = to_canonical(raw, source=path, date_format=date_format)
     if cached is not None:
         _write_cache(invoices, cached)
@@ -164,26 +162,29 @@ def invoice_batches(
     path: str | Path, *, sheet: str | None = None, date_format: str | None = None,
     batch_lines: int = config.BATCH_LINES,
 ) -> InvoiceBatches:
-    """The lines of ``path`` as batches of canonical lines (see :func:`load_invoices`).
+    """The lines of ``path`` as batches of canonical lines: the lines :func:`load_invoices` reads, read the
+    same way and refused with the same messages, with memory that follows the batch rather than the file.
 
-    A Parquet file whose InvoiceDate column holds dates is read batch by batch
-    (at most ``batch_lines`` lines each, the same conversions per batch), so
-    memory follows the batch, not the file; any other file is read whole and
-    is one batch. Each batch's index is the rows' numbers in the file.
+    A CSV (plain, compressed or zipped) or Parquet file is read in batches of at most ``batch_lines``
+    lines, twice. Some columns are read as a whole column decides (InvoiceDate's day-month order, a
+    decimal comma in Quantity, UnitPrice or CustomerID): where they hold text, the first pass gathers their
+    distinct values, which the functions :func:`load_invoices` uses read once, and the second looks each
+    batch's cells up among them; every other column is read batch by batch, as it is line by line. Memory
+    follows the batch and those distinct values (about one date per invoice). A file that either pass
+    refuses is read again whole by :func:`load_invoices`, so the message, row numbers included, is the one
+    it gives. An Excel workbook is read whole, as one batch. Each batch's index numbers its rows from 1,
+    counting data rows.
     """
     path = Path(path)
     _check_is_a_file(path)
-    if path.name.lower().endswith(PARQUET_SUFFIXES) and date_format is None:
-        schema = _parquet_schema(path)
-        renames = sniff(path).renames
-        dates = {canonical: name for name, canonical in renames.items()}[c.INVOICE_DATE]
-        kind = schema.field(dates).type
-        if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
-            _log_unused(schema.names, where=path.name)
-            return InvoiceBatches(path, lines=pq.ParquetFile(path).metadata.num_rows, read=partial(
-                _parquet_batches, path, renames=renames, schema=schema, batch_lines=batch_lines))
-    return InvoiceBatches(path, lines=None, read=lambda: iter([load_invoices(path, sheet=sheet,
-                                                                            date_format=date_format)]))
+    name = path.name.lower()
+    if not name.endswith(PARQUET_SUFFIXES + CSV_SUFFIXES):
+        return InvoiceBatches(path, lines=None, read=lambda: iter([load_invoices(path, sheet=sheet,
+                                                                                date_format=date_format)]))
+    table = sniff(path)
+    lines = pq.ParquetFile(path).metadata.num_rows if table.kind == PARQUET else None
+    return InvoiceBatches(path, lines=lines, read=partial(_streamed, table, date_format=date_format,
+                                                          batch_lines=batch_lines))
 
 
 @dataclass(frozen=True)
@@ -201,29 +202,137 @@ class InvoiceBatches:
         return self.read()
 
 
-def _parquet_batches(path: Path, *, renames: dict[str, str], schema: pa.Schema,
-                     batch_lines: int) -> Iterator[pd.DataFrame]:
-    """Canonical lines of a Parquet file, ``batch_lines`` at a time; index: row numbers from 1."""
-    text_columns = [name for name, canonical in renames.items() if canonical in c.TEXT_COLUMNS and (
-        pa.types.is_string(schema.field(name).type) or pa.types.is_large_string(schema.field(name).type))]
-    first = 1
+@dataclass(frozen=True)
+class _Known:
+    """The distinct cells of a column, each once, and what each one reads as, to look a batch's cells up in."""
+
+    cells: pd.Index
+    readings: pd.Series
+
+    def of(self, cells: pd.Series, *, source: Path) -> pd.Series:
+        """What ``cells`` read as (one row a line)."""
+        codes = self.cells.get_indexer(cells)
+        if (codes < 0).any():
+            raise InvoiceDataError(
+                f"{source}: changed while it was read (data row {int(cells.index[codes < 0][0])} holds a value "
+                "the first reading did not see); read it again once nothing writes to it."
+            )
+        return pd.Series(self.readings.array.take(codes), index=cells.index)
+
+
+def _streamed(table: TableFormat, *, date_format: str | None, batch_lines: int) -> Iterator[pd.DataFrame]:
+    """The batches of :func:`invoice_batches` for a text or Parquet file; see there."""
+    path = table.path
+    by_canonical = {canonical: name for name, canonical in table.renames.items()}
+    _log_unused(table.columns, where=path.name)
+    if table.kind == TEXT:
+        log.info("%s: text decoded as %s, %s-separated", path.name, _ENCODING_NAMES[table.encoding],
+                 table.separator_name)
+        chunks = partial(_text_chunks, table, batch_lines=batch_lines)
+        whole_column = list(WHOLE_COLUMN_READINGS)
+    else:
+        schema = _parquet_schema(path)
+        chunks = partial(_parquet_chunks, table, schema=schema, batch_lines=batch_lines)
+        whole_column = [column for column in WHOLE_COLUMN_READINGS
+                        if _is_text_type(schema.field(by_canonical[column]).type)]
     try:
-        parquet = pq.ParquetFile(path, read_dictionary=text_columns)
-        for record_batch in parquet.iter_batches(batch_size=batch_lines, columns=list(renames)):
+        known = _known_cells(path, chunks(whole_column), whole_column, date_format=date_format)
+        empty = True
+        for raw in chunks(list(c.INVOICE_COLUMNS)):
+            canonical = to_canonical(raw, source=path, date_format=date_format, known=known)
+            canonical.index = raw.index
+            empty = empty and canonical.empty  # a header-only text file gives one empty chunk
+            yield canonical
+        if empty:
+            raise _no_lines(path)
+    except InvoiceDataError as refused:
+        with _quiet():
+            load_invoices(path, date_format=date_format)  # its message, where it refuses the file too
+        raise refused from None
+
+
+def _known_cells(path: Path, chunks: Iterator[pd.DataFrame], columns: list[str], *,
+                 date_format: str | None) -> dict[str, _Known]:
+    """The distinct cells of each of ``columns`` in ``chunks`` and what each reads as (the first pass)."""
+    if not columns:
+        return {}
+    counts: dict[str, list[pd.Series]] = {column: [] for column in columns}
+    dtypes: dict[str, object] = {}
+    for raw in chunks:
+        for column in columns:
+            counts[column].append(raw[column].value_counts(dropna=False, sort=False))
+            dtypes[column] = raw[column].dtype
+    if not dtypes:
+        return {}
+    readers = _column_readers(source=path, date_format=date_format)
+    known = {}
+    for column in columns:
+        lines = pd.concat(counts.pop(column)).groupby(level=0, dropna=False, sort=False).sum()
+        cells = pd.Series(lines.index, dtype=dtypes[column])
+        readings = readers[column](cells, lines=lines.to_numpy(dtype="int64"))
+        known[column] = _Known(pd.Index(cells), readings.reset_index(drop=True))
+    return known
+
+
+def _is_text_type(kind: pa.DataType) -> bool:
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _text_chunks(table: TableFormat, columns: list[str], *, batch_lines: int) -> Iterator[pd.DataFrame]:
+    """The data rows of a text file, ``batch_lines`` at a time: its ``columns`` (canonical names) as text;
+    index: data rows numbered from 1."""
+    by_canonical = {canonical: name for name, canonical in table.renames.items()}
+    wanted = [by_canonical[column] for column in columns]
+    try:
+        with _open_text_bytes(table.path, table.compression) as stream, pd.read_csv(
+            stream, usecols=wanted, chunksize=batch_lines, **_csv_options(table)
+        ) as reader:
+            first = 1
+            for chunk in reader:
+                chunk.index = pd.RangeIndex(first, first + len(chunk))
+                first += len(chunk)
+                yield chunk.rename(columns=table.renames)[columns]
+    except pd.errors.ParserError as error:
+        raise _unparsed(table.path, error) from None
+
+
+def _parquet_chunks(table: TableFormat, columns: list[str], *, schema: pa.Schema,
+                    batch_lines: int) -> Iterator[pd.DataFrame]:
+    """The rows of a Parquet file, ``batch_lines`` at a time: its ``columns`` (canonical names), text
+    columns as categories, integers as Int64; index: rows numbered from 1."""
+    by_canonical = {canonical: name for name, canonical in table.renames.items()}
+    wanted = [by_canonical[column] for column in columns]
+    categories = [by_canonical[column] for column in columns
+                  if column in c.TEXT_COLUMNS and _is_text_type(schema.field(by_canonical[column]).type)]
+    try:
+        parquet = pq.ParquetFile(table.path, read_dictionary=categories)
+        first = 1
+        for record_batch in parquet.iter_batches(batch_size=batch_lines, columns=wanted):
             frame = record_batch.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
-            del record_batch
-            pa.default_memory_pool().release_unused()  # the batch's Arrow buffers back to the system
             frame.index = pd.RangeIndex(first, first + len(frame))
             first += len(frame)
-            canonical = to_canonical(_select(frame, where=path.name), source=path, date_format=None)
-            canonical.index = frame.index
-            yield canonical
+            del record_batch
+            pa.default_memory_pool().release_unused()  # the batch's Arrow buffers back to the system
+            yield frame.rename(columns=table.renames)[columns]
     except (pa.ArrowException, OSError) as error:  # pages cut off or changed: their decoding fails
-        raise _damaged(path, error) from None
-    if first == 1:
-        raise InvoiceDataError(
-            f"{path}: the header is there but there are no invoice lines; give a file with data rows."
-        )
+        raise _damaged(table.path, error) from None
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """This module's log lines held back (a second reading would repeat them)."""
+    level = log.level
+    log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+def _no_lines(path: Path) -> InvoiceDataError:
+    return InvoiceDataError(f"{path}: the header is there but there are no invoice lines; give a file with data rows.")
 
 
 def _excel_cache_path(path: Path, *, sheet: str | None, date_format: str | None) -> Path | None:
@@ -616,8 +725,7 @@ def _check_archive(path: Path) -> None:
 def _read_csv(path: Path) -> pd.DataFrame:
     table = sniff(path)
     _log_unused(table.columns, where=path.name)
-    frame = _parse_csv(path, compression=table.compression, encoding=table.encoding,
-                       delimiter=table.delimiter, skip=table.header_row, usecols=list(table.renames))
+    frame = _parse_csv(table)
     log.info("%s: text decoded as %s, %s-separated", path.name, _ENCODING_NAMES[table.encoding],
              table.separator_name)
     frame.index = _line_numbers(table, len(frame))
@@ -800,20 +908,25 @@ def _first_records(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
     return records
 
 
-def _parse_csv(
-    path: Path, *, compression: str | None, encoding: str, delimiter: str, skip: int, usecols: list
-) -> pd.DataFrame:
+def _csv_options(table: TableFormat) -> dict[str, object]:
+    """How pandas reads the cells of a text file: every cell as text, an empty one missing."""
+    return {"sep": table.delimiter, "skiprows": table.header_row, "dtype": str, "keep_default_na": False,
+            "na_values": [""], "encoding": table.encoding, "skip_blank_lines": True}
+
+
+def _parse_csv(table: TableFormat) -> pd.DataFrame:
     try:
-        with _open_text_bytes(path, compression) as stream:
-            return pd.read_csv(
-                stream, sep=delimiter, skiprows=skip, usecols=usecols, dtype=str,
-                keep_default_na=False, na_values=[""], encoding=encoding, skip_blank_lines=True,
-            )
+        with _open_text_bytes(table.path, table.compression) as stream:
+            return pd.read_csv(stream, usecols=list(table.renames), **_csv_options(table))
     except pd.errors.ParserError as error:
-        raise InvoiceDataError(
-            f"{path}: {_first_line(error)}; check that every line has the header's number of "
-            "fields and that text containing the separator is quoted."
-        ) from None
+        raise _unparsed(table.path, error) from None
+
+
+def _unparsed(path: Path, error: pd.errors.ParserError) -> InvoiceDataError:
+    return InvoiceDataError(
+        f"{path}: {_first_line(error)}; check that every line has the header's number of "
+        "fields and that text containing the separator is quoted."
+    )
 
 
 # --- text: the line each row is on ------------------------------------------------
@@ -877,29 +990,54 @@ MAX_WHOLE_NUMBER = 2**53 - 1
 
 
 def to_canonical(
-    raw: pd.DataFrame, *, source: Path, date_format: str | None, categorical: bool = True
+    raw: pd.DataFrame, *, source: Path, date_format: str | None, categorical: bool = True,
+    known: dict[str, _Known] | None = None,
 ) -> pd.DataFrame:
     """Typed canonical columns from ``raw`` (already renamed to canonical names).
 
     With ``categorical=False`` text stays plain text: the Dask engine converts
     each partition on its own, and partitions' categories would not agree.
+    The columns in ``known`` are looked up there (see :func:`invoice_batches`).
     """
     text = _text if categorical else _plain_text
+    readers = _column_readers(source=source, date_format=date_format)
+
+    def read(column: str) -> pd.Series:
+        if known and column in known:
+            return known[column].of(raw[column], source=source)
+        return readers[column](raw[column])
+
     out = pd.DataFrame(
         {
             c.INVOICE: text(_code_values(raw[c.INVOICE])),
             c.STOCK_CODE: text(_code_values(raw[c.STOCK_CODE])),
             c.DESCRIPTION: text(raw[c.DESCRIPTION]),
-            c.QUANTITY: _whole_numbers(raw[c.QUANTITY], source=source, column=c.QUANTITY),
-            c.INVOICE_DATE: parse_invoice_dates(raw[c.INVOICE_DATE], source=source, date_format=date_format),
-            c.UNIT_PRICE: _numbers(raw[c.UNIT_PRICE], source=source, column=c.UNIT_PRICE),
-            c.CUSTOMER_ID: _customer_ids(raw[c.CUSTOMER_ID], source=source),
+            c.QUANTITY: read(c.QUANTITY),
+            c.INVOICE_DATE: read(c.INVOICE_DATE),
+            c.UNIT_PRICE: read(c.UNIT_PRICE),
+            c.CUSTOMER_ID: read(c.CUSTOMER_ID),
             c.COUNTRY: text(raw[c.COUNTRY]),
         },
         index=raw.index,
     )
     _require_money_in_range(out, source=source)
     return out.reset_index(drop=True)
+
+
+#: The columns whose reading the whole column decides (InvoiceDate's day-month order, a decimal comma).
+WHOLE_COLUMN_READINGS: tuple[str, ...] = (c.QUANTITY, c.INVOICE_DATE, c.UNIT_PRICE, c.CUSTOMER_ID)
+
+
+def _column_readers(*, source: Path, date_format: str | None) -> dict[str, Callable[..., pd.Series]]:
+    """How each of :data:`WHOLE_COLUMN_READINGS` is read from its cells: one row a line, or each distinct
+    cell once with ``lines`` counting the lines that hold it (for the log)."""
+    return {
+        c.QUANTITY: lambda cells, lines=None: _whole_numbers(cells, source=source, column=c.QUANTITY),
+        c.INVOICE_DATE: lambda cells, lines=None: parse_invoice_dates(cells, source=source,
+                                                                     date_format=date_format, lines=lines),
+        c.UNIT_PRICE: lambda cells, lines=None: _numbers(cells, source=source, column=c.UNIT_PRICE),
+        c.CUSTOMER_ID: lambda cells, lines=None: _customer_ids(cells, source=source),
+    }
 
 
 def _first_line(error: BaseException) -> str:
@@ -1115,7 +1253,7 @@ _DAY_FIRST, _MONTH_FIRST = "day-first", "month-first"
 
 
 def parse_invoice_dates(
-    values: pd.Series, *, source: Path | str, date_format: str | None = None
+    values: pd.Series, *, source: Path | str, date_format: str | None = None, lines: np.ndarray | None = None
 ) -> pd.Series:
     """Parse InvoiceDate cells into ``datetime64[ns]``; one row is one line's cell.
 
@@ -1143,11 +1281,17 @@ def parse_invoice_dates(
     Every date must lie in ``config.FIRST_INVOICE_DATE <= date <
     config.END_INVOICE_DATE``; one outside is an error naming the value and
     row (checked before the dates are stored in nanoseconds, so none wraps).
+
+    Where ``values`` holds each distinct cell once, ``lines`` counts the lines
+    that hold each one, for the log; an error then names positions in ``values``.
     """
     source = Path(source)
     if pd.api.types.is_datetime64_any_dtype(values):
         dates = values.dt.tz_localize(None) if values.dt.tz is not None else values
         return _require_all_dates(dates, values, source=source)
+    if lines is not None:  # each distinct cell once
+        dates, used_format = _parse_dates(values, source=source, date_format=date_format, lines=lines)
+        return _require_all_dates(dates, values, source=source, date_format=used_format)
     codes, distinct = pd.factorize(values)
     if len(distinct) <= len(values) // 2:  # the lines of an invoice share its date: parse each text once
         try:
