@@ -16,6 +16,7 @@ result in this package's layout for the comparison.
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -155,9 +156,20 @@ _DUCKDB_CLEAN = """
 """
 
 
+def is_csv(path: Path) -> bool:
+    """Whether ``path`` is one of the benchmark's CSV copies (UTF-8, comma, header on the first line)."""
+    return path.suffix.lower() == ".csv"
+
+
 def file_columns(path: Path) -> dict[str, pa.Field]:
-    """The Parquet file's field for each canonical column, matched by the loader's header aliases."""
-    schema = pq.read_schema(path)
+    """The file's field for each canonical column, matched by the loader's header aliases; a CSV file's
+    fields are text."""
+    if is_csv(path):
+        with path.open(encoding="utf-8", newline="") as file:
+            header = next(csv.reader(file))
+        schema = pa.schema([pa.field(name, pa.string()) for name in header])
+    else:
+        schema = pq.read_schema(path)
     found = {c.ALIASES.get(c.normalise_header(field.name)): field for field in schema}
     return {name: found[name] for name in c.INVOICE_COLUMNS}
 
@@ -188,7 +200,7 @@ def features_duckdb(connection: duckdb.DuckDBPyConnection) -> pa.Table:
 
 
 def pipeline_duckdb(connection: duckdb.DuckDBPyConnection, path: Path) -> pa.Table:
-    """DuckDB from the Parquet file: the loader's and the cleaning rules in SQL, then the features."""
+    """DuckDB from the Parquet or CSV file: the loader's and the cleaning rules in SQL, then the features."""
     source = _DUCKDB_CLEAN.format(canonical=_duckdb_canonical(path))
     return connection.sql(_DUCKDB_FEATURES.format(source=source)).to_arrow_table()
 
@@ -209,7 +221,9 @@ def _duckdb_canonical(path: Path) -> str:
             expression = f"CAST({quoted} AS BIGINT)"
         parts.append(f"{expression} AS {name}")
     file = str(path).replace("'", "''")
-    return f"SELECT {', '.join(parts)} FROM read_parquet('{file}')"
+    reader = (f"read_csv('{file}', header=true, all_varchar=true)" if is_csv(path)
+              else f"read_parquet('{file}')")
+    return f"SELECT {', '.join(parts)} FROM {reader}"
 
 
 def duckdb_to_pandas(table: pa.Table) -> pd.DataFrame:
@@ -336,7 +350,7 @@ def _polars_pounds(pence):
 
 
 def pipeline_polars(path: Path) -> pl.DataFrame:
-    """Polars from the Parquet file: the loader's and the cleaning rules as lazy filters, then the features."""
+    """Polars from the Parquet or CSV file: the loader's and the cleaning rules as lazy filters, then the features."""
     import polars as pl
 
     q, price = pl.col(c.QUANTITY), pl.col(c.UNIT_PRICE)
@@ -345,7 +359,8 @@ def pipeline_polars(path: Path) -> pl.DataFrame:
         return (pl.col(column).str.slice(0, len(prefix)).str.to_lowercase() == prefix).fill_null(False)
 
     lines = (
-        pl.scan_parquet(path).select(_polars_canonical(path))
+        (pl.scan_csv(path, infer_schema=False) if is_csv(path) else pl.scan_parquet(path))
+        .select(_polars_canonical(path))
         .filter(pl.col(c.CUSTOMER_ID).is_not_null()).unique(maintain_order=False)
         .filter(
             ~(price <= 0) & ~(q == 0) & ~(starts_with(c.INVOICE, "c") & (q > 0)) & ~starts_with(c.STOCK_CODE, "test")

@@ -9,13 +9,14 @@ Two stages are measured:
   table. Engines: this package (``build_customer_features``), the naive idiom
   (per-group Python functions; the real file only), DuckDB SQL over the lines
   copied into a DuckDB table, and Polars on the lines as a Polars frame.
-- ``pipeline``: a Parquet file on disk -> the customer feature table. Engines:
+- ``pipeline``: a Parquet or CSV file on disk -> the customer feature table. Engines:
   this package's entry point (``DuckDBEngine().customer_table(path).customers``),
   DuckDB and Polars reading the same file with the loader's and the cleaning rules.
 
 Inputs are the real file (``config.REAL_DATA_PATH`` unless ``--real-file``) and
 synthetic Parquet files (``--sizes``), written once by
-``segmentation.synthetic.write_synthetic_parquet`` under ``data/processed/bench/``.
+``segmentation.synthetic.write_synthetic_parquet`` under ``data/processed/bench/``,
+and CSV copies of them (``--csv``; the pipeline stage only), written once by DuckDB beside them.
 
 Fairness rules:
 
@@ -73,6 +74,10 @@ from segmentation import config
 
 BENCH_DIR = config.PROCESSED_DIR / "bench"
 DEFAULT_SIZES = ("1M", "20M", "100M")
+#: By default the synthetic files up to this many lines are also measured as CSV files (a 100M-line CSV
+#: file is about 11 GB).
+CSV_MAX_LINES = 20_000_000
+STAGES = ("features", "pipeline")
 SYNTHETIC_SEED = 2026
 #: The naive idiom runs a Python function per customer (minutes on millions of lines): the real file only.
 NAIVE_REAL_ONLY = True
@@ -339,6 +344,11 @@ class Input:
     generation_peak_mb: float | None = None
     real: bool = False
 
+    @property
+    def csv(self) -> bool:
+        """Whether the input is a CSV file (measured in the pipeline stage only)."""
+        return self.path.suffix.lower() == ".csv"
+
 
 def parse_size(text: str) -> int:
     """``"20k"``, ``"1M"``, ``"100M"`` or a plain number of lines."""
@@ -400,6 +410,28 @@ def sample_input(bench_dir: Path) -> Input:
     customers, pairs = _counts(path)
     lines = len(pd.read_parquet(path, columns=[c.QUANTITY]))
     return Input("synthetic sample", path, lines, customers, pairs, path.stat().st_size / MB)
+
+
+def csv_input(item: Input) -> Input:
+    """``item``'s lines as a CSV file beside it (UTF-8, comma, a header line, dates as
+    ``YYYY-MM-DD HH:MM:SS``), written by DuckDB on first use; the same lines and counts."""
+    path = item.path.with_suffix(".csv")
+    info_path = item.path.with_suffix(".csv.json")
+    info = json.loads(info_path.read_text()) if path.exists() and info_path.exists() else {}
+    if not path.exists() or "seconds" not in info:
+        import duckdb
+
+        _progress(f"writing {path.name} from {item.path.name} ...")
+        partial = path.with_name(path.name + ".partial")
+        source, target = (str(p).replace("'", "''") for p in (item.path, partial))
+        started = time.perf_counter()
+        duckdb.connect().execute(f"COPY (SELECT * FROM read_parquet('{source}')) TO '{target}' "
+                                 "(FORMAT csv, HEADER, DELIMITER ',', TIMESTAMPFORMAT '%Y-%m-%d %H:%M:%S')")
+        partial.replace(path)
+        info = {"seconds": round(time.perf_counter() - started, 1)}
+        info_path.write_text(json.dumps(info, indent=1) + "\n")
+    return Input(f"{item.name} CSV", path, item.lines, item.customers, item.pairs, path.stat().st_size / MB,
+                 info["seconds"], real=item.real)
 
 
 def _generate(path: Path, lines: int) -> dict:
@@ -498,21 +530,24 @@ def _engines_for(item: Input, stage: str, *, all_engines: bool, quick: bool) -> 
     return chosen
 
 
-def _stages_for(item: Input) -> list[str]:
-    return ["pipeline"] if item.lines > LARGE_LINES else ["features", "pipeline"]
+def _stages_for(item: Input, stages: tuple[str, ...] = STAGES) -> list[str]:
+    """The stages measured on ``item``: a CSV file or one above ``LARGE_LINES`` in the pipeline stage only."""
+    possible = ("pipeline",) if item.csv or item.lines > LARGE_LINES else STAGES
+    return [stage for stage in possible if stage in stages]
 
 
 def _progress(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def run_benchmark(inputs: list[Input], *, repeats: int, all_engines: bool = False, quick: bool = False) -> Result:
+def run_benchmark(inputs: list[Input], *, repeats: int, all_engines: bool = False, quick: bool = False,
+                  stages: tuple[str, ...] = STAGES) -> Result:
     """Measure every (input, stage, engine), repeats interleaved; every result checked equal first."""
     result = Result(inputs=list(inputs))
     with tempfile.TemporaryDirectory() as scratch:
         for item in inputs:
             before = os.getloadavg()
-            for stage in _stages_for(item):
+            for stage in _stages_for(item, stages):
                 engines = _engines_for(item, stage, all_engines=all_engines, quick=quick)
                 rows = [Row(item.name, item.lines, stage, engine) for engine in engines]
                 result.rows.extend(rows)
@@ -601,8 +636,8 @@ def _megabytes(row: Row | None) -> str:
     return f"{row.peak_mb:,.0f} MB" if row and row.peak_mb is not None else "—"
 
 
-def _synthetic_name(result: Result, lines: int) -> str | None:
-    return next((i.name for i in result.inputs if not i.real and i.lines == lines), None)
+def _synthetic_name(result: Result, lines: int, *, csv: bool = False) -> str | None:
+    return next((i.name for i in result.inputs if not i.real and i.lines == lines and i.csv == csv), None)
 
 
 def targets(result: Result) -> list[Target]:
@@ -617,6 +652,14 @@ def targets(result: Result) -> list[Target]:
                           lambda a, b: f"{_seconds(ours20)} vs {_seconds(duck20)} ({a / b:.2f}×)"))
     found.append(_memory_target("20M lines Parquet → customer table: segmentation peak RSS under 1 GB",
                                 ours20, 1_000))
+    csv20 = _synthetic_name(result, 20_000_000, csv=True)
+    ours_csv = result.find(csv20, "pipeline", ours) if csv20 else None
+    duck_csv = result.find(csv20, "pipeline", duckdb2) if csv20 else None
+    found.append(_compare("20M lines CSV → customer table: segmentation no slower than DuckDB (2 threads)",
+                          ours_csv, duck_csv, lambda a, b: a <= b,
+                          lambda a, b: f"{_seconds(ours_csv)} vs {_seconds(duck_csv)} ({a / b:.2f}×)"))
+    found.append(_memory_target("20M lines CSV → customer table: segmentation peak RSS under 1 GB",
+                                ours_csv, 1_000))
     name100 = _synthetic_name(result, 100_000_000)
     ours100 = result.find(name100, "pipeline", ours) if name100 else None
     found.append(_memory_target("100M lines Parquet → customer table: segmentation peak RSS under 2 GB",
@@ -727,6 +770,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", nargs="*", help=f"synthetic inputs in lines, e.g. 1M 20M (default: "
                         f"{' '.join(DEFAULT_SIZES)}; with --quick: none)")
+    parser.add_argument("--csv", nargs="*", metavar="SIZE",
+                        help="synthetic sizes also measured as CSV files, pipeline stage only (default: the "
+                             f"chosen sizes up to {CSV_MAX_LINES:,} lines; with --quick: the sample)")
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES),
+                        help="the stages measured (default: both)")
     parser.add_argument("--repeats", type=int, help="runs per engine and input (default 3; with --quick 1)")
     parser.add_argument("--quick", action="store_true",
                         help="checks the harness in seconds: the bundled synthetic sample as Parquet, one run "
@@ -752,9 +800,16 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (1 if args.quick else 3)
     real_file = args.real_file or config.REAL_DATA_PATH
     use_real = not args.no_real and (args.real_file is not None or not args.quick) and real_file.exists()
-    inputs = ([real_input(real_file)] if use_real else []) + ([sample_input(args.bench_dir)] if args.quick else [])
-    inputs += [synthetic_input(size, args.bench_dir) for size in sizes]
-    result = run_benchmark(inputs, repeats=repeats, all_engines=args.all_engines, quick=args.quick)
+    sample = [sample_input(args.bench_dir)] if args.quick else []
+    synthetic = {size: synthetic_input(size, args.bench_dir) for size in sizes}
+    inputs = [*([real_input(real_file)] if use_real else []), *sample, *synthetic.values()]
+    if args.csv is None:
+        copies = sample or [i for i in synthetic.values() if i.lines <= CSV_MAX_LINES]
+    else:
+        copies = [synthetic.get(size) or synthetic_input(size, args.bench_dir) for size in args.csv]
+    inputs += [csv_input(item) for item in copies]
+    result = run_benchmark(inputs, repeats=repeats, all_engines=args.all_engines, quick=args.quick,
+                           stages=tuple(args.stages))
     if use_real and not args.quick:
         with tempfile.TemporaryDirectory() as scratch:
             result.commands = measure_make_run(real_file, repeats=repeats, scratch=Path(scratch))

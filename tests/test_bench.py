@@ -43,12 +43,24 @@ def test_quick_mode_checks_every_engine_equal_and_reports_the_targets(quick_run:
     status, report, out = quick_run
     assert status == 0
     rows = pd.read_csv(out / "results.csv")
-    assert sorted(zip(rows["stage"], rows["engine"], strict=True)) == [
-        ("features", "DuckDB"), ("features", "Polars"), ("features", "segmentation"),
-        ("pipeline", "DuckDB"), ("pipeline", "Polars"), ("pipeline", "segmentation"),
+    parquet, csv = "synthetic sample", "synthetic sample CSV"
+    assert sorted(zip(rows["input"], rows["stage"], rows["engine"], strict=True)) == [
+        (parquet, "features", "DuckDB"), (parquet, "features", "Polars"), (parquet, "features", "segmentation"),
+        (parquet, "pipeline", "DuckDB"), (parquet, "pipeline", "Polars"), (parquet, "pipeline", "segmentation"),
+        (csv, "pipeline", "DuckDB"), (csv, "pipeline", "Polars"), (csv, "pipeline", "segmentation"),
     ]
     assert (rows["equal"] == "yes").all() and (rows["runs"] == 1).all() and rows["median s"].notna().all()
     assert "Targets:" in report and "not measured" in report
+
+
+def test_the_csv_copy_holds_the_same_lines_and_gives_the_same_customers(quick_run: tuple[int, str, Path]) -> None:
+    out = quick_run[2]
+    parquet = pd.read_parquet(out / "sample_invoices.parquet")
+    text = pd.read_csv(out / "sample_invoices.csv", dtype=str, keep_default_na=False)
+    assert list(text.columns) == list(parquet.columns) and len(text) == len(parquet) > 0
+    engine = DuckDBEngine()
+    pd.testing.assert_frame_equal(engine.customer_table(out / "sample_invoices.csv").customers,
+                                  engine.customer_table(out / "sample_invoices.parquet").customers, check_exact=True)
 
 
 def test_one_cent_changed_fails_the_exact_check(bench: ModuleType, quick_run: tuple[int, str, Path]) -> None:
@@ -91,19 +103,24 @@ def test_the_targets_are_judged_met_or_missed_on_the_numbers(bench: ModuleType, 
     result = bench.Result(inputs=[
         bench.Input("real 2009-2010", tmp_path / "r.parquet", 500_000, 4_000, 100_000, 45.0, real=True),
         bench.Input("synthetic 20M", tmp_path / "s.parquet", 20_000_000, 1, 1, 1.0),
+        bench.Input("synthetic 20M CSV", tmp_path / "s.csv", 20_000_000, 1, 1, 2.0),
     ])
     result.rows = [
         _row(bench, "synthetic 20M", 20_000_000, "pipeline", Engine("segmentation"), 9.0, 900.0),
         _row(bench, "synthetic 20M", 20_000_000, "pipeline", Engine("DuckDB", 2), 8.0, 2_000.0),
+        _row(bench, "synthetic 20M CSV", 20_000_000, "pipeline", Engine("segmentation"), 10.0, 1_500.0),
+        _row(bench, "synthetic 20M CSV", 20_000_000, "pipeline", Engine("DuckDB", 2), 12.0, 2_000.0),
         _row(bench, "real 2009-2010", 500_000, "features", Engine("segmentation"), 0.15, 300.0),
         _row(bench, "real 2009-2010", 500_000, "features", Engine("Polars"), 0.10, 300.0),
         _row(bench, "real 2009-2010", 500_000, "features", Engine("naive"), 6.0, 300.0),
     ]
     verdicts = [target.met for target in bench.targets(result)]
-    assert verdicts == [False, True, None, None, None, True, True]  # make run not measured
+    # Parquet: slower, under 1 GB; CSV: faster, over 1 GB; 100M and make run not measured
+    assert verdicts == [False, True, True, False, None, None, None, True, True]
     result.commands = {"command line": [2.5, 2.4, 2.6], "notebook": [6.0, 7.0, 6.5]}
     verdicts = [target.met for target in bench.targets(result)]
-    assert verdicts == [False, True, None, False, True, True, True]
+    assert verdicts == [False, True, True, False, None, False, True, True, True]
     report = bench.report(result)
     assert "| missed" in report and "| met" in report and "9.00 s vs 8.00 s (1.12×)" in report
+    assert "10.00 s vs 12.00 s (0.83×)" in report and "1,500 MB (limit 1,000 MB)" in report
     assert "2.50 s + 6.50 s = 9.00 s" in report
