@@ -369,7 +369,7 @@ def _counts(path: Path) -> tuple[int, int]:
     file = str(path).replace("'", "''")
     query = (f"SELECT count(DISTINCT {customer}), count(DISTINCT ({customer}, {code})) "
              f"FROM read_parquet('{file}') WHERE {customer} IS NOT NULL")
-    customers, pairs = duckdb.connect().execute(query).fetchone()
+    customers, pairs = duckdb.connect(config={"enable_progress_bar": False}).execute(query).fetchone()
     return int(customers), int(pairs)
 
 
@@ -425,8 +425,9 @@ def csv_input(item: Input) -> Input:
         partial = path.with_name(path.name + ".partial")
         source, target = (str(p).replace("'", "''") for p in (item.path, partial))
         started = time.perf_counter()
-        duckdb.connect().execute(f"COPY (SELECT * FROM read_parquet('{source}')) TO '{target}' "
-                                 "(FORMAT csv, HEADER, DELIMITER ',', TIMESTAMPFORMAT '%Y-%m-%d %H:%M:%S')")
+        connection = duckdb.connect(config={"enable_progress_bar": False})
+        connection.execute(f"COPY (SELECT * FROM read_parquet('{source}')) TO '{target}' "
+                           "(FORMAT csv, HEADER, DELIMITER ',', TIMESTAMPFORMAT '%Y-%m-%d %H:%M:%S')")
         partial.replace(path)
         info = {"seconds": round(time.perf_counter() - started, 1)}
         info_path.write_text(json.dumps(info, indent=1) + "\n")
