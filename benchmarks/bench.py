@@ -369,7 +369,9 @@ def _counts(path: Path) -> tuple[int, int]:
     file = str(path).replace("'", "''")
     query = (f"SELECT count(DISTINCT {customer}), count(DISTINCT ({customer}, {code})) "
              f"FROM read_parquet('{file}') WHERE {customer} IS NOT NULL")
-    customers, pairs = duckdb.connect(config={"enable_progress_bar": False}).execute(query).fetchone()
+    connection = duckdb.connect()
+    connection.execute("SET enable_progress_bar = false")
+    customers, pairs = connection.execute(query).fetchone()
     return int(customers), int(pairs)
 
 
@@ -425,7 +427,8 @@ def csv_input(item: Input) -> Input:
         partial = path.with_name(path.name + ".partial")
         source, target = (str(p).replace("'", "''") for p in (item.path, partial))
         started = time.perf_counter()
-        connection = duckdb.connect(config={"enable_progress_bar": False})
+        connection = duckdb.connect()
+        connection.execute("SET enable_progress_bar = false")
         connection.execute(f"COPY (SELECT * FROM read_parquet('{source}')) TO '{target}' "
                            "(FORMAT csv, HEADER, DELIMITER ',', TIMESTAMPFORMAT '%Y-%m-%d %H:%M:%S')")
         partial.replace(path)
