@@ -9,11 +9,11 @@ from distributed import LocalCluster
 from segmentation import columns as c
 from segmentation import config
 from segmentation.clean import clean_invoices
-from segmentation.dask_engine import input_files
 from segmentation.engines import DaskEngine, DuckDBEngine, OutcomeWindow
 from segmentation.errors import InvoiceDataError
 from segmentation.features import build_customer_features
 from segmentation.load import load_invoices
+from segmentation.partitions import input_files
 
 
 @pytest.fixture(scope="module")

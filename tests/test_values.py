@@ -15,10 +15,10 @@ from conftest import cli_error
 from segmentation import columns as c
 from segmentation import config
 from segmentation.clean import clean_invoices, ledger_from_counts, line_amount_micros
-from segmentation.dask_engine import _canonical_partition
 from segmentation.engines import DuckDBEngine
 from segmentation.errors import InvoiceDataError
 from segmentation.load import load_invoices
+from segmentation.partitions import canonical_part
 
 HEADER = list(c.INVOICE_COLUMNS)
 #   InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice, CustomerID, Country
@@ -60,7 +60,7 @@ def test_a_date_outside_the_window_is_refused_naming_value_and_line(tmp_path, ca
 def test_the_dask_engine_refuses_the_same_dates(tmp_path):
     raw = pd.DataFrame(with_value(DATE, "9999-12-31"), columns=HEADER, index=range(2, 6))
     with pytest.raises(InvoiceDataError, match=r"outside 1900-01-01 … 2100-12-31 \('9999-12-31'\) at row\(s\) 3"):
-        _canonical_partition(raw, source="x.csv", date_format="ISO8601")
+        canonical_part(raw, source="x.csv", date_format="ISO8601")
 
 
 def test_the_window_edges_load(tmp_path):
@@ -98,7 +98,7 @@ def test_mixed_utc_offsets_in_text_keep_the_clock_time(tmp_path):
 def test_offsets_in_the_dask_engine_and_with_a_date_format(tmp_path):
     raw = pd.DataFrame(with_value(DATE, "2010-12-01T08:00+01:00", row=0), columns=HEADER)
     raw.loc[1, c.INVOICE_DATE] = "2010-12-01T08:28:00+00:00"
-    dask_dates = _canonical_partition(raw, source="x.csv", date_format="ISO8601")[c.INVOICE_DATE]
+    dask_dates = canonical_part(raw, source="x.csv", date_format="ISO8601")[c.INVOICE_DATE]
     rows = with_value(DATE, "01/12/2010 08:00+0100", row=0)
     rows[1][DATE] = "01/12/2010 08:28+0000"
     for row in rows[2:]:
@@ -117,7 +117,7 @@ def test_a_time_zone_aware_parquet_column_keeps_its_clock_time(tmp_path):
     frame.to_parquet(path, index=False)
     assert load_invoices(path)[c.INVOICE_DATE].tolist() == clock.tolist()
     raw = pd.read_parquet(path)
-    assert _canonical_partition(raw, source=str(path), date_format="ISO8601")[c.INVOICE_DATE].tolist() == (
+    assert canonical_part(raw, source=str(path), date_format="ISO8601")[c.INVOICE_DATE].tolist() == (
         clock.tolist()
     )
 

@@ -18,7 +18,6 @@ lines need not fit in memory.
 from __future__ import annotations
 
 import asyncio
-import glob
 import logging
 import os
 import re
@@ -35,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import config, load
+from segmentation import config, load, partitions
 from segmentation.errors import InvoiceDataError
 
 T = TypeVar("T")
@@ -125,23 +124,6 @@ def _batch_key(lines: pd.DataFrame) -> pd.Series:
     return pd.Series(np.where(customer.isna().to_numpy(), whole_line, ids), index=lines.index, name=_KEY)
 
 
-def input_files(source: str | Path) -> list[Path]:
-    """The files of ``source``: a file, a glob, or every CSV/Parquet file in a folder (sorted)."""
-    path = Path(source)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.name.lower().endswith(load.CSV_SUFFIXES + load.PARQUET_SUFFIXES))
-    elif path.is_file():
-        files = [path]
-    else:
-        files = sorted(Path(p) for p in glob.glob(str(source)))
-    if not files:
-        raise InvoiceDataError(f"{source}: no CSV or Parquet file found; give a file, a glob or a folder.")
-    kinds = {f.name.lower().endswith(load.PARQUET_SUFFIXES) for f in files}
-    if len(kinds) > 1:
-        raise InvoiceDataError(f"{source}: mixes CSV and Parquet files; give files of one kind.")
-    return files
-
-
 def read_invoices(source: str | Path, *, date_format: str | None = None) -> dd.DataFrame:
     """Invoice lines of every file of ``source`` as a Dask frame in canonical columns.
 
@@ -150,7 +132,7 @@ def read_invoices(source: str | Path, *, date_format: str | None = None) -> dd.D
     text kept as text. Text dates must be ISO 8601, or given ``date_format``:
     month-first detection needs the whole column and is not done per partition.
     """
-    files = input_files(source)
+    files = partitions.input_files(source)
     table = load.sniff(files[0])
     renames = table.renames
     if table.kind == load.PARQUET:
@@ -158,10 +140,8 @@ def read_invoices(source: str | Path, *, date_format: str | None = None) -> dd.D
     else:
         lines = _read_text_files(files, table)
     lines = lines.rename(columns=renames)[list(c.INVOICE_COLUMNS)]
-    meta = _canonical_meta()
-    return lines.map_partitions(
-        _canonical_partition, source=str(source), date_format=date_format or "ISO8601", meta=meta
-    )
+    return lines.map_partitions(partitions.canonical_part, source=str(source), date_format=date_format or "ISO8601",
+                                meta=partitions.canonical_meta())
 
 
 def _read_text_files(files: list[Path], table: load.TableFormat) -> dd.DataFrame:
@@ -173,30 +153,6 @@ def _read_text_files(files: list[Path], table: load.TableFormat) -> dd.DataFrame
         dtype=str, keep_default_na=False, na_values=[""], encoding=table.encoding,
         compression=table.compression, blocksize=None if table.compression else "64MB",
     )
-
-
-def _canonical_meta() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            c.INVOICE: pd.Series(dtype="str"), c.STOCK_CODE: pd.Series(dtype="str"),
-            c.DESCRIPTION: pd.Series(dtype="str"), c.QUANTITY: pd.Series(dtype="Int64"),
-            c.INVOICE_DATE: pd.Series(dtype="datetime64[ns]"), c.UNIT_PRICE: pd.Series(dtype="float64"),
-            c.CUSTOMER_ID: pd.Series(dtype="Int64"), c.COUNTRY: pd.Series(dtype="str"),
-        }
-    )
-
-
-def _canonical_partition(raw: pd.DataFrame, *, source: str, date_format: str) -> pd.DataFrame:
-    if raw.empty:
-        return _canonical_meta()
-    try:
-        frame = load.to_canonical(raw, source=Path(source), date_format=date_format, categorical=False)
-    except InvoiceDataError as error:  # a partition's rows are numbered from its own start, not the file's
-        raise InvoiceDataError(
-            f"{str(error).rstrip('.')} (rows counted from the start of one partition of the input: run "
-            "without --engine dask for the file's line numbers)."
-        ) from None
-    return frame.astype({name: "str" for name in c.TEXT_COLUMNS})
 
 
 def check_scheduler_address(address: str) -> tuple[str, int] | None:
