@@ -36,9 +36,9 @@ $(LAB_STAMP): requirements-lab.txt $(STAMP)
 lab: $(LAB_STAMP) ## open the notebook in JupyterLab (installs JupyterLab into .venv on first use)
 	$(BIN)/jupyter lab $(NOTEBOOK)
 
-# the test runner, lint, the Dask engine and the forecast's oracles: for `make test` and `make bench` only
-$(TEST_STAMP): requirements-test.txt requirements-dask.txt requirements-bayes.txt $(STAMP)
-	@echo "adding the test, lint and Dask packages to .venv (first test run only)"
+# the test runner, lint, the Dask and Spark engines and the forecast's oracles: for `make test` and `make bench` only
+$(TEST_STAMP): requirements-test.txt requirements-dask.txt requirements-spark.txt requirements-bayes.txt $(STAMP)
+	@echo "adding the test, lint, Dask and Spark packages to .venv (first test run only)"
 	$(BIN)/python -m pip install --progress-bar on -r requirements-test.txt
 	touch $(TEST_STAMP)
 

@@ -77,7 +77,13 @@ def write_files(rows: list[tuple], folder: Path, n_files: int) -> tuple[Path, Pa
 @ENGINE_SETTINGS
 @given(tables, st.integers(min_value=1, max_value=3), st.sampled_from(["net", "gross"]))
 def test_pandas_and_dask_engines_give_the_same_ledger_and_customers(cluster, rows, n_files, spend):
-    dask = DaskEngine(scheduler=cluster.scheduler_address, progress=False)
+    assert_engine_matches_duckdb(DaskEngine(scheduler=cluster.scheduler_address, progress=False), rows, n_files,
+                                 spend)
+
+
+def assert_engine_matches_duckdb(engine, rows: list[tuple], n_files: int, spend: str) -> None:
+    """``engine`` on the lines cut into ``n_files`` files of a folder gives the DuckDB engine's ledger and
+    customers on the lines as one file, or both refuse."""
     with tempfile.TemporaryDirectory() as scratch:
         whole, parts = write_files(rows, Path(scratch), n_files)
         try:
@@ -86,11 +92,12 @@ def test_pandas_and_dask_engines_give_the_same_ledger_and_customers(cluster, row
             event("no purchase left: both engines refuse")
             assert "no purchase lines" in str(error)
             with pytest.raises(InvoiceDataError, match="no purchase lines"):
-                dask.customer_table(parts, spend=spend)
+                engine.customer_table(parts, spend=spend)
             return
-        result = dask.customer_table(parts, spend=spend)
+        result = engine.customer_table(parts, spend=spend)
     event(f"customers compared: {'1' if len(expected.customers) == 1 else 'several'}")
     pd.testing.assert_frame_equal(result.ledger, expected.ledger)
     pd.testing.assert_frame_equal(result.customers, expected.customers)
     assert result.returns_matched == pytest.approx(expected.returns_matched, abs=1e-6)
     assert result.returns_unmatched == pytest.approx(expected.returns_unmatched, abs=1e-6)
+    assert result.return_only_customers == expected.return_only_customers

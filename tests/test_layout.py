@@ -11,7 +11,7 @@ PACKAGE = Path(segmentation.__file__).parent
 #: Every module, in the order of the flow; a module may import only modules before it.
 FLOW = (
     "errors", "columns", "config", "segments", "rfm", "export", "load", "rulebook", "clean", "features", "partitions",
-    "dask_engine", "engines", "cluster", "populations", "diagnostics", "profiles", "validation",
+    "dask_engine", "spark_engine", "engines", "cluster", "populations", "diagnostics", "profiles", "validation",
     "forecast", "model", "present", "findings", "plots", "pipeline", "synthetic", "download", "notebook", "readme",
     "side_by_side", "__main__", "__init__",
 )

@@ -99,6 +99,7 @@ from segmentation.rfm import load_segment_map
 EXIT_BAD_INPUT = 2
 #: The pinned Dask packages of a checkout (``make test`` installs them too).
 DASK_REQUIREMENTS = "requirements-dask.txt"
+SPARK_REQUIREMENTS = "requirements-spark.txt"
 VALIDATION_CSV = "validation.csv"
 CONTACT_LIST_CSV = "contact_list.csv"
 SLIPPING_AWAY_CSV = "slipping_away.csv"
@@ -330,8 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     cluster = parser.add_argument_group("large files and clusters")
     cluster.add_argument("--engine", choices=ENGINES, default="duckdb",
                         help="run the rules with DuckDB on this machine (default; files larger than memory "
-                             "spill to disk) or with Dask, on a cluster of machines; with dask INPUT may be a "
-                             "glob or a folder of CSV/Parquet files")
+                             "spill to disk), with Dask or with Spark, on a cluster of machines; with dask or "
+                             "spark INPUT may be a glob or a folder of CSV/Parquet files")
     cluster.add_argument("--memory-limit", metavar="SIZE",
                         help="duckdb: the memory the rules may use before they spill to disk, e.g. 4GiB "
                              "(default: DuckDB's own, 80%% of the machine's memory)")
@@ -348,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--worker-memory", default=config.DASK_WORKER_MEMORY,
                         help="dask, local cluster: memory limit of each worker, which spills to disk above it "
                              f"(default: {config.DASK_WORKER_MEMORY}, at least {config.DASK_MIN_WORKER_MEMORY})")
+    cluster.add_argument("--spark-master", metavar="URL",
+                        help="spark: the cluster's master, e.g. spark://10.0.0.5:7077, yarn or k8s://HOST:PORT "
+                             f"(default: {config.SPARK_MASTER}, every core of this machine)")
     return parser
 
 
@@ -360,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_dir = args.out if args.out is not None else config.output_dir_for(args.input)
     if (args.memory_limit or args.temp_directory) and args.engine != "duckdb":
         print("error: --memory-limit and --temp-directory are for --engine duckdb; Dask workers take "
-              "--worker-memory", file=sys.stderr)
+              "--worker-memory, Spark executors spark.executor.memory", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.scheduler and args.engine != "dask":
         print("error: --scheduler needs --engine dask", file=sys.stderr)
@@ -371,8 +375,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.scheduler_timeout != config.DASK_SCHEDULER_TIMEOUT and not args.scheduler:
         print("error: --scheduler-timeout needs --scheduler", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.spark_master and args.engine != "spark":
+        print("error: --spark-master needs --engine spark", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.engine == "dask" and importlib.util.find_spec("distributed") is None:
         print(f"error: --engine dask needs Dask: {config.install_hint('dask', DASK_REQUIREMENTS)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.engine == "spark" and not all(importlib.util.find_spec(name) for name in ("pyspark", "sqlglot")):
+        print(f"error: --engine spark needs PySpark and SQLGlot: {config.install_hint('spark', SPARK_REQUIREMENTS)}",
+              file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.intervals and not args.forecast:
         print("error: --intervals needs the forecast; leave out --no-forecast", file=sys.stderr)
@@ -389,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         engine = engine_named(args.engine, scheduler=args.scheduler, worker_memory=args.worker_memory,
                               scheduler_timeout=args.scheduler_timeout, memory_limit=args.memory_limit,
-                              temp_directory=args.temp_directory)
+                              temp_directory=args.temp_directory, spark_master=args.spark_master)
         check_output_dir(out_dir, input_path=args.input)
         with output_folder(out_dir) as folder:
             run = _segment(args, engine)

@@ -1,4 +1,4 @@
-"""Engines: where the rules of :mod:`segmentation.rulebook` run. One rulebook, two runners.
+"""Engines: where the rules of :mod:`segmentation.rulebook` run. One rulebook, three runners.
 
 The rules are written once, as SQL, and run by embedded DuckDB. A runner
 decides which lines each run of them sees and adds the results up:
@@ -16,7 +16,10 @@ An engine is a value that says where the lines go:
 - :class:`DaskEngine` reads a file, a glob or a folder with Dask, cuts the
   lines into partitions that hold every copy of each line and every line of
   each customer, and runs the rulebook on each partition on a Dask cluster
-  (:mod:`segmentation.dask_engine`).
+  (:mod:`segmentation.dask_engine`);
+- :class:`SparkEngine` reads a file, a glob or a folder with Spark, on this
+  machine or a cluster, and runs the rulebook's statements, translated to Spark
+  SQL, over all the lines at once (:mod:`segmentation.spark_engine`).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -44,11 +47,12 @@ from segmentation.rulebook import KEPT, Pieces
 
 if TYPE_CHECKING:
     import duckdb
+    from pyspark.sql import SparkSession
 
 logger = logging.getLogger(__name__)
 
 #: The engines' names, as the command line's ``--engine`` takes them.
-ENGINES = ("duckdb", "dask")
+ENGINES = ("duckdb", "dask", "spark")
 #: Inputs above this size get one progress line per stage on the DuckDB engine.
 LARGE_INPUT_BYTES = 50 * 2**20
 
@@ -417,18 +421,80 @@ class DaskEngine:
         return combine(batches, source=Path(source), spend=spend, snapshot_date=snapshot_date, window=window)
 
 
-Engine = DuckDBEngine | DaskEngine
+@dataclass(frozen=True)
+class SparkEngine:
+    """Lines read and worked on by Spark: every core of this machine (``local[*]``, the default), a
+    cluster (``master``: ``spark://host:7077``, ``yarn``, ``k8s://…``), or the application of a running
+    ``session`` (a notebook's ``spark``; ``master`` is then not used, and the session is not stopped).
+
+    Spark reads the files; the rulebook's statements run as Spark SQL over all
+    the lines; what comes back is one row per customer. A ``spark://`` master
+    must accept a connection within ``master_timeout`` seconds. A master that
+    cannot work is refused when the engine is made (InvoiceDataError).
+    """
+
+    master: str = config.SPARK_MASTER
+    master_timeout: float = config.SPARK_MASTER_TIMEOUT
+    session: SparkSession | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from segmentation import spark_engine
+
+        if self.session is None:
+            spark_engine.check_master(self.master, timeout=self.master_timeout)
+
+    def customer_table(
+        self,
+        source: str | Path,
+        *,
+        spend: Literal["net", "gross"] = "net",
+        snapshot_date: pd.Timestamp | str | None = None,
+        sheet: str | None = None,
+        date_format: str | None = None,
+        window: OutcomeWindow | None = None,
+    ) -> CustomerTable:
+        """Read ``source`` (a CSV or Parquet file, a glob or a folder of them), clean it and build the
+        customer table. ``sheet`` is not used (Excel is not read). Text dates must be ISO 8601 or given
+        ``date_format``: month-first detection needs the whole column."""
+        from segmentation import spark_engine
+
+        with self._application() as application, spark_engine.as_one_line(source):
+            spark = spark_engine.rules_session(application)
+            spark_engine.read_invoices(spark, source, date_format=date_format).createOrReplaceTempView("lines")
+            db = spark_engine.SparkSQL(spark)
+            try:
+                summary = summarise(db, "lines", window=window)
+            finally:
+                db.release()
+        return combine([summary], source=Path(source), spend=spend, snapshot_date=snapshot_date, window=window)
+
+    @contextmanager
+    def _application(self) -> Iterator[SparkSession]:
+        """The caller's session, or one of this engine's own on ``master``, stopped after the block."""
+        from segmentation import spark_engine
+
+        if self.session is not None:
+            yield self.session
+            return
+        with tempfile.TemporaryDirectory(prefix="segmentation-spark-") as scratch, \
+                spark_engine.session(self.master, Path(scratch)) as spark:
+            yield spark
+
+
+Engine = DuckDBEngine | DaskEngine | SparkEngine
 
 
 def engine_named(name: str, *, scheduler: str | None = None, worker_memory: str = config.DASK_WORKER_MEMORY,
                  scheduler_timeout: float = config.DASK_SCHEDULER_TIMEOUT, memory_limit: str | None = None,
-                 temp_directory: str | Path | None = None) -> Engine:
+                 temp_directory: str | Path | None = None, spark_master: str | None = None) -> Engine:
     """The engine called ``name`` (one of :data:`ENGINES`); the Dask options go to the Dask engine,
-    ``memory_limit`` and ``temp_directory`` to DuckDB."""
+    ``memory_limit`` and ``temp_directory`` to DuckDB, ``spark_master`` to Spark."""
     if name == "duckdb":
         return DuckDBEngine(memory_limit=memory_limit or config.DUCKDB_MEMORY_LIMIT, temp_directory=temp_directory)
     if name == "dask":
         return DaskEngine(scheduler=scheduler, worker_memory=worker_memory, scheduler_timeout=scheduler_timeout)
+    if name == "spark":
+        return SparkEngine(master=spark_master or config.SPARK_MASTER)
     raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {name!r}")
 
 
