@@ -11,7 +11,10 @@ Two stages are measured:
   copied into a DuckDB table, and Polars on the lines as a Polars frame.
 - ``pipeline``: a Parquet or CSV file on disk -> the customer feature table. Engines:
   this package's entry point (``DuckDBEngine().customer_table(path).customers``),
-  DuckDB and Polars reading the same file with the loader's and the cleaning rules.
+  DuckDB and Polars reading the same file with the loader's and the cleaning rules;
+  on the real file also this package's Spark engine in local mode (``SparkEngine()``,
+  Spark started inside the timer, as a user's run starts it; its peak memory adds the
+  peaks of the Java and Python worker processes it starts).
 
 Inputs are the real file (``config.REAL_DATA_PATH`` unless ``--real-file``) and
 synthetic Parquet files (``--sizes``), written once by
@@ -90,6 +93,8 @@ MB = 1_000_000
 MEMORY_LIMIT_SHARE = 0.8
 _WATCH_S = 0.1
 PACKAGE = "segmentation"
+#: This package's Spark engine in local mode (every core), measured on the real file's pipeline stage only.
+SPARK = "segmentation-spark"
 
 
 # --- engines ---------------------------------------------------------------------------
@@ -116,6 +121,7 @@ class Engine:
 
 ENGINES = (
     Engine(PACKAGE),
+    Engine(SPARK),
     Engine("naive"),
     Engine("DuckDB", 2),
     Engine("DuckDB", 1),
@@ -141,6 +147,11 @@ def _prepare(stage: str, engine: Engine, source: Path) -> Prepared:
     invoices = _clean_lines(source) if stage == "features" else None
     if engine.name == PACKAGE:
         return _prepare_package(stage, source, invoices)
+    if engine.name == SPARK:
+        from segmentation.engines import SparkEngine
+
+        # a fresh local Spark per run, started inside the timer: what a user's run pays
+        return Prepared(lambda: SparkEngine().customer_table(source).customers, _same, os.cpu_count() or 1)
     if engine.name == "naive":
         return Prepared(lambda: alt.features_naive(invoices), _same, 1)
     if engine.name == "DuckDB":
@@ -256,8 +267,24 @@ def worker(stage: str, engine: Engine, source: Path, result_path: Path) -> RunSt
     _release_freed_memory()
     with _measured() as found:
         table = prepared.run()
+    if engine.name == SPARK:  # Spark's Java process is a child of this one: its peak counts too
+        found["peak_mb"] += _children_peak_kib() * 1024 / MB
     prepared.to_pandas(table).to_pickle(result_path)
     return RunStats(threads=prepared.threads, **found)
+
+
+def _children_peak_kib() -> int:
+    """The summed peak resident sizes (VmHWM) of this process's living child processes, in KiB."""
+    import psutil
+
+    total = 0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            with open(f"/proc/{child.pid}/status", encoding="ascii") as status:
+                total += next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
+        except OSError:
+            continue
+    return total
 
 
 def _release_freed_memory() -> None:
@@ -528,6 +555,8 @@ def _engines_for(item: Input, stage: str, *, all_engines: bool, quick: bool) -> 
             continue
         if engine.name == "naive" and (stage != "features" or (NAIVE_REAL_ONLY and not item.real)):
             continue
+        if engine.name == SPARK and (stage != "pipeline" or not item.real or quick):
+            continue
         if engine.name != PACKAGE and item.lines > LARGE_LINES and not all_engines:
             continue
         chosen.append(engine)
@@ -669,6 +698,14 @@ def targets(result: Result) -> list[Target]:
                         "—" if both is None else f"{cli:.2f} s + {notebook:.2f} s = {both:.2f} s",
                         None if both is None else both < 10))
     real = next((i.name for i in result.inputs if i.real), None)
+    spark = result.find(real, "pipeline", Engine(SPARK)) if real else None
+    base = result.find(real, "pipeline", ours) if real else None
+    found.append(Target(
+        "Spark local on the real file: the same customer table as segmentation, the time stated",
+        f"{spark.problem}" if spark and spark.problem else "—" if spark is None or spark.median_s is None
+        else f"equal; {_seconds(spark)} vs {_seconds(base)}, peak RSS {_megabytes(spark)} with Java",
+        None if spark is None or (spark.median_s is None and not spark.problem) else not spark.problem,
+    ))
     ours_real = result.find(real, "features", ours) if real else None
     polars = result.find(real, "features", Engine("Polars")) if real else None
     naive = result.find(real, "features", Engine("naive")) if real else None
