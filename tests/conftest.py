@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import tempfile
@@ -83,3 +84,18 @@ def three_customer_file(folder: Path) -> Path:
     path = folder / "three.csv"
     lines[lines["CustomerID"].isin(ids)].to_csv(path, index=False)
     return path
+
+
+def sample_in_three_layouts(folder: Path) -> Path:
+    """The bundled sample cut into three files of ``folder``, each laid out as another shop's export might be:
+    the sample's own columns; the columns in another order with one more; and a gzip file separated by
+    semicolons, in windows-1252, with decimal commas."""
+    lines = pd.read_csv(config.SAMPLE_PATH, dtype=str, keep_default_na=False)
+    first, second, third = lines.iloc[:12_000], lines.iloc[12_000:24_000].copy(), lines.iloc[24_000:].copy()
+    first.to_csv(folder / "a.csv", index=False)
+    second.insert(2, "Notes", "checked")
+    second[list(reversed(second.columns))].to_csv(folder / "b.csv", index=False)
+    third[c.UNIT_PRICE] = third[c.UNIT_PRICE].str.replace(".", ",", regex=False)
+    with gzip.open(folder / "c.csv.gz", "wt", encoding="cp1252", newline="") as file:
+        third.to_csv(file, index=False, sep=";")
+    return folder

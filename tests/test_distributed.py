@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from distributed import LocalCluster
 
+from conftest import sample_in_three_layouts
 from segmentation import columns as c
 from segmentation import config
 from segmentation.clean import clean_invoices
@@ -57,6 +58,14 @@ def test_dask_engine_matches_pandas_on_parquet_with_gross_spend(cluster, tmp_pat
         clean_invoices(load_invoices(config.SAMPLE_PATH)).invoices, spend="gross", snapshot_date="2012-01-01"
     )
     pd.testing.assert_frame_equal(result.customers, expected)
+
+
+def test_dask_engine_matches_pandas_on_exports_laid_out_three_ways(cluster, pandas_result, tmp_path):
+    folder = sample_in_three_layouts(tmp_path)
+    result = DaskEngine(scheduler=cluster.scheduler_address, progress=False).customer_table(folder)
+    customers, ledger = pandas_result
+    pd.testing.assert_frame_equal(result.customers, customers)
+    pd.testing.assert_frame_equal(result.ledger, ledger)
 
 
 def test_inputs_are_a_file_a_glob_or_a_folder(sample_in_three_files):

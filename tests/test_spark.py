@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import sample_in_three_layouts
 from segmentation import columns as c
 from segmentation import config, rulebook, spark_engine
 from segmentation.__main__ import main
@@ -122,6 +123,12 @@ def test_the_money_rule_rounds_half_micro_pounds_to_even_in_spark_as_in_duckdb(s
     rules.createDataFrame(list(lines.itertuples(index=False)), "Quantity bigint, UnitPrice double"
                           ).createOrReplaceTempView("lines")
     assert [row.micros for row in rules.sql(spark_engine.to_spark(query)).collect()] == expected
+
+
+def test_a_folder_of_exports_laid_out_three_ways_gives_the_sample_s_table(spark, tmp_path):
+    folder = sample_in_three_layouts(tmp_path)
+    assert_same_tables(SparkEngine(session=spark).customer_table(folder),
+                       DuckDBEngine().customer_table(config.SAMPLE_PATH))
 
 
 def test_month_first_dates_need_date_format_and_then_match(spark, tmp_path):

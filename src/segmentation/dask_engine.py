@@ -1,8 +1,8 @@
 """The Dask engine's runner: read files larger than memory, cut them into batches, run them.
 
 Input: one file, a glob (``exports/2011-*.parquet``) or a folder of CSV or
-Parquet files, all with the same columns, laid out as :func:`segmentation.load.sniff`
-finds the first one. This module holds no rule: it reads the lines into a Dask
+Parquet files, each laid out as :func:`segmentation.load.sniff` finds it (files
+laid out alike are read together). This module holds no rule: it reads the lines into a Dask
 frame, shuffles them so that every partition holds all lines of its customers
 and every copy of its lines, and applies the step it is given (the rulebook,
 :func:`segmentation.engines.summarise_lines`) to each partition on a Dask
@@ -127,19 +127,22 @@ def _batch_key(lines: pd.DataFrame) -> pd.Series:
 def read_invoices(source: str | Path, *, date_format: str | None = None) -> dd.DataFrame:
     """Invoice lines of every file of ``source`` as a Dask frame in canonical columns.
 
-    Headers are matched as by :func:`segmentation.load.load_invoices` (read
-    from the first file); every partition is converted by the same code, with
-    text kept as text. Text dates must be ISO 8601, or given ``date_format``:
-    month-first detection needs the whole column and is not done per partition.
+    Headers are matched as by :func:`segmentation.load.load_invoices`, file by
+    file: files laid out alike are read together
+    (:func:`segmentation.partitions.layouts`), and their columns are taken by
+    name. Every partition is converted by the same code, with text kept as
+    text. Text dates must be ISO 8601, or given ``date_format``: month-first
+    detection needs the whole column and is not done per partition.
     """
-    files = partitions.input_files(source)
-    table = load.sniff(files[0])
-    renames = table.renames
-    if table.kind == load.PARQUET:
-        lines = dd.read_parquet([str(f) for f in files], columns=list(renames), split_row_groups=True)
-    else:
-        lines = _read_text_files(files, table)
-    lines = lines.rename(columns=renames)[list(c.INVOICE_COLUMNS)]
+    frames = []
+    for tables in partitions.layouts(partitions.input_files(source)):
+        table, files = tables[0], [t.path for t in tables]
+        if table.kind == load.PARQUET:
+            lines = dd.read_parquet([str(f) for f in files], columns=list(table.renames), split_row_groups=True)
+        else:
+            lines = _read_text_files(files, table)
+        frames.append(lines.rename(columns=table.renames)[list(c.INVOICE_COLUMNS)])
+    lines = frames[0] if len(frames) == 1 else dd.concat(frames)
     return lines.map_partitions(partitions.canonical_part, source=str(source), date_format=date_format or "ISO8601",
                                 meta=partitions.canonical_meta())
 

@@ -43,6 +43,18 @@ def input_files(source: str | Path) -> list[Path]:
     return files
 
 
+def layouts(files: list[Path]) -> list[list[load.TableFormat]]:
+    """``files`` grouped by layout, as :func:`segmentation.load.sniff` finds each one's: the files of a group
+    have the same kind, header, separator, encoding, compression and title rows, so an engine reads them
+    together and takes their columns by name. Groups come in the order of their first file."""
+    groups: dict[tuple, list[load.TableFormat]] = {}
+    for file in files:
+        table = load.sniff(file)
+        key = (table.kind, table.columns, table.delimiter, table.encoding, table.compression, table.header_row)
+        groups.setdefault(key, []).append(table)
+    return list(groups.values())
+
+
 def canonical_meta() -> pd.DataFrame:
     """An empty part in canonical columns, text as plain text."""
     return pd.DataFrame(

@@ -1,8 +1,8 @@
 """The Spark engine's runner: the rulebook's statements run by Spark, on this machine or a cluster.
 
 Input: one file, a glob (``exports/2011-*.parquet``) or a folder of CSV or
-Parquet files, all with the same columns, laid out as
-:func:`segmentation.load.sniff` finds the first one. Spark reads the raw
+Parquet files, each laid out as :func:`segmentation.load.sniff` finds it
+(files laid out alike are read together). Spark reads the raw
 columns; each part is converted by the loader's own code
 (:func:`segmentation.partitions.canonical_part`, in the executors' Python).
 The rulebook's statements, written for DuckDB, are translated to Spark SQL by
@@ -139,20 +139,27 @@ class _Result:
 def read_invoices(spark: SparkSession, source: str | Path, *, date_format: str | None = None) -> DataFrame:
     """The invoice lines of every file of ``source`` as a Spark frame in canonical columns.
 
-    Headers are matched as by :func:`segmentation.load.load_invoices` (read
-    from the first file); every part is converted by the loader's code, in
-    the executors. Text dates must be ISO 8601, or given ``date_format``:
-    month-first detection needs the whole column and is not done per part.
-    A CSV file is read with quoted line breaks allowed, so one file is one
-    task; many files are read in parallel.
+    Headers are matched as by :func:`segmentation.load.load_invoices`, file by
+    file: files laid out alike are read together
+    (:func:`segmentation.partitions.layouts`), and their columns are taken by
+    name. Every part is converted by the loader's code, in the executors.
+    Text dates must be ISO 8601, or given ``date_format``: month-first
+    detection needs the whole column and is not done per part. A CSV file is
+    read with quoted line breaks allowed, so one file is one task; many files
+    are read in parallel.
     """
-    files = partitions.input_files(source)
-    table = load.sniff(files[0])
-    names = [str(f) for f in files]
+    frames = [_read_layout(spark, tables, source=source, date_format=date_format)
+              for tables in partitions.layouts(partitions.input_files(source))]
+    return functools.reduce(lambda one, other: one.union(other), frames)
+
+
+def _read_layout(spark: SparkSession, tables: list[load.TableFormat], *, source: str | Path,
+                 date_format: str | None) -> DataFrame:
+    """The lines of files laid out alike (``tables``), converted to the canonical columns."""
+    table, names = tables[0], [str(t.path) for t in tables]
+    wanted = list(table.renames)
     if table.kind == load.PARQUET:
-        raw = spark.read.parquet(*names)
-        wanted = list(table.renames)
-        raw = raw.select(*(f"`{name}`" for name in wanted))
+        raw = spark.read.parquet(*names).select(*(f"`{name}`" for name in wanted))
     else:
         _check_text_layout(table)
         raw = (spark.read.option("header", True).option("sep", table.delimiter)
@@ -164,12 +171,10 @@ def read_invoices(spark: SparkSession, source: str | Path, *, date_format: str |
                 f"{table.path}: Spark reads {len(raw.columns)} columns in the header where the loader reads "
                 f"{len(table.columns)}; run without --engine spark."
             )
-        positions = [table.columns.index(name) for name in table.renames]
+        positions = [table.columns.index(name) for name in wanted]
         raw = raw.toDF(*(f"_{i}" for i in range(len(raw.columns)))).select(*(f"_{i}" for i in positions))
-        wanted = list(table.renames)
-    canonical = [table.renames[name] for name in wanted]
-    convert = functools.partial(_convert_batches, canonical=canonical, source=str(source),
-                                date_format=date_format or "ISO8601")
+    convert = functools.partial(_convert_batches, canonical=[table.renames[name] for name in wanted],
+                                source=str(source), date_format=date_format or "ISO8601")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # PySpark's "does not yet fully support pandas >= 3"
         return raw.mapInArrow(convert, _LINES_DDL)
