@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 import duckdb
 import pandas as pd
@@ -241,3 +242,26 @@ def test_a_spark_that_cannot_start_is_one_line(tmp_path):
 def test_an_object_store_address_is_refused_with_what_to_do(spark, address):
     with pytest.raises(InvoiceDataError, match=r"(s3a|hdfs):// addresses are not read; .* mount it, or copy the files"):
         SparkEngine(session=spark).customer_table(address)
+
+
+@pytest.mark.parametrize(("sign", "then"), [("spark.log", 1), ("blockmgr-*", 7)], ids=["starting", "at-work"])
+def test_ctrl_c_during_a_spark_run_is_one_line_and_leaves_nothing_behind(tmp_path, sign, then):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "segmentation", str(config.REAL_DATA_PATH), "--out", str(out), "--engine", "spark"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(scratch)},
+    )
+    # the engine's scratch folder holds Spark's log as Spark starts, its block manager's folder once it runs
+    deadline = time.monotonic() + 120
+    while not list(scratch.glob(f"segmentation-spark-*/{sign}")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(then)
+    assert process.poll() is None, "the run ended before Ctrl-C"
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert stderr == f"interrupted; {out} is unchanged\n"
+    assert "Traceback" not in stdout and "KeyboardInterrupt" not in stdout, stdout
+    assert not out.exists() and not list(scratch.iterdir())  # no Spark scratch folder left

@@ -284,10 +284,20 @@ def session(master: str, scratch: Path) -> Iterator[SparkSession]:
         if signal.getsignal(signal.SIGINT) is not handler:
             signal.signal(signal.SIGINT, handler)
     spark.sparkContext.setLogLevel("ERROR")
+    root = logging.getLogger()
+    root.addFilter(_not_from_py4j)  # py4j logs a traceback to the root logger on Ctrl-C
     try:
         yield spark
     finally:
-        spark.stop()
+        try:
+            spark.stop()
+        finally:
+            root.removeFilter(_not_from_py4j)
+
+
+def _not_from_py4j(record: logging.LogRecord) -> bool:
+    """False for a record py4j's own code logged (its "KeyboardInterrupt while sending command." traceback)."""
+    return f"{os.sep}py4j{os.sep}" not in record.pathname
 
 
 def _running_context() -> SparkContext | None:
