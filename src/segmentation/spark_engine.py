@@ -249,7 +249,7 @@ def session(master: str, scratch: Path) -> Iterator[SparkSession]:
         warnings.simplefilter("ignore", FutureWarning)  # PySpark's "does not yet fully support pandas >= 3"
         from pyspark.sql import SparkSession
 
-    logging.getLogger("py4j").setLevel(logging.WARNING)  # not "Closing down clientserver connection" at exit
+    _quiet_py4j()
     running = _running_context()
     if running is not None:  # Spark runs one application per process: use it, and leave it running
         if running.master != master:
@@ -284,19 +284,25 @@ def session(master: str, scratch: Path) -> Iterator[SparkSession]:
         if signal.getsignal(signal.SIGINT) is not handler:
             signal.signal(signal.SIGINT, handler)
     spark.sparkContext.setLogLevel("ERROR")
-    root = logging.getLogger()
-    root.addFilter(_not_from_py4j)  # py4j logs a traceback to the root logger on Ctrl-C
     try:
         yield spark
     finally:
-        try:
-            spark.stop()
-        finally:
-            root.removeFilter(_not_from_py4j)
+        spark.stop()
+
+
+def _quiet_py4j() -> None:
+    """Nothing py4j logs reaches this process's log, for the rest of its life: its connection notes
+    ("Closing down clientserver connection") and the tracebacks it logs when Ctrl-C interrupts a call
+    to Java or the connection's shutdown, some to its own logger and some to the root logger. What
+    goes wrong in Java reaches the caller as an exception, which :func:`as_one_line` words."""
+    logging.getLogger("py4j").setLevel(logging.CRITICAL + 1)
+    root = logging.getLogger()
+    if _not_from_py4j not in root.filters:
+        root.addFilter(_not_from_py4j)
 
 
 def _not_from_py4j(record: logging.LogRecord) -> bool:
-    """False for a record py4j's own code logged (its "KeyboardInterrupt while sending command." traceback)."""
+    """False for a record logged from py4j's own code through the root logger."""
     return f"{os.sep}py4j{os.sep}" not in record.pathname
 
 
