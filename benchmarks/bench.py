@@ -210,10 +210,10 @@ class RunStats:
     threads: int
 
 
-def _rss_kib(field_name: str) -> int | None:
-    """A line of /proc/self/status in KiB (VmRSS, VmHWM); None where there is none."""
+def _rss_kib(field_name: str, process: int | str = "self") -> int | None:
+    """A line of /proc/<process>/status in KiB (VmRSS, VmHWM); None where there is none."""
     try:
-        with open("/proc/self/status", encoding="ascii") as status:
+        with open(f"/proc/{process}/status", encoding="ascii") as status:
             for line in status:
                 if line.startswith(field_name + ":"):
                     return int(line.split()[1])
@@ -277,14 +277,7 @@ def _children_peak_kib() -> int:
     """The summed peak resident sizes (VmHWM) of this process's living child processes, in KiB."""
     import psutil
 
-    total = 0
-    for child in psutil.Process().children(recursive=True):
-        try:
-            with open(f"/proc/{child.pid}/status", encoding="ascii") as status:
-                total += next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
-        except OSError:
-            continue
-    return total
+    return sum(_rss_kib("VmHWM", child.pid) or 0 for child in psutil.Process().children(recursive=True))
 
 
 def _release_freed_memory() -> None:

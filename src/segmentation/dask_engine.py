@@ -135,7 +135,7 @@ def read_invoices(source: str | Path, *, date_format: str | None = None) -> dd.D
     detection needs the whole column and is not done per partition.
     """
     frames = []
-    for tables in partitions.layouts(partitions.input_files(source)):
+    for tables in partitions.layouts(source):
         table, files = tables[0], [t.path for t in tables]
         if table.kind == load.PARQUET:
             lines = dd.read_parquet([str(f) for f in files], columns=list(table.renames), split_row_groups=True)

@@ -1,8 +1,8 @@
 """Files read in parts by an engine beyond one machine (Dask, Spark): which files, and each part converted.
 
-The engine reads the raw columns of one file, a glob or a folder itself, as
-:func:`segmentation.load.sniff` finds the first file laid out; every part is
-then converted to canonical columns by the loader's own code
+The engine reads the raw columns of one file, a glob or a folder itself, each
+file as :func:`segmentation.load.sniff` finds it laid out (:func:`layouts`);
+every part is then converted to canonical columns by the loader's own code
 (:func:`canonical_part`), so the two engines and the loader read a value the
 same way. This module holds no rule and imports neither engine.
 """
@@ -43,12 +43,13 @@ def input_files(source: str | Path) -> list[Path]:
     return files
 
 
-def layouts(files: list[Path]) -> list[list[load.TableFormat]]:
-    """``files`` grouped by layout, as :func:`segmentation.load.sniff` finds each one's: the files of a group
-    have the same kind, header, separator, encoding, compression and title rows, so an engine reads them
-    together and takes their columns by name. Groups come in the order of their first file."""
+def layouts(source: str | Path) -> list[list[load.TableFormat]]:
+    """The files of ``source`` (:func:`input_files`) grouped by layout, as :func:`segmentation.load.sniff`
+    finds each one's: the files of a group have the same kind, header, separator, encoding, compression
+    and title rows, so an engine reads them together and takes their columns by name. Groups come in the
+    order of their first file."""
     groups: dict[tuple, list[load.TableFormat]] = {}
-    for file in files:
+    for file in input_files(source):
         table = load.sniff(file)
         key = (table.kind, table.columns, table.delimiter, table.encoding, table.compression, table.header_row)
         groups.setdefault(key, []).append(table)

@@ -53,10 +53,8 @@ _STANDALONE_MASTER = re.compile(r"spark://(?P<hosts>[^\s/]+)")
 _OTHER_MASTER = re.compile(r"yarn|k8s://\S+")
 _HOST_PORT = re.compile(r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*)):(?P<port>\d{1,5})")
 #: The DDL of the lines Spark hands the rulebook: the canonical columns, InvoiceDate without a time zone.
-_LINES_DDL = ", ".join(
-    f"{name} {'bigint' if name in (c.QUANTITY, c.CUSTOMER_ID) else 'double' if name == c.UNIT_PRICE else 'timestamp_ntz' if name == c.INVOICE_DATE else 'string'}"  # noqa: E501
-    for name in c.INVOICE_COLUMNS
-)
+_SPARK_TYPES = {c.QUANTITY: "bigint", c.CUSTOMER_ID: "bigint", c.UNIT_PRICE: "double", c.INVOICE_DATE: "timestamp_ntz"}
+_LINES_DDL = ", ".join(f"{name} {_SPARK_TYPES.get(name, 'string')}" for name in c.INVOICE_COLUMNS)
 #: The same as Arrow: Spark keeps timestamps to the microsecond.
 _LINES_ARROW = pa.schema([pa.field(f.name, pa.timestamp("us") if f.name == c.INVOICE_DATE else f.type)
                           for f in rulebook.ARROW_SCHEMA])
@@ -149,7 +147,7 @@ def read_invoices(spark: SparkSession, source: str | Path, *, date_format: str |
     are read in parallel.
     """
     frames = [_read_layout(spark, tables, source=source, date_format=date_format)
-              for tables in partitions.layouts(partitions.input_files(source))]
+              for tables in partitions.layouts(source)]
     return functools.reduce(lambda one, other: one.union(other), frames)
 
 
@@ -276,7 +274,7 @@ def session(master: str, scratch: Path) -> Iterator[SparkSession]:
             spark = builder.getOrCreate()
     except Exception as error:
         raise InvoiceDataError(
-            f"--engine spark: Spark did not start on {master} ({_last_line(log) or _first_line(error)}); "
+            f"--engine spark: Spark did not start on {master} ({_last_line(log) or _reason(error)}); "
             "Spark needs Java 17 or newer (java on PATH, or JAVA_HOME), and a master that accepts this "
             "application."
         ) from None
@@ -378,11 +376,6 @@ def _last_line(log: Path) -> str:
     return (errors or lines or [""])[-1][:300]
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
-
-
 @contextmanager
 def as_one_line(source: str | Path) -> Iterator[None]:
     """Any failure of the Spark run as one InvoiceDataError naming ``source``.
@@ -401,13 +394,13 @@ def as_one_line(source: str | Path) -> Iterator[None]:
         if found:
             raise InvoiceDataError(found[-1].strip()) from None
         raise InvoiceDataError(
-            f"{source}: the Spark engine could not read or work on the input ({_spark_reason(error)}); check "
+            f"{source}: the Spark engine could not read or work on the input ({_reason(error)}); check "
             "the files (one may be damaged), or run one file without --engine spark for a precise message."
         ) from None
 
 
-def _spark_reason(error: BaseException) -> str:
-    """The first line of a Spark error, without the JVM's stack."""
+def _reason(error: BaseException) -> str:
+    """An error's type and the first line of its message (a Spark error's, without the JVM's stack)."""
     text = str(error).strip()
     line = next((line.strip() for line in text.splitlines() if line.strip()), "")
     return f"{type(error).__name__}: {line[:300]}" if line else type(error).__name__
