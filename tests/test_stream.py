@@ -220,7 +220,7 @@ def messy_files(draw) -> list[tuple[str, ...]]:
     rows = draw(st.lists(st.tuples(
         st.sampled_from(["536001", "536002", " 536003", "C536004", "536005.0"]),
         st.sampled_from(["85123A", "22423", " POST ", "M", ""]),
-        st.sampled_from(["HEART", " CAKESTAND ", "Bouteille été", ""]),
+        st.sampled_from(["HEART", " CAKESTAND ", "Bouteille été", "", "\tDOORMAT\u00a0"]),
         st.sampled_from(["6", " 12 ", "-2", "1,000", "3.0", "1"]),
         st.tuples(st.integers(1, 28), st.integers(1, 12), st.integers(0, 4).map(lambda n: n == 0))  # ISO now and then
           .map(lambda date: (DATE_LAYOUTS[2] if date[2] else layout).format(d=date[0], m=date[1])),
@@ -250,6 +250,68 @@ def test_batches_read_any_messy_file_as_the_whole_file_does_or_refuse_it_alike(r
             assert str(refused.value) == str(error)
             return
         pd.testing.assert_frame_equal(streamed(path, batch_lines), whole, check_exact=True)
+
+
+def same_or_refused_alike(path: Path) -> None:
+    """The DuckDB engine's table of the file at ``path`` is that of its lines loaded whole, or both refuse
+    it with one message."""
+    try:
+        whole = DuckDBEngine(progress=False).customer_table_of_lines(load_invoices(path), source=path)
+    except InvoiceDataError as error:
+        with pytest.raises(InvoiceDataError) as refused:
+            DuckDBEngine(progress=False).customer_table(path)
+        assert str(refused.value) == str(error)
+        return
+    same_result(DuckDBEngine(progress=False).customer_table(path), whole)
+
+
+@PROPERTY_SETTINGS
+@given(messy_files(), st.sampled_from(["lines.csv", "lines.parquet", "lines.csv.gz"]))
+def test_the_engine_reads_each_distinct_cell_of_a_file_as_the_whole_file_is_read(rows, name):
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_text_table(rows, Path(folder) / name.removesuffix(".gz"))
+        if name.endswith(".gz"):
+            path = path.rename(path.with_name(name))
+            path.write_bytes(gzip.compress(path.read_bytes()))
+        assert load.cell_readable(path) is not None  # read cell by distinct cell, not in batches
+        same_or_refused_alike(path)
+
+
+def test_typed_parquet_columns_are_read_cell_by_distinct_cell_and_others_in_batches(tmp_path):
+    lines = invoice_lines([("536001", "85123A", " HEART ", 6, "2010-12-01 08:26", 2.55, 12346, "France"),
+                           ("C536002", "85123A", "HEART", -2, "2010-12-02 09:00", 2.55, 12346, "France"),
+                           ("536003", "22423", "CAKESTAND", 1, "2010-12-03 10:00", 12.75, None, "")])
+    typed = tmp_path / "typed.parquet"
+    pq.write_table(pa.Table.from_pandas(lines, preserve_index=False), typed)
+    floats = tmp_path / "float_ids.parquet"  # Online Retail II: Customer ID 12346.0, missing as NaN
+    pq.write_table(pa.Table.from_pandas(lines.astype({c.CUSTOMER_ID: "float64"}), preserve_index=False), floats)
+    zoned = tmp_path / "zoned.parquet"  # a time zone: read in batches
+    pq.write_table(pa.Table.from_pandas(lines.assign(**{c.INVOICE_DATE: lines[c.INVOICE_DATE].dt.tz_localize(
+        "UTC")}), preserve_index=False), zoned)
+    assert load.cell_readable(typed) is not None and load.cell_readable(floats) is not None
+    assert load.cell_readable(zoned) is None
+    for path in (typed, floats, zoned):
+        same_or_refused_alike(path)
+    result = DuckDBEngine(progress=False).customer_table(typed)
+    assert result.ledger.loc["missing_customer", c.LEDGER_ROWS] == 1
+    assert result.customers.loc[12346, c.TOP_ITEM] == "HEART"  # " HEART " trimmed: one description
+    assert result.customers.loc[12346, c.TOTAL_BILL_SIZE] == 6 * 2.55 - 2 * 2.55
+
+
+def test_a_file_the_engine_reads_cell_by_cell_is_refused_with_the_whole_files_message(tmp_path):
+    rows = [("536001", "85123A", "HEART", "6", "2010-12-01 08:26", "2.55", "12346", "France")] * 300
+    rows[212] = ("536001", "85123A", "HEART", "6", "2010-12-01 08:26", "£2.5x", "12346", "France")
+    rows[250] = ("536001", "85123A", "HEART", "600000000", "2010-12-01 08:26", "5000", "12346", "France")
+    for name in ("lines.csv", "lines.parquet"):
+        path = write_text_table(rows, tmp_path / name)
+        with pytest.raises(InvoiceDataError, match=r"UnitPrice .*\(\'£2\.5x\'\) at row\(s\) 21[34]\b"):
+            DuckDBEngine(progress=False).customer_table(path)
+        path = write_text_table(rows[:212] + rows[213:], tmp_path / name)
+        with pytest.raises(InvoiceDataError, match=r"worth £1,000,000,000 or more, first at row\(s\) 25[01]\b"):
+            DuckDBEngine(progress=False).customer_table(path)
+        path = write_text_table([], tmp_path / name)
+        with pytest.raises(InvoiceDataError, match="the header is there but there are no invoice lines"):
+            DuckDBEngine(progress=False).customer_table(path)
 
 
 def test_progress_is_drawn_only_on_a_terminal(monkeypatch, capsys):

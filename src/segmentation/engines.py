@@ -10,9 +10,10 @@ adds summaries up and makes the ledger and the customer table.
 
 An engine is a value that says where the lines go:
 
-- :class:`DuckDBEngine` (the default) streams a file's lines, as the loader
-  reads them, into one DuckDB query on this machine, which uses every core and
-  spills to disk above its memory limit;
+- :class:`DuckDBEngine` (the default) reads a file's cells into DuckDB on
+  this machine, reads each distinct cell once by the loader's rules and looks
+  every line's cells up among those readings, on every core, spilling to disk
+  above its memory limit;
 - :class:`DaskEngine` reads a file, a glob or a folder with Dask, cuts the
   lines into partitions that hold every copy of each line and every line of
   each customer, and runs the rulebook on each partition on a Dask cluster
@@ -39,7 +40,7 @@ import pandas as pd
 import pyarrow as pa
 
 from segmentation import columns as c
-from segmentation import config, rulebook
+from segmentation import config, load, rulebook
 from segmentation.clean import ledger_from_counts, pounds
 from segmentation.errors import InvoiceDataError
 from segmentation.load import invoice_batches
@@ -226,11 +227,15 @@ def _check_window(window: OutcomeWindow, firsts: list[pd.Timestamp], lasts: list
 
 @dataclass(frozen=True)
 class DuckDBEngine:
-    """The lines of a file streamed into one DuckDB query on this machine (the default).
+    """The lines of a file read into DuckDB on this machine (the default).
 
-    The loader reads the file (a Parquet file with dated InvoiceDates
-    ``batch_lines`` lines at a time, any other file whole) and hands each batch
-    to DuckDB as Arrow as it goes; DuckDB runs the rulebook on ``threads``
+    DuckDB scans a Parquet file itself; the loader parses a CSV file
+    ``batch_lines`` lines at a time and hands DuckDB its text cells as Arrow as
+    it goes. Each distinct cell of each column is read once by the loader's
+    rules (:func:`load.read_cells`) and every line looks its cells up among
+    those readings. A Parquet file of other column types is read by the loader
+    in batches (:func:`load.invoice_batches`), an Excel workbook whole.
+    DuckDB runs the rulebook on ``threads``
     threads (default: every core) within ``memory_limit`` (DuckDB's syntax,
     e.g. ``"2GiB"``; None: DuckDB's own default, 80 % of the memory), spilling
     above it into ``temp_directory`` (default: a temporary folder removed when
@@ -269,6 +274,10 @@ class DuckDBEngine:
         """Read ``path`` (see :func:`load.load_invoices`), clean it and build the customer table
         (and the outcome table of ``window``, if given)."""
         path = Path(path)
+        table = load.cell_readable(path)
+        if table is not None:
+            return self._customer_table_of_file(table, spend=spend, snapshot_date=snapshot_date,
+                                                date_format=date_format, window=window)
         source = invoice_batches(path, sheet=sheet, date_format=date_format, batch_lines=self.batch_lines)
         report = path.is_file() and path.stat().st_size > LARGE_INPUT_BYTES
         progress = Progress("lines", total=source.lines, shown=self.progress, logged=report)
@@ -299,6 +308,53 @@ class DuckDBEngine:
         with Progress.of("customers", total=None, shown=False, logged=report):
             return combine([summary], source=path, spend=spend, snapshot_date=snapshot_date, window=window)
 
+    def _customer_table_of_file(
+        self, table: load.TableFormat, *, spend: Literal["net", "gross"], snapshot_date: pd.Timestamp | str | None,
+        date_format: str | None, window: OutcomeWindow | None,
+    ) -> CustomerTable:
+        """:meth:`customer_table` of a file read cell by distinct cell (see :func:`load.cell_readable`):
+        DuckDB reads a Parquet file's cells itself, a text file's as the loader parses them; each distinct
+        cell of each column is read once by the loader's rule, and DuckDB looks every line's cells up
+        among those readings on every core."""
+        import duckdb
+
+        path = table.path
+        report = path.stat().st_size > LARGE_INPUT_BYTES
+        progress = Progress("lines", total=None, shown=self.progress and table.kind == load.TEXT, logged=report)
+        failure: list[BaseException] = []
+
+        def text_cells() -> Iterator[pa.RecordBatch]:
+            try:
+                for batch in load.raw_cells(table, batch_lines=self.batch_lines):
+                    yield batch
+                    progress.advance(batch.num_rows)
+            except BaseException as error:  # DuckDB would wrap it: kept to be raised as it is
+                failure.append(error)
+                raise
+
+        with self._connection() as db:
+            try:
+                # stored, as the loader's batches were: DuckDB spills a stored table above its memory limit
+                db.execute("CREATE TEMP TABLE lines AS SELECT * FROM "
+                           + _lines_of_cells(db, table, text_cells(), date_format=date_format))
+                progress.close()
+                db.execute(f"DROP {'VIEW' if table.kind == load.PARQUET else 'TABLE'} cells")  # each one read
+                summary = summarise(db, "lines", window=window)
+                largest, count = db.sql("SELECT max(abs(CAST(Quantity AS DOUBLE) * UnitPrice)), sum(copies) "
+                                        "FROM classified").fetchall()[0]
+            except duckdb.InterruptException:
+                raise
+            except (InvoiceDataError, duckdb.Error) as error:
+                if failure and not isinstance(failure[0], InvoiceDataError):
+                    raise failure[0] from None  # Ctrl-C, or a fault of the reading itself
+                load.refuse_as_loaded(path, date_format=date_format)  # its message, which names the rows
+                raise (failure[0] if failure else error) from None
+            finally:
+                progress.close()
+            load.require_lines_in_range(largest, int(count or 0), source=path, date_format=date_format)
+        with Progress.of("customers", total=None, shown=False, logged=report):
+            return combine([summary], source=path, spend=spend, snapshot_date=snapshot_date, window=window)
+
     @contextmanager
     def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with tempfile.TemporaryDirectory(prefix="segmentation-duckdb-") as scratch:
@@ -316,6 +372,34 @@ class DuckDBEngine:
     ) -> CustomerTable:
         """:meth:`customer_table` of invoice lines already loaded from ``source`` (canonical columns)."""
         return combine([summarise_lines(invoices, window=window)], source=Path(source), spend=spend, window=window)
+
+
+def _lines_of_cells(db: duckdb.DuckDBPyConnection, table: load.TableFormat, text_cells: Iterator[pa.RecordBatch], *,
+                    date_format: str | None) -> str:
+    """A relation of the lines of the file of ``table`` in canonical columns, on ``db``: the file's cells (a
+    Parquet file's as DuckDB reads them, a text file's from ``text_cells``, :func:`load.raw_cells`), the
+    distinct cells of each column read by :func:`load.read_cells`, and those readings joined to every line
+    that holds them."""
+    if table.kind == load.PARQUET:
+        by_canonical = {canonical: name for name, canonical in table.renames.items()}
+        file = str(table.path).replace("'", "''")
+        named = ", ".join('"' + by_canonical[column].replace('"', '""') + f'" AS {column}'
+                          for column in c.INVOICE_COLUMNS)
+        db.execute(f"CREATE TEMP VIEW cells AS SELECT {named} FROM read_parquet('{file}')")
+    else:
+        db.register("incoming_cells", pa.RecordBatchReader.from_batches(load.RAW_TEXT_SCHEMA, text_cells))
+        db.execute("CREATE TEMP TABLE cells AS SELECT * FROM incoming_cells")
+        db.unregister("incoming_cells")
+    columns, joins = [], []
+    for number, column in enumerate(c.INVOICE_COLUMNS):
+        counted = db.sql(f"SELECT {column} AS cell, count(*) AS lines FROM cells GROUP BY ALL").to_arrow_table()
+        cells = counted.column("cell").combine_chunks()
+        readings = load.read_cells(column, cells, source=table.path, date_format=date_format,
+                                   lines=counted.column("lines").to_numpy())
+        db.register(f"reading_{number}", pa.table({"cell": cells, "value": readings}))
+        columns.append(f"reading_{number}.value AS {column}")
+        joins.append(f"LEFT JOIN reading_{number} ON cells.{column} IS NOT DISTINCT FROM reading_{number}.cell")
+    return f"(SELECT {', '.join(columns)} FROM cells {' '.join(joins)})"
 
 
 class Progress:

@@ -187,6 +187,89 @@ def invoice_batches(
                                                           batch_lines=batch_lines))
 
 
+#: The Parquet column types whose distinct cells a query engine hands over as pyarrow reads them, so that
+#: :func:`read_cells` reads them as :func:`load_invoices` does (other types: read the file in batches).
+_CELL_TYPES: tuple[Callable[[pa.DataType], bool], ...] = (
+    pa.types.is_string, pa.types.is_large_string, pa.types.is_int64, pa.types.is_int32, pa.types.is_float64,
+    lambda kind: pa.types.is_timestamp(kind) and kind.tz is None,
+)
+
+
+def cell_readable(path: str | Path) -> TableFormat | None:
+    """The layout of ``path`` where its lines can be read as raw cells, each distinct cell then read once by
+    :func:`read_cells`: a text file (its cells from :func:`raw_cells`) or a Parquet file whose invoice columns
+    are text, 32/64-bit integers, float64 or timestamps without a time zone (a query engine reads its cells).
+    Else None: read it with :func:`invoice_batches`."""
+    path = Path(path)
+    if not path.name.lower().endswith(PARQUET_SUFFIXES + CSV_SUFFIXES):
+        return None
+    table = sniff(path)
+    if table.kind == PARQUET:
+        schema = _parquet_schema(path)
+        for name in table.renames:
+            kind = schema.field(name).type
+            kind = kind.value_type if pa.types.is_dictionary(kind) else kind
+            if not any(is_type(kind) for is_type in _CELL_TYPES):
+                return None
+    _log_unused(table.columns, where=path.name)
+    if table.kind == TEXT:
+        log.info("%s: text decoded as %s, %s-separated", path.name, _ENCODING_NAMES[table.encoding],
+                 table.separator_name)
+    return table
+
+
+def raw_cells(table: TableFormat, *, batch_lines: int = config.BATCH_LINES) -> Iterator[pa.RecordBatch]:
+    """The cells of a text file's invoice columns as written (text; an empty cell missing), ``batch_lines``
+    lines at a time, as Arrow batches with the canonical column names in canonical order."""
+    for chunk in _text_chunks(table, list(c.INVOICE_COLUMNS), batch_lines=batch_lines):
+        yield from pa.Table.from_pandas(chunk, schema=RAW_TEXT_SCHEMA, preserve_index=False).to_batches()
+
+
+#: The schema of :func:`raw_cells`.
+RAW_TEXT_SCHEMA = pa.schema([(name, pa.string()) for name in c.INVOICE_COLUMNS])
+
+
+def read_cells(column: str, cells: pa.Array, *, source: Path, date_format: str | None,
+               lines: np.ndarray) -> pa.Array:
+    """What each distinct cell of a file's ``column`` (canonical name) reads as, in the order given, as
+    :func:`load_invoices` reads it: the same rule per cell and the same whole-column decisions
+    (InvoiceDate's day-month order, a decimal comma), which see every distinct cell at once. ``lines``
+    counts the lines that hold each cell (for the log). The Arrow type is :data:`columns`' canonical one
+    for the column (text, int64, timestamp[ns], float64). Raises :class:`InvoiceDataError` for a cell
+    that cannot be read, with the message's row numbers counting distinct cells, not lines: read the
+    file with :func:`refuse_as_loaded` for the message that names the rows."""
+    values = cells.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    if column in c.TEXT_COLUMNS:
+        text = _plain_text(_code_values(values))
+        return pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.string())
+    readings = _column_readers(source=source, date_format=date_format)[column](values, lines=lines)
+    if column == c.INVOICE_DATE:
+        return pa.array(readings.astype("datetime64[ns]"), type=pa.timestamp("ns"))
+    if column == c.UNIT_PRICE:
+        return pa.array(readings.to_numpy(dtype="float64"), type=pa.float64())
+    return pa.array(readings, type=pa.int64(), from_pandas=True)
+
+
+def require_lines_in_range(largest_pounds: float | None, lines: int, *, source: Path,
+                           date_format: str | None = None) -> None:
+    """Refuse a file of ``lines`` invoice lines that has none, or whose largest |Quantity x UnitPrice|
+    (``largest_pounds``, as float64) reaches ``config.MAX_LINE_POUNDS``, as :func:`load_invoices` refuses
+    it: its message names the rows."""
+    if lines and (largest_pounds is None or largest_pounds < config.MAX_LINE_POUNDS):
+        return
+    refuse_as_loaded(source, date_format=date_format)
+    raise _no_lines(source) if not lines else InvoiceDataError(
+        f"{source}: a line is worth £{config.MAX_LINE_POUNDS:,} or more; fix the quantity or price, or remove it."
+    )
+
+
+def refuse_as_loaded(path: Path, *, sheet: str | None = None, date_format: str | None = None) -> None:
+    """Read ``path`` whole with :func:`load_invoices`, its log held back, for its refusal: where it refuses
+    the file, its :class:`InvoiceDataError` (which names the rows) is raised; else nothing happens."""
+    with _quiet():
+        load_invoices(path, sheet=sheet, date_format=date_format)
+
+
 @dataclass(frozen=True)
 class InvoiceBatches:
     """Batches of canonical invoice lines of one file, read afresh each time it is iterated.
@@ -246,8 +329,7 @@ def _streamed(table: TableFormat, *, date_format: str | None, batch_lines: int) 
         if empty:
             raise _no_lines(path)
     except InvoiceDataError as refused:
-        with _quiet():
-            load_invoices(path, date_format=date_format)  # its message, where it refuses the file too
+        refuse_as_loaded(path, date_format=date_format)  # its message, where it refuses the file too
         raise refused from None
 
 
