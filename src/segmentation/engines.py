@@ -396,6 +396,9 @@ def _lines_of_cells(db: duckdb.DuckDBPyConnection, table: load.TableFormat, text
         cells = counted.column("cell").combine_chunks()
         readings = load.read_cells(column, cells, source=table.path, date_format=date_format,
                                    lines=counted.column("lines").to_numpy())
+        if cells.type == readings.type and cells.equals(readings):  # each cell reads as itself: no look-up
+            columns.append(f"cells.{column} AS {column}")
+            continue
         db.register(f"reading_{number}", pa.table({"cell": cells, "value": readings}))
         columns.append(f"reading_{number}.value AS {column}")
         joins.append(f"LEFT JOIN reading_{number} ON cells.{column} IS NOT DISTINCT FROM reading_{number}.cell")
