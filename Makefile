@@ -45,26 +45,26 @@ $(TEST_STAMP): requirements-test.txt requirements-dask.txt requirements-spark.tx
 ifeq ($(strip $(DATA)),)
 run: $(STAMP) ## run the analysis on the bundled real data: command line and notebook (or DATA=file)
 	@# The two share no file: they run at the same time, the notebook's progress shown after the command line's.
-	$(BIN)/python -m segmentation.side_by_side
-	$(BIN)/python -m segmentation.readme
+	$(BIN)/python -m segmentation.presentation.side_by_side
+	$(BIN)/python -m segmentation.presentation.readme
 
 report: $(STAMP) ## render the executed notebook as one HTML page under data/processed/
-	$(BIN)/python -m segmentation.notebook --no-execute --report
+	$(BIN)/python -m segmentation.presentation.notebook --no-execute --report
 else
 run: $(STAMP)
 	@echo "[1/2] command line: tables into data/processed/, as it goes"
 	$(BIN)/python -m segmentation "$$DATA"
 	@echo "[2/2] notebook: each section as it runs"
-	$(BIN)/python -m segmentation.notebook --progress --data "$$DATA"
+	$(BIN)/python -m segmentation.presentation.notebook --progress --data "$$DATA"
 
 report: $(STAMP)
-	$(BIN)/python -m segmentation.notebook --data "$$DATA" --no-execute --report
+	$(BIN)/python -m segmentation.presentation.notebook --data "$$DATA" --no-execute --report
 endif
 
 REPORT_SCREENSHOT := data/processed/report/screenshot.png
 
 check-report: $(TEST_STAMP) ## render the report and check it in headless Chromium at 1280 px (needs /usr/bin/chromium)
-	$(BIN)/python -m segmentation.notebook --no-execute --report
+	$(BIN)/python -m segmentation.presentation.notebook --no-execute --report
 	SEGMENTATION_REPORT_SCREENSHOT=$(REPORT_SCREENSHOT) $(BIN)/python -m pytest tests/test_report.py
 	@echo "screenshot: $(REPORT_SCREENSHOT)"
 
@@ -77,10 +77,10 @@ bench: $(TEST_STAMP) ## benchmark against the naive idiom, DuckDB, Polars, pymc-
 	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
 
 data: $(STAMP) ## download the real UCI Online Retail workbook into data/raw/
-	$(BIN)/python -m segmentation.download
+	$(BIN)/python -m segmentation.reading.download
 
 sample: $(STAMP) ## regenerate data/sample_invoices.csv from its seed
-	$(BIN)/python -m segmentation.synthetic
+	$(BIN)/python -m segmentation.reading.synthetic
 
 clean: ## remove .venv, caches and data/processed/
 	rm -rf $(VENV) .pytest_cache .hypothesis data/processed

@@ -1,7 +1,7 @@
 """The customer feature table computed by other means than this package, for ``benchmarks.bench``.
 
-Every engine here computes the same table with the rules of ``segmentation.load``,
-``segmentation.clean`` and ``segmentation.features`` (canonical columns, text trimmed
+Every engine here computes the same table with the rules of ``segmentation.reading.load``,
+``segmentation.rules.clean`` and ``segmentation.rules.features`` (canonical columns, text trimmed
 and empty text missing, the duplicate rule, product lines, purchase occasions,
 returns counted up to what was paid) and the same tie-breaks. Money is summed in
 whole micro-pounds and each sum is rounded once to whole pence in integer
@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from segmentation import columns as c
-from segmentation.features import PRODUCT_CODE_PATTERN, build_customer_features, is_product
+from segmentation.rules.features import PRODUCT_CODE_PATTERN, build_customer_features, is_product
 
 if TYPE_CHECKING:
     import duckdb
@@ -147,7 +147,7 @@ ORDER BY money.CustomerID
 """
 
 
-#: The lines of a file in canonical columns, as ``segmentation.load`` reads them.
+#: The lines of a file in canonical columns, as ``segmentation.reading.load`` reads them.
 _DUCKDB_CLEAN = """
 (SELECT * FROM (SELECT DISTINCT * FROM ({canonical}) WHERE CustomerID IS NOT NULL)
  WHERE NOT UnitPrice <= 0 AND NOT Quantity = 0

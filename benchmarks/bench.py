@@ -18,7 +18,7 @@ Two stages are measured:
 
 Inputs are the real file (``config.REAL_DATA_PATH`` unless ``--real-file``) and
 synthetic Parquet files (``--sizes``), written once by
-``segmentation.synthetic.write_synthetic_parquet`` under ``data/processed/bench/``,
+``segmentation.reading.synthetic.write_synthetic_parquet`` under ``data/processed/bench/``,
 and CSV copies of them (``--csv``; the pipeline stage only), written once by DuckDB beside them.
 
 Fairness rules:
@@ -148,7 +148,7 @@ def _prepare(stage: str, engine: Engine, source: Path) -> Prepared:
     if engine.name == PACKAGE:
         return _prepare_package(stage, source, invoices)
     if engine.name == SPARK:
-        from segmentation.engines import SparkEngine
+        from segmentation.engines.runners import SparkEngine
 
         # a fresh local Spark per run, started inside the timer: what a user's run pays
         return Prepared(lambda: SparkEngine().customer_table(source).customers, _same, os.cpu_count() or 1)
@@ -173,8 +173,8 @@ def _prepare(stage: str, engine: Engine, source: Path) -> Prepared:
 
 
 def _prepare_package(stage: str, source: Path, invoices: pd.DataFrame | None) -> Prepared:
-    from segmentation.engines import DuckDBEngine
-    from segmentation.features import build_customer_features
+    from segmentation.engines.runners import DuckDBEngine
+    from segmentation.rules.features import build_customer_features
 
     engine = DuckDBEngine(progress=False)
     threads = engine.threads or os.cpu_count() or 1  # DuckDB runs the rulebook on every core
@@ -185,8 +185,8 @@ def _prepare_package(stage: str, source: Path, invoices: pd.DataFrame | None) ->
 
 
 def _clean_lines(source: Path) -> pd.DataFrame:
-    from segmentation.clean import clean_invoices
-    from segmentation.load import load_invoices
+    from segmentation.reading.load import load_invoices
+    from segmentation.rules.clean import clean_invoices
 
     return clean_invoices(load_invoices(source)).invoices
 
@@ -422,7 +422,7 @@ def synthetic_input(size: str, bench_dir: Path) -> Input:
 
 def sample_input(bench_dir: Path) -> Input:
     """The bundled synthetic sample (``config.SAMPLE_PATH``, a CSV) as a Parquet file of canonical columns."""
-    from segmentation.load import load_invoices
+    from segmentation.reading.load import load_invoices
 
     path = bench_dir / "sample_invoices.parquet"
     if not path.exists():
@@ -463,7 +463,7 @@ def _generate(path: Path, lines: int) -> dict:
     _progress(f"generating {path.name} ({lines:,} lines) ...")
     code = "\n".join([
         "import json, resource, sys, time",
-        "from segmentation.synthetic import write_synthetic_parquet",
+        "from segmentation.reading.synthetic import write_synthetic_parquet",
         "t = time.perf_counter()",
         "write_synthetic_parquet(sys.argv[1], n_lines=int(sys.argv[2]), seed=int(sys.argv[3]))",
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6",
@@ -615,7 +615,7 @@ def _measure_stage(item: Input, stage: str, rows: list[Row], repeats: int, scrat
 #: ``make run``'s commands on a file (the README step is not timed: it copies text).
 MAKE_RUN = {
     "command line": ["-m", "segmentation", "{file}", "--out", "{scratch}/cli"],
-    "notebook": ["-m", "segmentation.notebook", "--data", "{file}", "--out", "{scratch}/notebook"],
+    "notebook": ["-m", "segmentation.presentation.notebook", "--data", "{file}", "--out", "{scratch}/notebook"],
 }
 
 

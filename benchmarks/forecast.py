@@ -64,8 +64,8 @@ def simulate_customers(customers: int, *, seed: int = SIMULATION_SEED) -> pd.Dat
 
 def real_customers(path: Path) -> pd.DataFrame:
     """The bundled year's customers as the models read them."""
-    from segmentation import forecast
-    from segmentation.engines import DuckDBEngine
+    from segmentation.analysis import forecast
+    from segmentation.engines.runners import DuckDBEngine
 
     histories = forecast.purchase_histories(DuckDBEngine().customer_table(path).customers)
     return histories.reset_index(drop=True)
@@ -74,7 +74,7 @@ def real_customers(path: Path) -> pd.DataFrame:
 # --- one library in one process ------------------------------------------------------------------
 
 def _fit_segmentation(histories: pd.DataFrame) -> dict[str, float]:
-    from segmentation import forecast
+    from segmentation.analysis import forecast
 
     x, t_x, T, n, m = (histories[name].to_numpy() for name in ("x", "t_x", "T", "n", "m"))
     purchases = forecast.fit_purchases(x, t_x, T, model=config.MBG_NBD)
@@ -108,7 +108,7 @@ def _fit_lifetimes(histories: pd.DataFrame) -> dict[str, float]:
 
 
 _FITS = {"segmentation": _fit_segmentation, "pymc-marketing": _fit_pymc_marketing, "lifetimes": _fit_lifetimes}
-_IMPORTS = {"segmentation": "segmentation.forecast", "pymc-marketing": "pymc_marketing.clv",
+_IMPORTS = {"segmentation": "segmentation.analysis.forecast", "pymc-marketing": "pymc_marketing.clv",
             "lifetimes": "lifetimes"}
 
 
@@ -185,7 +185,7 @@ def _run_worker(library: str, histories_path: Path) -> FitStats:
 def measure_forecast(real_file: Path | None, *, repeats: int, scratch: Path,
                      customers: int = SIMULATED_CUSTOMERS) -> list[ForecastRow]:
     """Every library on the real year's customers (when ``real_file``) and on ``customers`` drawn ones."""
-    from segmentation import forecast
+    from segmentation.analysis import forecast
 
     inputs = {}
     if real_file is not None:

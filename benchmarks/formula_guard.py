@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from segmentation import config, export, pipeline
+from segmentation import config, export
+from segmentation.analysis import pipeline
 
 ROWS = 84_000
 REPEATS = 3

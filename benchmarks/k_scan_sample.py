@@ -13,8 +13,9 @@ import sys
 import time
 
 from segmentation import columns as c
-from segmentation import config, diagnostics
-from segmentation.engines import DuckDBEngine
+from segmentation import config
+from segmentation.analysis import diagnostics
+from segmentation.engines.runners import DuckDBEngine
 
 #: (sample size, seed) of each scan; None: every customer.
 SCANS = ((None, config.RANDOM_STATE), (10_000, 0), (20_000, 0), (20_000, 1), (20_000, 2), (40_000, 0))

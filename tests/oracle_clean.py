@@ -1,9 +1,9 @@
-"""The oracle: the cleaning rules in pandas and numpy, independent of the package's SQL (segmentation.rulebook).
+"""The oracle: the cleaning rules in pandas and numpy, independent of the package's SQL (segmentation.rules.rulebook).
 
 Cleaning rules for invoice lines, applied in order, each counted in a ledger.
 
 One row of the input and of the output is one invoice line in canonical columns
-(see :mod:`segmentation.load`). Each rule is a small function that returns a
+(see :mod:`segmentation.reading.load`). Each rule is a small function that returns a
 boolean mask of the lines it removes; :data:`RULES` fixes their order. A line
 is counted against the first rule that removes it, so the ledger's removed rows
 add up exactly: rows in = rows kept + sum of rows removed.
@@ -21,8 +21,8 @@ import pandas as pd
 
 from segmentation import columns as c
 from segmentation import config
-from segmentation.clean import CleanResult, ledger_from_counts
-from segmentation.load import require_summable
+from segmentation.reading.load import require_summable
+from segmentation.rules.clean import CleanResult, ledger_from_counts
 
 
 def missing_customer(invoices: pd.DataFrame) -> pd.Series:
@@ -158,7 +158,7 @@ def pence(micros: pd.Series) -> pd.Series:
 
 def clean_invoices(invoices: pd.DataFrame) -> CleanResult:
     """Apply :data:`RULES` in order and count what each one removes (a line under the first rule that
-    removes it); the contract of ``segmentation.clean.clean_invoices``."""
+    removes it); the contract of ``segmentation.rules.clean.clean_invoices``."""
     abs_micros = line_amount_micros(invoices).abs().to_numpy()
     require_summable(abs_micros.sum(dtype="float64"), where="invoice lines")
     alive = np.ones(len(invoices), dtype=bool)

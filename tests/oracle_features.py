@@ -1,13 +1,13 @@
-"""The oracle: the feature rules in pandas and numpy, independent of the package's SQL (segmentation.rulebook).
+"""The oracle: the feature rules in pandas and numpy, independent of the package's SQL (segmentation.rules.rulebook).
 
 Invoice lines -> one row per customer.
 
-Input: clean invoice lines (see :func:`segmentation.clean.clean_invoices`), one
+Input: clean invoice lines (see :func:`segmentation.rules.clean.clean_invoices`), one
 row per line, where Quantity > 0 is a purchase and Quantity < 0 a return.
 Output: one row per customer with at least one purchase line, index CustomerID,
 columns :data:`columns.FEATURES`.
 
-The purchase definition is the one ``segmentation.features`` states.
+The purchase definition is the one ``segmentation.rules.features`` states.
 
 The work has two steps. :func:`line_sums` reduces a batch of lines to small
 tables of sums (per customer and StockCode, per customer and day, per customer
@@ -436,7 +436,7 @@ def describe_stock_codes(descriptions: pd.DataFrame) -> pd.Series:
 
 
 def match_returns(invoices_or_summaries: pd.DataFrame | LineSummaries) -> pd.DataFrame:
-    """The returns matched against purchases: the contract of ``segmentation.features.match_returns``."""
+    """The returns matched against purchases: the contract of ``segmentation.rules.features.match_returns``."""
     if isinstance(invoices_or_summaries, LineSummaries):
         items = invoices_or_summaries.items
     else:
@@ -478,7 +478,7 @@ def build_customer_features(
     spend: Literal["net", "gross"] = "net",
     snapshot_date: pd.Timestamp | str | None = None,
 ) -> pd.DataFrame:
-    """The feature table of clean lines (the contract of ``segmentation.features.build_customer_features``)."""
+    """The feature table of clean lines (the contract of ``segmentation.rules.features.build_customer_features``)."""
     _check_spend(spend)
     return features_from_summaries(summarise_lines(invoices), spend=spend, snapshot_date=snapshot_date)
 

@@ -19,7 +19,7 @@ from segmentation import config
 from segmentation.__main__ import main
 from segmentation.errors import InvoiceDataError
 from segmentation.export import atomic_path, write_csv
-from segmentation.load import load_invoices
+from segmentation.reading.load import load_invoices
 
 HEADER = list(c.INVOICE_COLUMNS)
 #   InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice, CustomerID, Country

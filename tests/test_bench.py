@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from segmentation import columns as c
-from segmentation.engines import DuckDBEngine
+from segmentation.engines.runners import DuckDBEngine
 
 pytest.importorskip("duckdb")
 pytest.importorskip("polars")

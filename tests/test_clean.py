@@ -7,7 +7,7 @@ import pytest
 
 from conftest import invoice_lines
 from segmentation import columns as c
-from segmentation.clean import RULES, clean_invoices, ledger_from_counts, line_amounts
+from segmentation.rules.clean import RULES, clean_invoices, ledger_from_counts, line_amounts
 
 # InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice, CustomerID, Country
 LINES = invoice_lines(

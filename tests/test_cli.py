@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from segmentation import columns as c
-from segmentation import config, plots
+from segmentation import config
 from segmentation.__main__ import main
-from segmentation.rfm import load_segment_map
+from segmentation.analysis.rfm import load_segment_map
+from segmentation.presentation import plots
 
 OUTPUTS = ("customers.csv", "ledger.csv", "clusters.csv", "customer_segments.csv", *plots.FIGURE_FILES)
 
@@ -126,12 +127,13 @@ def test_bad_k_is_a_usage_error(tmp_path, k):
 
 
 def test_large_inputs_report_each_stage_with_its_time(tmp_path, monkeypatch, caplog):
-    from segmentation import engines, pipeline
+    from segmentation.analysis import pipeline
+    from segmentation.engines import runners
 
-    monkeypatch.setattr(engines, "LARGE_INPUT_BYTES", 0)
-    with caplog.at_level("INFO", logger="segmentation.engines"):
+    monkeypatch.setattr(runners, "LARGE_INPUT_BYTES", 0)
+    with caplog.at_level("INFO", logger=runners.__name__):
         pipeline.segment_file(config.SAMPLE_PATH)
-    stages = [record.getMessage().split()[0] for record in caplog.records if record.name == "segmentation.engines"]
+    stages = [record.getMessage().split()[0] for record in caplog.records if record.name == runners.__name__]
     assert stages == ["lines", "customers"]
 
 

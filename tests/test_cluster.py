@@ -8,15 +8,15 @@ import pytest
 
 from conftest import customers_with_spend
 from segmentation import columns as c
-from segmentation.cluster import (
+from segmentation.analysis.cluster import (
     FEW_CUSTOMERS,
     FEW_OF_THE_CUSTOMERS,
     cluster_customers,
     small_clusters,
     summarise_clusters,
 )
+from segmentation.analysis.segments import segment_names
 from segmentation.errors import InvoiceDataError
-from segmentation.segments import segment_names
 
 # Three obvious groups, listed high-low-mid so file order cannot give the numbering.
 SPEND = [5000.0, 5100.0, 10.0, 12.0, 11.0, 500.0, 520.0, 510.0, 0.0, -20.0]

@@ -29,7 +29,7 @@ from conftest import cli_error
 from segmentation import columns as c
 from segmentation import config
 from segmentation.errors import InvoiceDataError
-from segmentation.load import load_invoices
+from segmentation.reading.load import load_invoices
 
 HEADER = ",".join(c.INVOICE_COLUMNS)
 #   InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice, CustomerID, Country
@@ -307,14 +307,14 @@ def test_a_damaged_cache_entry_is_rebuilt(tmp_path, caplog, damage):
     first = load_invoices(path)
     [cached] = config.CACHE_DIR.glob("*.parquet")
     cached.write_bytes(damage(cached.read_bytes()))
-    with caplog.at_level(logging.INFO, logger="segmentation.load"):
+    with caplog.at_level(logging.INFO, logger="segmentation.reading.load"):
         again = load_invoices(path)
     pd.testing.assert_frame_equal(again, first)
     assert [r.message for r in caplog.records if "damaged" in r.message] == [
         f"{path.name}: its cached copy {cached.name} is damaged; parsing the workbook again"
     ]
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="segmentation.load"):
+    with caplog.at_level(logging.INFO, logger="segmentation.reading.load"):
         pd.testing.assert_frame_equal(load_invoices(path), first)
     assert "read from its cached copy" in caplog.text
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from segmentation.errors import InvoiceDataError
-from segmentation.load import parse_invoice_dates
+from segmentation.reading.load import parse_invoice_dates
 
 
 def test_repeated_texts_give_the_dates_of_each_line():
@@ -23,7 +23,7 @@ def test_repeated_texts_give_the_dates_of_each_line():
 
 def test_the_log_counts_lines_not_distinct_texts(caplog):
     texts = ["2010-12-01 08:26:00"] * 7 + ["12/13/2010 9:05"] * 3
-    with caplog.at_level(logging.INFO, logger="segmentation.load"):
+    with caplog.at_level(logging.INFO, logger="segmentation.reading.load"):
         parse_invoice_dates(pd.Series(texts, dtype="str"), source="f.csv")
     assert "mixes ISO (7) and month-first (3) dates" in caplog.text
 
@@ -49,7 +49,7 @@ def test_ambiguous_texts_repeated_quote_each_distinct_text_once():
 
 def test_the_log_counts_day_first_lines_beside_iso_ones(caplog):
     texts = ["2010-12-01 08:26:00"] * 7 + ["13.12.2010 09:05:00"] * 2 + ["01.12.2010 09:05:00"]
-    with caplog.at_level(logging.INFO, logger="segmentation.load"):
+    with caplog.at_level(logging.INFO, logger="segmentation.reading.load"):
         dates = parse_invoice_dates(pd.Series(texts, dtype="str"), source="f.csv")
     assert "mixes ISO (7) and day-first (3) dates ('13.12.2010 09:05:00' cannot be month-first)" in caplog.text
     assert dates.iloc[-1] == pd.Timestamp("2010-12-01 09:05")

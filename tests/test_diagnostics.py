@@ -8,8 +8,10 @@ import pytest
 
 from conftest import customers_with_spend
 from segmentation import columns as c
-from segmentation import config, diagnostics, findings
-from segmentation.cluster import cluster_customers, fit_kmeans, scale_features
+from segmentation import config
+from segmentation.analysis import diagnostics
+from segmentation.analysis.cluster import cluster_customers, fit_kmeans, scale_features
+from segmentation.presentation import findings
 
 
 def heavy_tailed_customers(n: int = 300, seed: int = 5) -> pd.DataFrame:

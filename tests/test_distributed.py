@@ -9,12 +9,12 @@ from distributed import LocalCluster
 from conftest import sample_in_three_layouts
 from segmentation import columns as c
 from segmentation import config
-from segmentation.clean import clean_invoices
-from segmentation.engines import DaskEngine, DuckDBEngine, OutcomeWindow
+from segmentation.engines.runners import DaskEngine, DuckDBEngine, OutcomeWindow
 from segmentation.errors import InvoiceDataError
-from segmentation.features import build_customer_features
-from segmentation.load import load_invoices
-from segmentation.partitions import input_files
+from segmentation.reading.load import load_invoices
+from segmentation.reading.partitions import input_files
+from segmentation.rules.clean import clean_invoices
+from segmentation.rules.features import build_customer_features
 
 
 @pytest.fixture(scope="module")

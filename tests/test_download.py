@@ -1,4 +1,4 @@
-"""Tests for ``segmentation.download`` against a local HTTP server on 127.0.0.1."""
+"""Tests for ``segmentation.reading.download`` against a local HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from segmentation.download import (
+from segmentation.reading.download import (
     ONLINE_RETAIL_FILENAME,
     DownloadError,
     download_online_retail,

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from segmentation import columns as c
-from segmentation.engines import DaskEngine, DuckDBEngine
+from segmentation.engines.runners import DaskEngine, DuckDBEngine
 from segmentation.errors import InvoiceDataError
 
 # Same convention as test_properties.py: fixed examples; PROPERTY_EXAMPLES=1000 searches wider.

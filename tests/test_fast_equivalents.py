@@ -10,11 +10,12 @@ from hypothesis import strategies as st
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
-from segmentation import config, diagnostics
-from segmentation.clean import clean_invoices
-from segmentation.cluster import fit_kmeans, scale_features
-from segmentation.features import build_customer_features
-from segmentation.load import load_invoices
+from segmentation import config
+from segmentation.analysis import diagnostics
+from segmentation.analysis.cluster import fit_kmeans, scale_features
+from segmentation.reading.load import load_invoices
+from segmentation.rules.clean import clean_invoices
+from segmentation.rules.features import build_customer_features
 
 TOLERANCE = 1e-12
 

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import invoice_lines
 from segmentation import columns as c
-from segmentation.features import (
+from segmentation.rules.features import (
     build_customer_features,
     describe_stock_codes,
     is_product,

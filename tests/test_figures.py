@@ -26,14 +26,22 @@ from matplotlib.patches import Rectangle
 
 from conftest import customers_with_spend
 from segmentation import columns as c
-from segmentation import config, diagnostics, model, plots
-from segmentation.clean import clean_invoices
-from segmentation.cluster import ClusterResult
-from segmentation.engines import OutcomeWindow
-from segmentation.load import load_invoices
-from segmentation.pipeline import analyse_beyond_seed, check_against_next, halfway_date, score_file, segment_file
-from segmentation.rfm import load_segment_map
-from segmentation.segments import segment_names
+from segmentation import config
+from segmentation.analysis import diagnostics, model
+from segmentation.analysis.cluster import ClusterResult
+from segmentation.analysis.pipeline import (
+    analyse_beyond_seed,
+    check_against_next,
+    halfway_date,
+    score_file,
+    segment_file,
+)
+from segmentation.analysis.rfm import load_segment_map
+from segmentation.analysis.segments import segment_names
+from segmentation.engines.runners import OutcomeWindow
+from segmentation.presentation import plots
+from segmentation.reading.load import load_invoices
+from segmentation.rules.clean import clean_invoices
 
 #: Extents may touch the figure's edge to within this many pixels.
 EDGE_TOLERANCE_PX = 1.0
@@ -405,7 +413,7 @@ def test_segment_profiles_show_business_units_highest_value_segment_on_top(defau
 
 
 def test_boundaries_are_midpoints_between_ordered_centroids():
-    from segmentation.cluster import cluster_customers
+    from segmentation.analysis.cluster import cluster_customers
 
     result: ClusterResult = cluster_customers(customers_with_spend([10.0, 12.0, 500.0, 520.0, 5000.0, 5100.0]))
     assert plots.cluster_boundaries(result).tolist() == pytest.approx([(11 + 510) / 2, (510 + 5050) / 2])
@@ -447,7 +455,7 @@ def test_raw_vs_log_panels_count_every_clustered_customer_in_their_legends(defau
 
 
 def test_log_boundaries_are_midpoints_in_log_space():
-    from segmentation.cluster import cluster_customers
+    from segmentation.analysis.cluster import cluster_customers
 
     result = cluster_customers(customers_with_spend([9.0, 99.0, 999.0, 9999.0]), k=2, log=True)
     low, high = np.log1p(result.centroids[c.TOTAL_BILL_SIZE])

@@ -1,6 +1,6 @@
 """The notebook's sentences are computed from each run's tables, and say true things on any file.
 
-Two kinds of test: the wording rules of :mod:`segmentation.findings` on tiny
+Two kinds of test: the wording rules of :mod:`segmentation.presentation.findings` on tiny
 tables worked out by hand, and the notebook executed on two inputs (the
 bundled real year and the synthetic sample), whose every number in a computed
 sentence must appear in a table or printout of the same run.
@@ -15,9 +15,11 @@ import pandas as pd
 import pytest
 
 from segmentation import columns as c
-from segmentation import config, diagnostics, findings
-from segmentation import present as p
-from segmentation.notebook import execute_on_file
+from segmentation import config
+from segmentation.analysis import diagnostics
+from segmentation.presentation import findings
+from segmentation.presentation import present as p
+from segmentation.presentation.notebook import execute_on_file
 
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 NUMBER = re.compile(r"[−-]?£?\d[\d,]*(?:\.\d+)?%?")

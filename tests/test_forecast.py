@@ -15,9 +15,10 @@ import pytest
 
 from conftest import cli_error
 from segmentation import columns as c
-from segmentation import config, forecast, pipeline
+from segmentation import config
 from segmentation.__main__ import main
-from segmentation.engines import OutcomeWindow
+from segmentation.analysis import forecast, pipeline
+from segmentation.engines.runners import OutcomeWindow
 
 # --- inputs: what the models read of a customer ------------------------------------------------
 

@@ -12,7 +12,7 @@ from distributed import LocalCluster
 
 from segmentation import config
 from segmentation.__main__ import main
-from segmentation.engines import DaskEngine
+from segmentation.engines.runners import DaskEngine
 from segmentation.errors import InvoiceDataError
 
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
@@ -243,11 +243,11 @@ def test_twelve_spend_clusters_draw_every_figure_in_twelve_colours(tmp_path):
     from matplotlib.collections import PathCollection
     from matplotlib.colors import to_hex
 
-    from segmentation import plots
+    from segmentation.presentation import plots
 
     assert main([str(config.SAMPLE_PATH), "--out", str(tmp_path), "--k", "12"]) == 0
     assert {path.name for path in tmp_path.glob("*.png")} == set(plots.FIGURE_FILES)
-    from segmentation.pipeline import segment_file
+    from segmentation.analysis.pipeline import segment_file
 
     run = segment_file(config.SAMPLE_PATH, k=12)
     figure = plots.plot_customer_segments(run.customers, run.clustering)
@@ -303,7 +303,7 @@ def test_few_distinct_values_cluster_without_a_convergence_warning_or_are_refuse
     import pandas as pd
 
     from segmentation import columns as c
-    from segmentation.cluster import cluster_customers
+    from segmentation.analysis.cluster import cluster_customers
 
     index = pd.Index(range(12), dtype="Int64", name=c.CUSTOMER_ID)
     three_kinds = pd.DataFrame({c.RECENCY_DAYS: pd.array([5] * 4 + [50] * 4 + [200] * 4, dtype="Int64"),

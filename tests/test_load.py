@@ -12,7 +12,7 @@ import pytest
 
 from segmentation import columns as c
 from segmentation.errors import InvoiceDataError
-from segmentation.load import load_invoices, parse_invoice_dates, sniff
+from segmentation.reading.load import load_invoices, parse_invoice_dates, sniff
 
 ONLINE_RETAIL_HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 ONLINE_RETAIL_II_HEADER = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country"
@@ -223,7 +223,7 @@ def _format_for(order: str, message: str) -> str:
 def test_dot_separated_day_first_dates_with_seconds_load_without_a_format(tmp_path, caplog):
     # 13.12.2010 can only be 13 December: the column is day-first, so 01.12.2010 is 1 December
     path = _dated_csv(tmp_path / "export.csv", ["01.12.2010 09:53:00", "13.12.2010 10:01:30", "02.01.2011 08:00:00"])
-    with caplog.at_level("INFO", logger="segmentation.load"):
+    with caplog.at_level("INFO", logger="segmentation.reading.load"):
         invoices = load_invoices(path)
     assert invoices[c.INVOICE_DATE].tolist() == [pd.Timestamp("2010-12-01 09:53:00"),
                                                  pd.Timestamp("2010-12-13 10:01:30"),

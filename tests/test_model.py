@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 
 from segmentation import columns as c
-from segmentation import config, model, pipeline, rfm
+from segmentation import config
 from segmentation.__main__ import main
-from segmentation.engines import DuckDBEngine
+from segmentation.analysis import model, pipeline, rfm
+from segmentation.engines.runners import DuckDBEngine
 
 SAMPLE = config.SAMPLE_PATH
 

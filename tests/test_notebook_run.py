@@ -17,9 +17,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from segmentation import config, plots
-from segmentation import notebook as nb_runner
+from segmentation import config
 from segmentation.errors import InvoiceDataError
+from segmentation.presentation import notebook as nb_runner
+from segmentation.presentation import plots
 
 pytestmark = pytest.mark.slow
 
@@ -38,10 +39,10 @@ def _files(folder: Path) -> dict[str, tuple[int, bytes]]:
 
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path, dict, dict]:
-    """``python -m segmentation.notebook --data <sample> --out <tmp>``, with figures/ before and after."""
+    """``python -m segmentation.presentation.notebook --data <sample> --out <tmp>``, with figures/ before and after."""
     out = tmp_path_factory.mktemp("notebook_out")
     before = _files(config.COMMITTED_FIGURES_DIR)
-    result = run_module("segmentation.notebook", "--data", str(config.SAMPLE_PATH), "--out", str(out))
+    result = run_module("segmentation.presentation.notebook", "--data", str(config.SAMPLE_PATH), "--out", str(out))
     return result, out, before, _files(config.COMMITTED_FIGURES_DIR)
 
 
@@ -102,7 +103,7 @@ def test_bad_file_gives_the_cli_line_exit_2_and_no_notebook(tmp_path, bad):
         data, cwd = "missing.csv", tmp_path
     out = tmp_path / "out"
     cli = run_module("segmentation", data, "--out", str(tmp_path / "cli_out"), cwd=cwd)
-    run = run_module("segmentation.notebook", "--data", data, "--out", str(out), cwd=cwd)
+    run = run_module("segmentation.presentation.notebook", "--data", data, "--out", str(out), cwd=cwd)
     assert cli.returncode == 2 and cli.stderr.startswith("error: "), cli.stderr
     assert run.returncode == 2
     assert run.stderr == cli.stderr
@@ -182,8 +183,8 @@ def test_make_takes_a_data_path_with_spaces_quotes_and_dollars_as_typed(tmp_path
 
 
 def test_the_notebooks_counts_on_the_messy_sample_are_the_command_lines(sample_run, tmp_path, capsys):
-    from segmentation import readme
     from segmentation.__main__ import main
+    from segmentation.presentation import readme
     from test_populations import counts_in_findings, counts_in_summary
 
     _, out, _, _ = sample_run
@@ -194,7 +195,7 @@ def test_the_notebooks_counts_on_the_messy_sample_are_the_command_lines(sample_r
 
 def test_three_customers_run_through_the_notebook_with_the_warning_first_in_its_findings(tmp_path):
     from conftest import three_customer_file
-    from segmentation import readme
+    from segmentation.presentation import readme
 
     executed = nb_runner.execute_on_file(three_customer_file(tmp_path), out_dir=tmp_path / "out")
     found = readme.notebook_findings(executed)

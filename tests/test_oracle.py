@@ -14,11 +14,11 @@ import oracle_features
 from conftest import invoice_lines
 from segmentation import columns as c
 from segmentation import config
-from segmentation.clean import clean_invoices
-from segmentation.engines import DuckDBEngine, OutcomeWindow
+from segmentation.engines.runners import DuckDBEngine, OutcomeWindow
 from segmentation.errors import InvoiceDataError
-from segmentation.features import build_customer_features, describe_stock_codes, is_product, match_returns
-from segmentation.load import load_invoices
+from segmentation.reading.load import load_invoices
+from segmentation.rules.clean import clean_invoices
+from segmentation.rules.features import build_customer_features, describe_stock_codes, is_product, match_returns
 from test_properties import PROPERTY_SETTINGS, tables
 
 # Messier than test_properties' tables: missing codes and countries, test lines, cancellations in either

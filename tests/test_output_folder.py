@@ -22,9 +22,10 @@ import pandas as pd
 import pytest
 
 from segmentation import columns as c
-from segmentation import config, plots
+from segmentation import config
 from segmentation.__main__ import main
 from segmentation.export import neutralise_formulas, remove_leftovers
+from segmentation.presentation import plots
 
 #: Text that a spreadsheet or a reader breaking rows at CR or LF could run as a formula or split.
 DANGEROUS = ["x\r=2+2", "a\n=1", "b\r\n+1", "c,=d", 'say "hi", =1', " =1+1", "\t=1", "\x00=1", "\u00a0+1",
@@ -244,7 +245,7 @@ def test_ctrl_c_is_one_line_exit_130_and_leaves_the_previous_run(tmp_path, capsy
 CTRL_C_DRIVER = """
 import atexit, os, signal, sys, threading, time
 from segmentation import __main__ as cli
-from segmentation import rulebook
+from segmentation.rules import rulebook
 
 where, source, out = sys.argv[1:]
 segment_file = cli.segment_file

@@ -34,22 +34,23 @@ def test_import_segmentation_loads_no_heavy_library():
 
 
 def test_import_segmentation_plots_loads_no_seaborn():
-    assert "seaborn" not in imported_modules("import segmentation.plots")  # the heatmap imports it when drawn
+    # the heatmap imports it when drawn
+    assert "seaborn" not in imported_modules("import segmentation.presentation.plots")
 
 
 def test_public_names_import_on_first_use_and_are_listed():
     import segmentation
     from segmentation import load_invoices
 
-    assert load_invoices.__module__ == "segmentation.load"
+    assert load_invoices.__module__ == "segmentation.reading.load"
     assert set(segmentation.__all__) <= set(dir(segmentation))
     assert all(getattr(segmentation, name) is not None for name in segmentation.__all__)
 
 
-def test_stage_modules_are_attributes_of_the_package():
+def test_stage_folders_are_attributes_of_the_package():
     import segmentation
 
-    assert segmentation.plots.__name__ == "segmentation.plots"
+    assert segmentation.presentation.__name__ == "segmentation.presentation"
 
 
 def test_an_unknown_name_is_an_attribute_error():
@@ -60,13 +61,13 @@ def test_an_unknown_name_is_an_attribute_error():
 
 
 def test_import_segmentation_download_loads_only_the_standard_library():
-    modules = imported_modules("import segmentation.download")
+    modules = imported_modules("import segmentation.reading.download")
     third_party = {name for name in modules if name not in sys.stdlib_module_names} - {"segmentation"}
     assert not third_party, sorted(third_party)
 
 
-@pytest.mark.parametrize(("module", "missing"), [("segmentation.notebook", "nbclient"),
-                                                  ("segmentation.readme", "nbformat")])
+@pytest.mark.parametrize(("module", "missing"), [("segmentation.presentation.notebook", "nbclient"),
+                                                  ("segmentation.presentation.readme", "nbformat")])
 def test_a_module_whose_extra_is_missing_names_the_extra(module, missing):
     code = f"import sys; sys.modules[{missing!r}] = None; import {module}"  # None: as if not installed
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
@@ -100,8 +101,14 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
 def test_the_wheel_holds_the_package_and_no_benchmarks(installed):
     site, _ = installed
     assert (site / "segmentation" / "__main__.py").is_file()
+    assert _package_files(site) == _package_files(config.PROJECT_ROOT / "src")  # every stage folder, its data
     assert not (site / "segmentation" / "bench.py").exists()
     assert (site / "bin" / "segmentation").is_file()
+
+
+def _package_files(root: Path) -> set[Path]:
+    """The package's modules and data files under ``root``, relative to it."""
+    return {path.relative_to(root) for path in (root / "segmentation").rglob("*") if path.suffix in (".py", ".toml")}
 
 
 def test_the_installed_copy_is_imported_and_knows_it_is_not_a_checkout(installed, tmp_path):
@@ -116,7 +123,7 @@ def test_the_installed_copy_is_imported_and_knows_it_is_not_a_checkout(installed
 
 def test_the_installed_package_holds_the_default_segment_map(installed, tmp_path):
     site, env = installed
-    code = ("from segmentation.rfm import DEFAULT_SEGMENT_MAP_PATH, load_segment_map; m = load_segment_map(); "
+    code = ("from segmentation.analysis.rfm import DEFAULT_SEGMENT_MAP_PATH, load_segment_map; m = load_segment_map(); "
             "print(DEFAULT_SEGMENT_MAP_PATH); print(len(m.cells)); print(m.names[0], m.names[-1], sep=',')")
     result = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
                             check=False)

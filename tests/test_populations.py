@@ -16,9 +16,11 @@ import pytest
 
 from conftest import REAL_FILE, three_customer_file
 from segmentation import columns as c
-from segmentation import config, findings, populations, readme
+from segmentation import config
 from segmentation.__main__ import main
-from segmentation.populations import BOTH, BOUGHT, NET_SPEND, OCCASION
+from segmentation.analysis import populations
+from segmentation.analysis.populations import BOTH, BOUGHT, NET_SPEND, OCCASION
+from segmentation.presentation import findings, readme
 
 #: The findings' Purchases bullet, as describe_purchases writes it.
 PURCHASES = re.compile(r"Of the ([\d,]+) customers who bought something, ([\d,]+) have net spend .*?, "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import present
+from segmentation.presentation import present
 
 
 def test_each_kind_of_number_is_written_its_own_way():

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 from segmentation import columns as c
-from segmentation.cluster import cluster_customers
+from segmentation.analysis.cluster import cluster_customers
+from segmentation.analysis.profiles import profile_segments
+from segmentation.analysis.rfm import load_segment_map, name_clusters
 from segmentation.errors import InvoiceDataError
-from segmentation.profiles import profile_segments
-from segmentation.rfm import load_segment_map, name_clusters
 
 
 def rfm_customers() -> pd.DataFrame:

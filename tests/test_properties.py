@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from conftest import invoice_lines
 from segmentation import columns as c
-from segmentation.clean import clean_invoices, line_amount_micros, pounds
-from segmentation.cluster import cluster_customers
+from segmentation.analysis.cluster import cluster_customers
 from segmentation.errors import InvoiceDataError
-from segmentation.features import build_customer_features, match_returns
+from segmentation.rules.clean import clean_invoices, line_amount_micros, pounds
+from segmentation.rules.features import build_customer_features, match_returns
 
 CENT = 0.005
 # The same examples on every run (derandomize), so `make test` is reproducible; set

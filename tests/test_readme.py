@@ -6,7 +6,8 @@ import re
 
 import pandas as pd
 
-from segmentation import config, readme
+from segmentation import config
+from segmentation.presentation import readme
 
 
 def test_readme_findings_are_the_committed_notebooks_findings():

@@ -11,11 +11,11 @@ import pytest
 
 from conftest import REAL_FILE
 from segmentation import columns as c
-from segmentation.clean import clean_invoices, line_amounts
-from segmentation.cluster import cluster_customers
-from segmentation.diagnostics import scan_k
-from segmentation.features import build_customer_features, match_returns
-from segmentation.load import load_invoices
+from segmentation.analysis.cluster import cluster_customers
+from segmentation.analysis.diagnostics import scan_k
+from segmentation.reading.load import load_invoices
+from segmentation.rules.clean import clean_invoices, line_amounts
+from segmentation.rules.features import build_customer_features, match_returns
 
 pytestmark = pytest.mark.real_data
 

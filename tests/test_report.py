@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from segmentation import config
-from segmentation import notebook as nb_runner
+from segmentation.presentation import notebook as nb_runner
 
 CHROMIUM = Path("/usr/bin/chromium")
 WINDOW_WIDTH = 1280
@@ -146,7 +146,7 @@ def test_page_leaves_out_the_settings_meant_for_whoever_runs_it(page_text):
 
 
 def test_every_figure_says_what_it_shows(page_text):
-    from segmentation import plots
+    from segmentation.presentation import plots
 
     alts = [html.unescape(text) for text in re.findall(r'<img\b[^>]*\balt="([^"]*)"', page_text)]
     assert len(alts) == len(re.findall(r"<img\b", page_text))

@@ -11,14 +11,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from segmentation import columns as c
-from segmentation.errors import InvoiceDataError
-from segmentation.rfm import (
+from segmentation.analysis.rfm import (
     DEFAULT_SEGMENT_MAP_PATH,
     describe_segment_map,
     load_segment_map,
     score_customers,
     segment_customers,
 )
+from segmentation.errors import InvoiceDataError
 
 # As in test_properties: the same examples on every run; PROPERTY_EXAMPLES=1000 searches wider.
 PROPERTY_SETTINGS = settings(

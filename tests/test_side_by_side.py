@@ -7,12 +7,12 @@ import sys
 
 import pytest
 
-from segmentation import side_by_side
+from segmentation.presentation import side_by_side
 
 
 def _launch(first: str, second: str, tmp_path) -> subprocess.CompletedProcess:
     """``run_side_by_side`` of two ``python -c`` programs, in a process of its own (the children share its stdout)."""
-    code = ("import sys; from segmentation.side_by_side import run_side_by_side; "
+    code = ("import sys; from segmentation.presentation.side_by_side import run_side_by_side; "
             f"sys.exit(run_side_by_side([sys.executable, '-c', {first!r}], [sys.executable, '-c', {second!r}], "
             "first_title='first', second_title='second'))")
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path,
@@ -47,4 +47,4 @@ def test_the_bundled_run_starts_the_command_line_and_the_notebook(monkeypatch):
                         lambda first, second, **titles: seen.update(first=first, second=second) or 0)
     assert side_by_side.main() == 0
     assert seen["first"][1:] == ["-m", "segmentation", "data/online_retail_II_2009_2010.parquet"]
-    assert seen["second"][1:] == ["-m", "segmentation.notebook", "--progress"]
+    assert seen["second"][1:] == ["-m", "segmentation.presentation.notebook", "--progress"]

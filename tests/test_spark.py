@@ -24,10 +24,12 @@ from hypothesis import strategies as st
 
 from conftest import sample_in_three_layouts
 from segmentation import columns as c
-from segmentation import config, rulebook, spark_engine
+from segmentation import config
 from segmentation.__main__ import main
-from segmentation.engines import DuckDBEngine, OutcomeWindow, SparkEngine
+from segmentation.engines import spark_engine
+from segmentation.engines.runners import DuckDBEngine, OutcomeWindow, SparkEngine
 from segmentation.errors import InvoiceDataError
+from segmentation.rules import rulebook
 from test_engines import assert_engine_matches_duckdb, tables
 
 pytestmark = pytest.mark.skipif(

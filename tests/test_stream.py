@@ -19,10 +19,12 @@ from hypothesis import strategies as st
 
 from conftest import invoice_lines
 from segmentation import columns as c
-from segmentation import config, engines, load
-from segmentation.engines import DuckDBEngine, OutcomeWindow, combine, summarise_lines
+from segmentation import config
+from segmentation.engines import runners
+from segmentation.engines.runners import DuckDBEngine, OutcomeWindow, combine, summarise_lines
 from segmentation.errors import InvoiceDataError
-from segmentation.load import invoice_batches, load_invoices
+from segmentation.reading import load
+from segmentation.reading.load import invoice_batches, load_invoices
 from test_properties import PROPERTY_SETTINGS, tables
 
 
@@ -164,7 +166,7 @@ def test_a_reading_that_a_later_batch_decides_holds_in_every_batch(tmp_path, cap
             ("536003", "85123A", "HEART", "6", "13/12/2010 09:00", "2,55", "12347", "EIRE")]
     for path in (write_text_table(rows, tmp_path / "lines.csv"), write_text_table(rows, tmp_path / "lines.parquet")):
         caplog.clear()
-        with caplog.at_level("INFO", logger="segmentation.load"):
+        with caplog.at_level("INFO", logger="segmentation.reading.load"):
             lines = streamed(path, 1)
         assert lines[c.UNIT_PRICE].tolist() == [1234.0, 3.0, 1000.5, 2.55]
         assert lines[c.INVOICE_DATE].dt.strftime("%Y-%m-%d").tolist() == [
@@ -183,7 +185,7 @@ def test_a_refused_csv_gives_the_message_of_the_whole_file_naming_its_line(tmp_p
         load_invoices(path)
     assert "row(s) 214" in str(whole.value)  # line 214: the header is line 1
     caplog.clear()
-    with caplog.at_level("INFO", logger="segmentation.load"), pytest.raises(InvoiceDataError) as refused:
+    with caplog.at_level("INFO", logger="segmentation.reading.load"), pytest.raises(InvoiceDataError) as refused:
         streamed(path, 50)
     assert str(refused.value) == str(whole.value)
     assert [record.getMessage() for record in caplog.records] == [
@@ -332,12 +334,12 @@ def test_progress_is_drawn_only_on_a_terminal(monkeypatch, capsys):
 
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    progress = engines.Progress("lines", total=1000, shown=True, logged=False)
+    progress = runners.Progress("lines", total=1000, shown=True, logged=False)
     progress.advance(400)
     progress.close()
     assert "400/1,000 lines" in terminal.text and "lines/s" in terminal.text
     monkeypatch.undo()
-    quiet = engines.Progress("lines", total=1000, shown=True, logged=False)
+    quiet = runners.Progress("lines", total=1000, shown=True, logged=False)
     quiet.advance(400)
     quiet.close()
     assert capsys.readouterr().err == ""

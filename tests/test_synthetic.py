@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmentation import columns, config, synthetic
+from segmentation import columns, config
 from segmentation.errors import InvoiceDataError
+from segmentation.reading import synthetic
 
 REAL_FILE = config.REAL_DATA_PATH
 

@@ -8,10 +8,10 @@ import pytest
 from conftest import invoice_lines
 from segmentation import columns as c
 from segmentation import config
-from segmentation.engines import DuckDBEngine, OutcomeWindow
+from segmentation.analysis.pipeline import segment_file
+from segmentation.analysis.validation import order_breaks, ordered, validate_segmentations
+from segmentation.engines.runners import DuckDBEngine, OutcomeWindow
 from segmentation.errors import InvoiceDataError
-from segmentation.pipeline import segment_file
-from segmentation.validation import order_breaks, ordered, validate_segmentations
 
 INDEX = pd.Index([1, 2, 3, 4, 5, 6], dtype="Int64", name=c.CUSTOMER_ID)
 TIERS = ordered(pd.Series(["Top", "Top", "Mid", "Mid", "Low", "Low"], index=INDEX), ["Top", "Mid", "Low"])

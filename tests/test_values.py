@@ -14,11 +14,11 @@ import pytest
 from conftest import cli_error
 from segmentation import columns as c
 from segmentation import config
-from segmentation.clean import clean_invoices, ledger_from_counts, line_amount_micros
-from segmentation.engines import DuckDBEngine
+from segmentation.engines.runners import DuckDBEngine
 from segmentation.errors import InvoiceDataError
-from segmentation.load import load_invoices
-from segmentation.partitions import canonical_part
+from segmentation.reading.load import load_invoices
+from segmentation.reading.partitions import canonical_part
+from segmentation.rules.clean import clean_invoices, ledger_from_counts, line_amount_micros
 
 HEADER = list(c.INVOICE_COLUMNS)
 #   InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice, CustomerID, Country

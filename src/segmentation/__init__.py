@@ -8,8 +8,15 @@ Beside the clusters, :func:`score_customers` gives each customer rule-based
 RFM quintile scores and :func:`segment_customers` names their segment from a
 map of (R, FM) cells that :func:`load_segment_map` reads.
 
+The folders are the stages of the flow, in order: ``reading``, ``rules``,
+``engines``, ``analysis`` and ``presentation``. Under them lies the foundation,
+the modules at the top that every stage may import (``errors``, ``columns``,
+``config``, ``export``); above them, ``__main__``, the command line. A stage
+imports only the foundation and earlier stages (each folder's docstring says
+which), and ``tests/test_layout.py`` holds them to it.
+
 The names below are imported on first use, so that ``import segmentation``
-(and ``python -m segmentation.download``) stays fast and loads neither
+(and ``python -m segmentation.reading.download``) stays fast and loads neither
 scikit-learn nor matplotlib until a stage that needs them is called.
 """
 
@@ -21,23 +28,23 @@ from typing import TYPE_CHECKING, Any
 
 #: Public name -> the module that defines it.
 _EXPORTS = {
-    "CleanResult": "clean",
-    "clean_invoices": "clean",
-    "ClusterResult": "cluster",
-    "cluster_customers": "cluster",
-    "summarise_clusters": "cluster",
+    "CleanResult": "rules.clean",
+    "clean_invoices": "rules.clean",
+    "ClusterResult": "analysis.cluster",
+    "cluster_customers": "analysis.cluster",
+    "summarise_clusters": "analysis.cluster",
     "InvoiceDataError": "errors",
-    "build_customer_features": "features",
-    "match_returns": "features",
-    "load_invoices": "load",
-    "read_model": "model",
-    "SegmentationRun": "pipeline",
-    "describe_run": "pipeline",
-    "score_file": "pipeline",
-    "segment_file": "pipeline",
-    "load_segment_map": "rfm",
-    "score_customers": "rfm",
-    "segment_customers": "rfm",
+    "build_customer_features": "rules.features",
+    "match_returns": "rules.features",
+    "load_invoices": "reading.load",
+    "read_model": "analysis.model",
+    "SegmentationRun": "analysis.pipeline",
+    "describe_run": "analysis.pipeline",
+    "score_file": "analysis.pipeline",
+    "segment_file": "analysis.pipeline",
+    "load_segment_map": "analysis.rfm",
+    "score_customers": "analysis.rfm",
+    "segment_customers": "analysis.rfm",
 }
 
 __all__ = [
@@ -61,19 +68,19 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from segmentation.clean import CleanResult, clean_invoices
-    from segmentation.cluster import ClusterResult, cluster_customers, summarise_clusters
+    from segmentation.analysis.cluster import ClusterResult, cluster_customers, summarise_clusters
+    from segmentation.analysis.model import read_model
+    from segmentation.analysis.pipeline import SegmentationRun, describe_run, score_file, segment_file
+    from segmentation.analysis.rfm import load_segment_map, score_customers, segment_customers
     from segmentation.errors import InvoiceDataError
-    from segmentation.features import build_customer_features, match_returns
-    from segmentation.load import load_invoices
-    from segmentation.model import read_model
-    from segmentation.pipeline import SegmentationRun, describe_run, score_file, segment_file
-    from segmentation.rfm import load_segment_map, score_customers, segment_customers
+    from segmentation.reading.load import load_invoices
+    from segmentation.rules.clean import CleanResult, clean_invoices
+    from segmentation.rules.features import build_customer_features, match_returns
 
 
 def __getattr__(name: str) -> Any:
-    """Import a public name's module on first use (PEP 562); ``segmentation.plots`` and the other
-    stage modules are imported the same way, as they were when this file imported every stage."""
+    """Import a public name's module on first use (PEP 562); the stage folders (``segmentation.analysis``
+    and the others) and the foundation's modules are imported the same way."""
     if name in _EXPORTS:
         value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
     elif not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:

@@ -70,12 +70,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import config, forecast, plots, populations, rulebook
-from segmentation.diagnostics import K_RULES
-from segmentation.engines import ENGINES, Engine, OutcomeWindow, engine_named
-from segmentation.errors import InvoiceDataError
-from segmentation.export import cannot_write, output_folder, write_csv, write_customer_segments
-from segmentation.model import (
+from segmentation import config
+from segmentation.analysis import forecast, populations
+from segmentation.analysis.diagnostics import K_RULES
+from segmentation.analysis.model import (
     CUSTOMER_SEGMENTS_CSV,
     MODEL_FILE,
     describe_drift,
@@ -85,7 +83,7 @@ from segmentation.model import (
     read_model,
     write_model,
 )
-from segmentation.pipeline import (
+from segmentation.analysis.pipeline import (
     ScoreRun,
     SegmentationRun,
     data_warnings,
@@ -94,7 +92,12 @@ from segmentation.pipeline import (
     score_file,
     segment_file,
 )
-from segmentation.rfm import load_segment_map
+from segmentation.analysis.rfm import load_segment_map
+from segmentation.engines.runners import ENGINES, Engine, OutcomeWindow, engine_named
+from segmentation.errors import InvoiceDataError
+from segmentation.export import cannot_write, output_folder, write_csv, write_customer_segments
+from segmentation.presentation import plots
+from segmentation.rules import rulebook
 
 EXIT_BAD_INPUT = 2
 #: The pinned Dask packages of a checkout (``make test`` installs them too).
@@ -177,7 +180,7 @@ OUTPUT_FILES = ("customers.csv", "ledger.csv", "clusters.csv", CUSTOMER_SEGMENTS
                 SLIPPING_AWAY_CSV, VALIDATION_CSV, FORECAST_CHECK_CSV, FORECAST_SCORES_CSV,
                 *plots.ALL_FIGURE_FILES, MODEL_FILE, MIGRATION_CSV, MOVERS_CSV, RUN_RECORD)
 #: Every file an earlier run may have left in an output folder: a run's, and the notebook's executed
-#: copy and its HTML page (``python -m segmentation.notebook --data FILE``). A run replaces the
+#: copy and its HTML page (``python -m segmentation.presentation.notebook --data FILE``). A run replaces the
 #: folder whole, so a folder holding anything else is refused.
 EARLIER_RUN_FILES = frozenset({*OUTPUT_FILES, config.NOTEBOOK_PATH.name,
                                config.NOTEBOOK_PATH.with_suffix(".html").name})
@@ -313,7 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
                              f"for --k (default: {config.RFM_K_RULE})")
     segments.add_argument("--segment-map", type=Path, metavar="FILE",
                         help="your own map of segment names over the recency and frequency-spend scores, as a "
-                             "TOML file (default: the packaged map; segmentation/segment_map.toml shows the format)")
+                             "TOML file (default: the packaged map; segmentation/analysis/segment_map.toml shows the "
+                             "format)")
     predict = parser.add_argument_group("the forecast (purchases, chance of buying, value per customer)")
     predict.add_argument("--clv-days", type=_positive_days, default=config.CLV_DAYS,
                         help=f"days ahead that CLV (customer lifetime value) adds up expected net spend "
@@ -569,7 +573,7 @@ def _model_options(args: argparse.Namespace) -> dict:
 
 def _write_run_record(args: argparse.Namespace, folder: Path, run: SegmentationRun, *, sha256: str) -> None:
     """``run.json``: the input's name and SHA-256, every option, the populations counted and the
-    too-little-data warnings (:mod:`segmentation.populations`), the forecast's fitted models and what
+    too-little-data warnings (:mod:`segmentation.analysis.populations`), the forecast's fitted models and what
     to know about them, the package version and the time (UTC)."""
     record = {
         "input": args.input.name,

@@ -134,7 +134,7 @@ FLAT_SILHOUETTE_RANGE = 0.05
 SMALL_CLUSTER_SHARE = 0.01
 #: Fewer customers than this per cluster (or per quintile of an RFM score) is too little data: the
 #: run completes and warns in its summary, the notebook's findings and run.json
-#: (segmentation.populations.too_little_data), and a cluster this small gets a note.
+#: (segmentation.analysis.populations.too_little_data), and a cluster this small gets a note.
 MIN_CUSTOMERS_PER_CLUSTER = 10
 #: Per-segment bootstrap stability (mean Jaccard, Hennig 2007): at or above
 #: STABLE_JACCARD a segment is "stable"; at or below DISSOLVED_JACCARD a
@@ -148,7 +148,7 @@ RFM_K_RULE = "elbow"
 #: Days after --as-of in which what customers did next is counted (the outcome window).
 HORIZON_DAYS = 90
 
-#: The purchase models of ``segmentation.forecast``, by the name every output gives them.
+#: The purchase models of ``segmentation.analysis.forecast``, by the name every output gives them.
 BG_NBD = "BG/NBD"
 MBG_NBD = "MBG/NBD"
 #: The purchase model the forecast uses: the modified BG/NBD, which (unlike the BG/NBD) lets a

@@ -9,7 +9,7 @@ The statements, in order:
 
 - :data:`CLASSIFY`: the lines grouped into distinct lines (every canonical
   column equal), each with its number of ``copies`` and the first rule of
-  :data:`segmentation.clean.RULES` that removes it (``step``), or ``kept``.
+  :data:`segmentation.rules.clean.RULES` that removes it (``step``), or ``kept``.
   Copies after the first are the duplicate rule's; a line is counted under the
   first rule that removes it, so the ledger's rows add up.
 - :data:`LEDGER`: rows and micro-pounds of |Quantity x UnitPrice| per step.
@@ -44,7 +44,7 @@ import pyarrow as pa
 
 from segmentation import columns as c
 from segmentation import config
-from segmentation.load import require_summable
+from segmentation.reading.load import require_summable
 
 if TYPE_CHECKING:
     import duckdb
@@ -408,7 +408,7 @@ def check_spend(spend: str) -> None:
 def features(pieces: Pieces, *, spend: Literal["net", "gross"] = "net",
              snapshot_date: pd.Timestamp | str | None = None) -> pd.DataFrame:
     """The feature table (``columns.FEATURES``, index CustomerID) of :class:`Pieces`: see
-    :func:`segmentation.features.build_customer_features`."""
+    :func:`segmentation.rules.features.build_customer_features`."""
     check_spend(spend)
     if pieces.empty:
         return empty_features()
@@ -454,7 +454,7 @@ def empty_features() -> pd.DataFrame:
 
 def features_of_lines(invoices: pd.DataFrame, *, spend: Literal["net", "gross"] = "net",
                       snapshot_date: pd.Timestamp | str | None = None) -> pd.DataFrame:
-    """The feature table of clean lines in memory (:func:`segmentation.features.build_customer_features`)."""
+    """The feature table of clean lines in memory (:func:`segmentation.rules.features.build_customer_features`)."""
     check_spend(spend)
     if invoices.empty:
         raise ValueError("no invoice lines: nothing to summarise")

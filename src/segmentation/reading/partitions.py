@@ -1,7 +1,7 @@
 """Files read in parts by an engine beyond one machine (Dask, Spark): which files, and each part converted.
 
 The engine reads the raw columns of one file, a glob or a folder itself, each
-file as :func:`segmentation.load.sniff` finds it laid out (:func:`layouts`);
+file as :func:`segmentation.reading.load.sniff` finds it laid out (:func:`layouts`);
 every part is then converted to canonical columns by the loader's own code
 (:func:`canonical_part`), so the two engines and the loader read a value the
 same way. This module holds no rule and imports neither engine.
@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import load
 from segmentation.errors import InvoiceDataError
+from segmentation.reading import load
 
 
 def input_files(source: str | Path) -> list[Path]:
@@ -44,7 +44,7 @@ def input_files(source: str | Path) -> list[Path]:
 
 
 def layouts(source: str | Path) -> list[list[load.TableFormat]]:
-    """The files of ``source`` (:func:`input_files`) grouped by layout, as :func:`segmentation.load.sniff`
+    """The files of ``source`` (:func:`input_files`) grouped by layout, as :func:`segmentation.reading.load.sniff`
     finds each one's: the files of a group have the same kind, header, separator, encoding, compression
     and title rows, so an engine reads them together and takes their columns by name. Groups come in the
     order of their first file."""

@@ -10,8 +10,9 @@ from typing import Literal
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import config, diagnostics, forecast, populations, validation
-from segmentation.cluster import (
+from segmentation import config
+from segmentation.analysis import diagnostics, forecast, populations, validation
+from segmentation.analysis.cluster import (
     FEW_OF_THE_CUSTOMERS,
     ClusterResult,
     cluster_customers,
@@ -19,11 +20,9 @@ from segmentation.cluster import (
     small_clusters,
     summarise_clusters,
 )
-from segmentation.diagnostics import KChoice
-from segmentation.engines import CustomerTable, DuckDBEngine, Engine, OutcomeWindow, last_window
-from segmentation.errors import InvoiceDataError
-from segmentation.forecast import Forecast, ForecastCheck
-from segmentation.model import (
+from segmentation.analysis.diagnostics import KChoice
+from segmentation.analysis.forecast import Forecast, ForecastCheck
+from segmentation.analysis.model import (
     CHANGED,
     CUSTOMER_SEGMENTS_CSV,
     KEPT,
@@ -39,8 +38,10 @@ from segmentation.model import (
     read_customer_segments,
     score_customers_with,
 )
-from segmentation.profiles import profile_segments
-from segmentation.rfm import SegmentMap, load_segment_map, score_customers, segment_customers
+from segmentation.analysis.profiles import profile_segments
+from segmentation.analysis.rfm import SegmentMap, load_segment_map, score_customers, segment_customers
+from segmentation.engines.runners import CustomerTable, DuckDBEngine, Engine, OutcomeWindow, last_window
+from segmentation.errors import InvoiceDataError
 
 #: The engine a run uses unless told otherwise: embedded DuckDB on this machine.
 DEFAULT_ENGINE = DuckDBEngine()
@@ -112,10 +113,10 @@ def segment_file(
     The defaults are the seed method. ``features`` names a set of
     ``columns.FEATURE_SETS`` ("spend" or "rfm"); ``log`` takes log1p before
     standardising; ``k`` is a number, or a rule of
-    :func:`segmentation.diagnostics.choose_k` ("auto": the silhouette's best
+    :func:`segmentation.analysis.diagnostics.choose_k` ("auto": the silhouette's best
     k, "elbow") applied to a scan of ``config.K_RANGE``. ``engine`` builds the
-    customer table: :class:`~segmentation.engines.DuckDBEngine` (default) on
-    this machine, or :class:`~segmentation.engines.DaskEngine` on a Dask
+    customer table: :class:`~segmentation.engines.runners.DuckDBEngine` (default) on
+    this machine, or :class:`~segmentation.engines.runners.DaskEngine` on a Dask
     cluster (``path`` may then be a glob or a folder of CSV or Parquet files).
 
     Every run also segments the customers every way (:func:`segment_every_way`:
@@ -223,7 +224,7 @@ def check_next_period_forecast(predicted: Forecast, customers: pd.DataFrame, tab
 class CustomerSegments:
     """Every segmentation of one customer table, each customer by customer (index CustomerID).
 
-    ``scores``: the rule-based R, F, M scores (:func:`segmentation.rfm.score_customers`);
+    ``scores``: the rule-based R, F, M scores (:func:`segmentation.analysis.rfm.score_customers`);
     ``rule``: each customer's segment of ``segment_map``; ``rfm``: KMeans on log1p RFM,
     its clusters named from the map; ``spend``: the seed method, KMeans k = 3 on
     standardised Total_Bill_Size.
@@ -257,7 +258,7 @@ def customer_segments_table(customers: pd.DataFrame, segments: CustomerSegments 
 
     Index CustomerID; columns ``columns.SEGMENT_EXPORT_COLUMNS``: the rule
     segment, the KMeans-on-RFM segment and cluster, the seed's spend segment and
-    cluster (``segments`` may be a saved model's :class:`~segmentation.model.ScoredCustomers`), why a
+    cluster (``segments`` may be a saved model's :class:`~segmentation.analysis.model.ScoredCustomers`), why a
     customer has no cluster (``Not_Clustered_Reason``, empty
     when clustered), the R, F, M values and scores, the forecast
     (``columns.FORECAST_COLUMNS``: without ``predicted``, empty, with ``no_forecast``
@@ -440,7 +441,7 @@ def check_against_next(invoices: pd.DataFrame, *, source: str | Path, last_invoi
                        rfm_k: int, segment_map: SegmentMap | None = None, spend: Literal["net", "gross"] = "net",
                        horizon_days: int = config.HORIZON_DAYS) -> NextPeriodCheck:
     """Segment the customers as they were ``horizon_days`` before the data ends, and check the
-    segments against what they did in those days (:func:`engines.last_window`).
+    segments against what they did in those days (:func:`runners.last_window`).
 
     ``invoices`` are the loaded lines of ``source`` (they are cleaned again here,
     by the same rules), ``last_invoice_date`` the last date of a clean line.

@@ -1,8 +1,8 @@
 """The figures of the analysis, each a function that returns a Figure.
 
 Input: the customer feature table (one row per customer) and, for the first
-two, the :class:`~segmentation.cluster.ClusterResult` of the seed method; the
-figures beyond the seed take k scans (:mod:`segmentation.diagnostics`) with the
+two, the :class:`~segmentation.analysis.cluster.ClusterResult` of the seed method; the
+figures beyond the seed take k scans (:mod:`segmentation.analysis.diagnostics`) with the
 k the analysis chose, or other clusterings. Figures draw what they are given
 and compute nothing the analysis already computed.
 
@@ -33,15 +33,16 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from segmentation import columns as c
-from segmentation import config, forecast, model
-from segmentation.cluster import ClusterResult
-from segmentation.diagnostics import RFM_LOG
+from segmentation import config
+from segmentation.analysis import forecast, model
+from segmentation.analysis.cluster import ClusterResult
+from segmentation.analysis.diagnostics import RFM_LOG
+from segmentation.analysis.segments import segment_names
 from segmentation.export import atomic_path
-from segmentation.segments import segment_names
 
 if TYPE_CHECKING:
-    from segmentation.diagnostics import KChoice
-    from segmentation.pipeline import BeyondSeed
+    from segmentation.analysis.diagnostics import KChoice
+    from segmentation.analysis.pipeline import BeyondSeed
 
 FIGSIZE = (9.0, 5.5)
 #: Resolution figures are drawn at: what a notebook embeds (small pages).
@@ -127,7 +128,7 @@ SEGMENT_COLOURS: dict[str, str] = {
     "New": "#44AA99",
     "Lost": OKABE_ITO["vermillion"],
 }
-#: "Spend level i of k" (:func:`segmentation.segments.segment_names` for k > 3).
+#: "Spend level i of k" (:func:`segmentation.analysis.segments.segment_names` for k > 3).
 _SPEND_LEVEL = re.compile(r"Spend level (\d+) of (\d+)")
 #: Names with no colour of their own (a user's segment map) get one of these, by a checksum of the name.
 _FALLBACK_COLOURS = (OKABE_ITO["yellow"], "#332288", "#117733", "#AA4499", "#88CCEE", "#CC6677")
@@ -417,9 +418,9 @@ def plot_k_diagnostics(scans: dict[str, pd.DataFrame], summary: pd.DataFrame, *,
                        k: int, elbow: int | None = None) -> Figure:
     """Inertia (left, of the ``chosen`` scan) and silhouette (right, of every scan) against k.
 
-    ``scans`` are :func:`segmentation.diagnostics.scan_k` tables keyed by a
+    ``scans`` are :func:`segmentation.analysis.diagnostics.scan_k` tables keyed by a
     short name of the features and scaling, and ``summary`` what the analysis
-    read from them (:func:`segmentation.diagnostics.summarise_scans`); ``k`` is
+    read from them (:func:`segmentation.analysis.diagnostics.summarise_scans`); ``k`` is
     the k the analysis chose for the ``chosen`` scan, marked on both panels;
     ``elbow`` the inertia elbow it found (kneed), circled on the left, or None.
     On the right a star marks each scan's best silhouette, except on scans the

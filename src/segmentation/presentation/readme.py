@@ -1,6 +1,6 @@
 """Copy the notebook's computed findings into the README, so the README states only checked numbers.
 
-``python -m segmentation.readme`` (run by ``make run`` after the notebook)
+``python -m segmentation.presentation.readme`` (run by ``make run`` after the notebook)
 replaces the block between ``FINDINGS_START`` and ``FINDINGS_END`` in
 README.md with the last Markdown output of the executed notebook: the
 "Findings" cell, whose every number is computed from that run's tables. The
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 try:
-    from segmentation.notebook import read_notebook
+    from segmentation.presentation.notebook import read_notebook
 except ModuleNotFoundError as error:  # the optional extra is not installed
     raise ModuleNotFoundError(f"{__name__} needs {error.name}: pip install 'segmentation[notebook]'") from None
 

@@ -1,7 +1,7 @@
 """Result tables as people read them, and the one way each kind of number is written.
 
 Every table the notebook and its report show goes through :func:`for_people`,
-and every sentence of :mod:`segmentation.findings` writes its numbers with the
+and every sentence of :mod:`segmentation.presentation.findings` writes its numbers with the
 formatters here, so a number in a sentence is spelled exactly as in the table
 above it. The kind of a column is read from its name, by one rule:
 

@@ -1,6 +1,6 @@
 """What each customer will do next: purchases, the chance of being active and value, per customer.
 
-Input: the customer feature table (:func:`segmentation.features.build_customer_features`,
+Input: the customer feature table (:func:`segmentation.rules.features.build_customer_features`,
 one row per customer who bought something, Recency_Days counted to the snapshot or
 ``--as-of`` date). Output: one row per customer with the forecast for the next
 ``horizon_days`` and the value over ``clv_days``, from two buy-till-you-die models fitted

@@ -1,20 +1,20 @@
 """The Spark engine's runner: the rulebook's statements run by Spark, on this machine or a cluster.
 
 Input: one file, a glob (``exports/2011-*.parquet``) or a folder of CSV or
-Parquet files, each laid out as :func:`segmentation.load.sniff` finds it
+Parquet files, each laid out as :func:`segmentation.reading.load.sniff` finds it
 (files laid out alike are read together). Spark reads the raw
 columns; each part is converted by the loader's own code
-(:func:`segmentation.partitions.canonical_part`, in the executors' Python).
+(:func:`segmentation.reading.partitions.canonical_part`, in the executors' Python).
 The rulebook's statements, written for DuckDB, are translated to Spark SQL by
 SQLGlot (:func:`to_spark`) and run by Spark over all the lines at once:
 Spark's grouping brings every copy of a line and every line of a customer
 together, whichever machine read them. This module holds no rule; the
-statements and their order are :func:`segmentation.engines.summarise`'s, run
+statements and their order are :func:`segmentation.engines.runners.summarise`'s, run
 through :class:`SparkSQL`.
 
 What comes back to this machine is one row per customer and per (StockCode,
-Description), the same :class:`~segmentation.rulebook.Pieces` as DuckDB's,
-from which :func:`segmentation.engines.combine` makes the customer table.
+Description), the same :class:`~segmentation.rules.rulebook.Pieces` as DuckDB's,
+from which :func:`segmentation.engines.runners.combine` makes the customer table.
 """
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from segmentation import columns as c
-from segmentation import config, load, partitions, rulebook
+from segmentation import config
 from segmentation.errors import InvoiceDataError
+from segmentation.reading import load, partitions
+from segmentation.rules import rulebook
 
 if TYPE_CHECKING:
     from pyspark import SparkContext
@@ -90,7 +92,7 @@ def to_spark(statement: str) -> str:
 
 
 class SparkSQL:
-    """The part of a DuckDB connection :func:`segmentation.engines.summarise` uses, on a Spark session:
+    """The part of a DuckDB connection :func:`segmentation.engines.runners.summarise` uses, on a Spark session:
     ``execute`` of ``CREATE OR REPLACE TEMP TABLE name AS query`` (a view of the query, kept by Spark
     in memory and on disk) and ``sql(query)`` with ``fetchall`` and ``to_arrow_table``."""
 
@@ -137,9 +139,9 @@ class _Result:
 def read_invoices(spark: SparkSession, source: str | Path, *, date_format: str | None = None) -> DataFrame:
     """The invoice lines of every file of ``source`` as a Spark frame in canonical columns.
 
-    Headers are matched as by :func:`segmentation.load.load_invoices`, file by
+    Headers are matched as by :func:`segmentation.reading.load.load_invoices`, file by
     file: files laid out alike are read together
-    (:func:`segmentation.partitions.layouts`), and their columns are taken by
+    (:func:`segmentation.reading.partitions.layouts`), and their columns are taken by
     name. Every part is converted by the loader's code, in the executors.
     Text dates must be ISO 8601, or given ``date_format``: month-first
     detection needs the whole column and is not done per part. A CSV file is
@@ -193,7 +195,7 @@ def _check_text_layout(table: load.TableFormat) -> None:
 
 def _convert_batches(batches: Iterator[pa.RecordBatch], *, canonical: list[str], source: str,
                      date_format: str) -> Iterator[pa.RecordBatch]:
-    """Each batch of raw columns in canonical columns, by :func:`segmentation.partitions.canonical_part`
+    """Each batch of raw columns in canonical columns, by :func:`segmentation.reading.partitions.canonical_part`
     (run in Spark's Python workers). Spark reads an empty CSV field, quoted or not, as missing, as the
     loader does."""
     for batch in batches:

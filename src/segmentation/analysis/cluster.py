@@ -29,9 +29,9 @@ from threadpoolctl import ThreadpoolController
 
 from segmentation import columns as c
 from segmentation import config
+from segmentation.analysis.rfm import SegmentMap, load_segment_map, name_clusters, score_customers, segment_customers
+from segmentation.analysis.segments import segment_names
 from segmentation.errors import InvoiceDataError
-from segmentation.rfm import SegmentMap, load_segment_map, name_clusters, score_customers, segment_customers
-from segmentation.segments import segment_names
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ def cluster_customers(
         Take ``log1p`` of every feature before standardising (features must be >= 0).
     segment_map
         The rule-based segment map that names RFM clusters (default: the
-        packaged map of :func:`segmentation.rfm.load_segment_map`).
+        packaged map of :func:`segmentation.analysis.rfm.load_segment_map`).
 
     Clusters are numbered by ascending centroid of Total_Bill_Size (0 = the
     lowest-spending cluster); ties, and feature sets without Total_Bill_Size,
@@ -165,7 +165,7 @@ def cluster_customers(
     named Low / Mid / High spend (:func:`segment_names`), except when the
     features include the three of ``columns.RFM_FEATURES``: then each cluster
     takes the name of the rule segment its customers share
-    (:func:`segmentation.rfm.name_clusters`: unique names from the map).
+    (:func:`segmentation.analysis.rfm.name_clusters`: unique names from the map).
 
     Raises
     ------

@@ -1,9 +1,9 @@
 """Cleaning rules for invoice lines, applied in order, each counted in a ledger.
 
 One row of the input and of the output is one invoice line in canonical columns
-(see :mod:`segmentation.load`). The rules are written once, as SQL, in
-:data:`segmentation.rulebook.RULES` (their order) and
-:data:`segmentation.rulebook.CLASSIFY`; every engine runs those. A line is
+(see :mod:`segmentation.reading.load`). The rules are written once, as SQL, in
+:data:`segmentation.rules.rulebook.RULES` (their order) and
+:data:`segmentation.rules.rulebook.CLASSIFY`; every engine runs those. A line is
 counted against the first rule that removes it, so the ledger's removed rows
 add up exactly: rows in = rows kept + sum of rows removed.
 
@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import config, rulebook
-from segmentation.load import require_summable
-from segmentation.rulebook import DUPLICATE, INPUT, KEPT, MICROS, RULES
+from segmentation import config
+from segmentation.reading.load import require_summable
+from segmentation.rules import rulebook
+from segmentation.rules.rulebook import DUPLICATE, INPUT, KEPT, MICROS, RULES
 
 __all__ = ["DUPLICATE", "INPUT", "KEPT", "MICROS", "RULES", "CleanResult", "clean_invoices", "ledger_from_counts",
            "line_amount_micros", "line_amounts", "pounds"]
@@ -65,7 +66,7 @@ class CleanResult:
 
 def line_amount_micros(invoices: pd.DataFrame) -> pd.Series:
     """Quantity x UnitPrice of each line in whole micro-pounds (int64, negative for returns), as the
-    rules compute it (:data:`segmentation.rulebook.LINE_MICROS`)."""
+    rules compute it (:data:`segmentation.rules.rulebook.LINE_MICROS`)."""
     return rulebook.line_micros(invoices)
 
 

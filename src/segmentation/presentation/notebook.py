@@ -1,6 +1,6 @@
 """Execute the analysis notebook, and render it as one HTML page.
 
-``python -m segmentation.notebook`` re-executes the committed notebook in place
+``python -m segmentation.presentation.notebook`` re-executes the committed notebook in place
 on the bundled data (its figures go to ``figures/``). With ``--data FILE`` it
 leaves the committed notebook alone and writes an executed copy and its
 figures into ``data/processed/<FILE name>/`` (or ``--out DIR``). ``--report``
@@ -325,7 +325,7 @@ _FIGURE_NAME = re.compile(r"\bplots\.([A-Z][A-Z_]+)\b")
 def describe_figures(document: nbformat.NotebookNode) -> None:
     """Give each figure output of ``document`` its alternative text: ``plots.FIGURE_DESCRIPTIONS`` of the
     figure file its cell saves (``plots.save_figure(fig, figures_dir / plots.NAME)``)."""
-    from segmentation import plots
+    from segmentation.presentation import plots
 
     for cell in document.cells:
         if cell.cell_type != "code":
@@ -397,7 +397,7 @@ def _shown(path: Path) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m segmentation.notebook", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m segmentation.presentation.notebook", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, help="run on this file instead of the bundled data")
     parser.add_argument("--out", type=Path,

@@ -2,7 +2,7 @@
 
 Input: the customer feature table (one row per customer, index CustomerID).
 Every function clusters the same customers as
-:func:`~segmentation.cluster.cluster_customers` (Total_Bill_Size > 0), with
+:func:`~segmentation.analysis.cluster.cluster_customers` (Total_Bill_Size > 0), with
 the same scaling (``log1p`` if ``log``, then StandardScaler) and the same
 explicit ``n_init`` and seeds. Nothing here changes k: the suggestions are
 reported, and the caller decides.
@@ -22,7 +22,7 @@ from sklearn.metrics import adjusted_rand_score, pairwise_distances_chunked
 
 from segmentation import columns as c
 from segmentation import config
-from segmentation.cluster import (
+from segmentation.analysis.cluster import (
     ClusterResult,
     cluster_customers,
     fit_kmeans,

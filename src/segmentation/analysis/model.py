@@ -27,12 +27,11 @@ import numpy as np
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import config, forecast
-from segmentation.cluster import ClusterResult, not_clustered_reasons
-from segmentation.errors import InvoiceDataError
-from segmentation.export import atomic_path
-from segmentation.forecast import Forecast, PurchaseModel, SpendModel
-from segmentation.rfm import (
+from segmentation import config
+from segmentation.analysis import forecast
+from segmentation.analysis.cluster import ClusterResult, not_clustered_reasons
+from segmentation.analysis.forecast import Forecast, PurchaseModel, SpendModel
+from segmentation.analysis.rfm import (
     SegmentMap,
     score_thresholds,
     score_with_thresholds,
@@ -40,6 +39,8 @@ from segmentation.rfm import (
     segment_map_document,
     segment_map_from_document,
 )
+from segmentation.errors import InvoiceDataError
+from segmentation.export import atomic_path
 
 
 class FittedRun(Protocol):

@@ -1,11 +1,11 @@
-"""Engines: where the rules of :mod:`segmentation.rulebook` run. One rulebook, three runners.
+"""Engines: where the rules of :mod:`segmentation.rules.rulebook` run. One rulebook, three runners.
 
 The rules are written once, as SQL, and run by embedded DuckDB. A runner
 decides which lines each run of them sees and adds the results up:
 :func:`summarise` applies the rulebook to one relation of lines that holds
 every copy of each of its lines and every line of each of its customers (a
 whole file, or one partition), giving a :class:`Summary`: the ledger's counts
-and the customers' :class:`~segmentation.rulebook.Pieces`. :func:`combine`
+and the customers' :class:`~segmentation.rules.rulebook.Pieces`. :func:`combine`
 adds summaries up and makes the ledger and the customer table.
 
 An engine is a value that says where the lines go:
@@ -17,10 +17,10 @@ An engine is a value that says where the lines go:
 - :class:`DaskEngine` reads a file, a glob or a folder with Dask, cuts the
   lines into partitions that hold every copy of each line and every line of
   each customer, and runs the rulebook on each partition on a Dask cluster
-  (:mod:`segmentation.dask_engine`);
+  (:mod:`segmentation.engines.dask_engine`);
 - :class:`SparkEngine` reads a file, a glob or a folder with Spark, on this
   machine or a cluster, and runs the rulebook's statements, translated to Spark
-  SQL, over all the lines at once (:mod:`segmentation.spark_engine`).
+  SQL, over all the lines at once (:mod:`segmentation.engines.spark_engine`).
 """
 
 from __future__ import annotations
@@ -40,11 +40,13 @@ import pandas as pd
 import pyarrow as pa
 
 from segmentation import columns as c
-from segmentation import config, load, rulebook
-from segmentation.clean import ledger_from_counts, pounds
+from segmentation import config
 from segmentation.errors import InvoiceDataError
-from segmentation.load import invoice_batches
-from segmentation.rulebook import KEPT, Pieces
+from segmentation.reading import load
+from segmentation.reading.load import invoice_batches
+from segmentation.rules import rulebook
+from segmentation.rules.clean import ledger_from_counts, pounds
+from segmentation.rules.rulebook import KEPT, Pieces
 
 if TYPE_CHECKING:
     import duckdb
@@ -113,7 +115,7 @@ class CustomerTable:
 @dataclass(frozen=True)
 class Summary:
     """The rulebook applied to one relation of lines (a file, or a partition of whole customers):
-    the ledger's counts (``clean.CleanResult.counts``), the :class:`~segmentation.rulebook.Pieces` of the
+    the ledger's counts (``clean.CleanResult.counts``), the :class:`~segmentation.rules.rulebook.Pieces` of the
     kept lines (with an outcome window: of the lines before it, ``outcome`` those of the lines in it and
     ``previous`` those of the period of the same length before it) and the first and last kept InvoiceDate."""
 
@@ -474,7 +476,7 @@ class DaskEngine:
     scheduler_timeout: float = config.DASK_SCHEDULER_TIMEOUT
 
     def __post_init__(self) -> None:
-        from segmentation import dask_engine
+        from segmentation.engines import dask_engine
 
         if self.scheduler is not None:
             dask_engine.check_scheduler_address(self.scheduler)
@@ -498,7 +500,7 @@ class DaskEngine:
         """Read ``source`` (a CSV or Parquet file, a glob or a folder of them), clean it and build
         the customer table. ``sheet`` is not used (Excel is not read). Text dates must be ISO 8601
         or given ``date_format``: month-first detection needs the whole column."""
-        from segmentation import dask_engine
+        from segmentation.engines import dask_engine
 
         batches = dask_engine.map_batches(
             source, partial(summarise_lines, window=window, threads=1), date_format=date_format,
@@ -525,7 +527,7 @@ class SparkEngine:
     session: SparkSession | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        from segmentation import spark_engine
+        from segmentation.engines import spark_engine
 
         if self.session is None:
             spark_engine.check_master(self.master, timeout=self.master_timeout)
@@ -543,7 +545,7 @@ class SparkEngine:
         """Read ``source`` (a CSV or Parquet file, a glob or a folder of them), clean it and build the
         customer table. ``sheet`` is not used (Excel is not read). Text dates must be ISO 8601 or given
         ``date_format``: month-first detection needs the whole column."""
-        from segmentation import spark_engine
+        from segmentation.engines import spark_engine
 
         with self._application() as application, spark_engine.as_one_line(source):
             spark = spark_engine.rules_session(application)
@@ -558,7 +560,7 @@ class SparkEngine:
     @contextmanager
     def _application(self) -> Iterator[SparkSession]:
         """The caller's session, or one of this engine's own on ``master``, stopped after the block."""
-        from segmentation import spark_engine
+        from segmentation.engines import spark_engine
 
         if self.session is not None:
             yield self.session

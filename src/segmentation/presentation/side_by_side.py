@@ -1,11 +1,11 @@
 """``make run`` on the bundled data: the command line and the notebook at the same time, shown in turn.
 
-``python -m segmentation.side_by_side`` starts the notebook (``segmentation.notebook --progress``) in
-the background and the command line in the foreground, so its summary and progress bar reach the
-terminal as they happen; the notebook's lines are held until the command line ends, then shown, and
-the rest as they come. The two share no file (``data/processed/`` against ``notebooks/`` and
-``figures/``). The exit status is the command line's if it failed, else the notebook's; Ctrl-C
-stops both.
+``python -m segmentation.presentation.side_by_side`` starts the notebook
+(``segmentation.presentation.notebook --progress``) in the background and the command line in the
+foreground, so its summary and progress bar reach the terminal as they happen; the notebook's lines
+are held until the command line ends, then shown, and the rest as they come. The two share no file
+(``data/processed/`` against ``notebooks/`` and ``figures/``). The exit status is the command
+line's if it failed, else the notebook's; Ctrl-C stops both.
 
 May import: config.
 """
@@ -58,7 +58,7 @@ def main() -> int:
     python = sys.executable
     return run_side_by_side(
         [python, "-m", "segmentation", str(config.DEFAULT_DATA_PATH.relative_to(config.PROJECT_ROOT))],
-        [python, "-m", "segmentation.notebook", "--progress"],
+        [python, "-m", "segmentation.presentation.notebook", "--progress"],
         first_title="command line: tables into data/processed/, as it goes",
         second_title="notebook (run at the same time): each section as it started",
     )

@@ -23,7 +23,7 @@ import pandas as pd
 
 from segmentation import columns as c
 from segmentation import config
-from segmentation.cluster import not_clustered_reasons
+from segmentation.analysis.cluster import not_clustered_reasons
 
 BOUGHT = "customers who bought something"
 NET_SPEND = "with net spend"

@@ -2,7 +2,7 @@
 
 Each ``describe_*`` function takes tables the notebook shows (the ledger, the
 cluster summary, a k scan, a segment profile …) and returns Markdown whose
-every number is written by :mod:`segmentation.present` exactly as it appears
+every number is written by :mod:`segmentation.presentation.present` exactly as it appears
 in that table, and whose wording is chosen from the numbers (a sentence such
 as "the seed method isolates 30 very large customers" is only written when a
 cluster does hold under ``config.SMALL_CLUSTER_SHARE`` of the customers). No
@@ -18,15 +18,16 @@ import numpy as np
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import config, forecast, model, populations
-from segmentation import present as p
-from segmentation.cluster import FEW_OF_THE_CUSTOMERS, small_clusters
-from segmentation.diagnostics import KChoice
-from segmentation.forecast import ForecastCheck
-from segmentation.validation import order_breaks
+from segmentation import config
+from segmentation.analysis import forecast, model, populations
+from segmentation.analysis.cluster import FEW_OF_THE_CUSTOMERS, small_clusters
+from segmentation.analysis.diagnostics import KChoice
+from segmentation.analysis.forecast import ForecastCheck
+from segmentation.analysis.validation import order_breaks
+from segmentation.presentation import present as p
 
 if TYPE_CHECKING:
-    from segmentation.pipeline import NextPeriodCheck, Outlook
+    from segmentation.analysis.pipeline import NextPeriodCheck, Outlook
 
 #: Spearman correlations at or above these (in absolute value) are called strong / moderate.
 STRONG_CORRELATION = 0.7
@@ -94,7 +95,7 @@ def describe_source(data_path: str | Path, source: pd.DataFrame) -> str:
         what = ("the bundled first year of the UCI \"Online Retail II\" data (a UK online gift shop; "
                 "source and licence in `data/README.md`)")
     elif path == config.SAMPLE_PATH.resolve():
-        what = "the bundled synthetic sample (imaginary customers, made by `segmentation.synthetic`)"
+        what = "the bundled synthetic sample (imaginary customers, made by `segmentation.reading.synthetic`)"
     else:
         what = "a file of your own"
     return (f"This run reads `{path.name}`, {what}: {p.count(row[LINES])} invoice lines from "

@@ -1,9 +1,9 @@
 """What each segment is: a profile table per cluster.
 
 Input: the customer feature table (one row per customer, index CustomerID)
-and a :class:`~segmentation.cluster.ClusterResult`. Output: one row per
+and a :class:`~segmentation.analysis.cluster.ClusterResult`. Output: one row per
 cluster. RFM cluster names come from the rule-based segment map
-(:func:`segmentation.rfm.name_clusters`), never typed in for one data set.
+(:func:`segmentation.analysis.rfm.name_clusters`), never typed in for one data set.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation.rfm import name_agreement
+from segmentation.analysis.rfm import name_agreement
 
 if TYPE_CHECKING:
-    from segmentation.cluster import ClusterResult
+    from segmentation.analysis.cluster import ClusterResult
 
 #: How many countries and items the profile lists per segment.
 TOP_N = 3
@@ -64,7 +64,7 @@ def _top_shares(values: pd.Series, top_n: int) -> str:
 def profile_rule_segments(customers: pd.DataFrame, segments: pd.Series) -> pd.DataFrame:
     """One row per segment of the rule-based map that holds customers, in the map's order.
 
-    ``segments`` is :func:`segmentation.rfm.segment_customers` of ``customers``.
+    ``segments`` is :func:`segmentation.analysis.rfm.segment_customers` of ``customers``.
     Columns: customers, their share of the scored customers and of their
     revenue (Total_Bill_Size), and the median of each RFM feature. Index Segment.
     """

@@ -1,6 +1,6 @@
 """Fetch the UCI "Online Retail" workbook into ``data/raw/``.
 
-Run as ``python -m segmentation.download``. Only the standard library is used,
+Run as ``python -m segmentation.reading.download``. Only the standard library is used,
 so the download works before any analysis dependency is installed.
 """
 
@@ -178,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     on standard error.
     """
     parser = argparse.ArgumentParser(
-        prog="python -m segmentation.download",
+        prog="python -m segmentation.reading.download",
         description="Download the UCI Online Retail data set into data/raw/.",
     )
     parser.add_argument(

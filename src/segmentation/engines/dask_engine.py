@@ -1,11 +1,11 @@
 """The Dask engine's runner: read files larger than memory, cut them into batches, run them.
 
 Input: one file, a glob (``exports/2011-*.parquet``) or a folder of CSV or
-Parquet files, each laid out as :func:`segmentation.load.sniff` finds it (files
+Parquet files, each laid out as :func:`segmentation.reading.load.sniff` finds it (files
 laid out alike are read together). This module holds no rule: it reads the lines into a Dask
 frame, shuffles them so that every partition holds all lines of its customers
 and every copy of its lines, and applies the step it is given (the rulebook,
-:func:`segmentation.engines.summarise_lines`) to each partition on a Dask
+:func:`segmentation.engines.runners.summarise_lines`) to each partition on a Dask
 cluster. The step's results come back to the client, one per partition.
 
 How the work scales: reading and the step grow with lines and run in parallel
@@ -34,8 +34,9 @@ import numpy as np
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import config, load, partitions
+from segmentation import config
 from segmentation.errors import InvoiceDataError
+from segmentation.reading import load, partitions
 
 T = TypeVar("T")
 _KEY = "_batch_key"
@@ -127,9 +128,9 @@ def _batch_key(lines: pd.DataFrame) -> pd.Series:
 def read_invoices(source: str | Path, *, date_format: str | None = None) -> dd.DataFrame:
     """Invoice lines of every file of ``source`` as a Dask frame in canonical columns.
 
-    Headers are matched as by :func:`segmentation.load.load_invoices`, file by
+    Headers are matched as by :func:`segmentation.reading.load.load_invoices`, file by
     file: files laid out alike are read together
-    (:func:`segmentation.partitions.layouts`), and their columns are taken by
+    (:func:`segmentation.reading.partitions.layouts`), and their columns are taken by
     name. Every partition is converted by the same code, with text kept as
     text. Text dates must be ISO 8601, or given ``date_format``: month-first
     detection needs the whole column and is not done per partition.

@@ -22,7 +22,7 @@ and in the bundled sample:
 Every draw comes from one ``numpy.random.default_rng(seed)``: the same seed
 gives the same table, and :func:`write_sample` the same bytes.
 
-Run ``python -m segmentation.synthetic`` to regenerate the bundled sample.
+Run ``python -m segmentation.reading.synthetic`` to regenerate the bundled sample.
 """
 
 from __future__ import annotations
@@ -389,7 +389,7 @@ def write_sample(path: str | Path, *, n_customers: int, seed: int) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     """Regenerate the bundled sample file from the command line."""
     parser = argparse.ArgumentParser(
-        prog="python -m segmentation.synthetic",
+        prog="python -m segmentation.reading.synthetic",
         description="Write synthetic invoice lines in the UCI Online Retail schema.",
     )
     parser.add_argument("--out", type=Path, default=config.SAMPLE_PATH, help="CSV file to write")

@@ -3,7 +3,7 @@
 Input: segmentations of the customers as of a date (each a Series, one row per
 customer, an ordered categorical whose categories run from the segment
 promised to buy again most to the one promised least) and the outcome table
-(:attr:`segmentation.engines.CustomerTable.outcome`: the customers' purchase
+(:attr:`segmentation.engines.runners.CustomerTable.outcome`: the customers' purchase
 occasions and net spend in the window after that date). Output: one row per
 (segmentation, segment) with how many of its customers bought again, their
 share of the next period's revenue and their mean next spend, and one number

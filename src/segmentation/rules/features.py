@@ -1,11 +1,11 @@
 """Invoice lines -> one row per customer.
 
-Input: clean invoice lines (see :func:`segmentation.clean.clean_invoices`), one
+Input: clean invoice lines (see :func:`segmentation.rules.clean.clean_invoices`), one
 row per line, where Quantity > 0 is a purchase and Quantity < 0 a return.
 Output: one row per customer with at least one purchase line, index CustomerID,
 columns :data:`columns.FEATURES`.
 
-The purchase definition, written once as SQL in :mod:`segmentation.rulebook`
+The purchase definition, written once as SQL in :mod:`segmentation.rules.rulebook`
 and run by every engine:
 
 - a **product line** has a StockCode that starts with five digits
@@ -33,9 +33,9 @@ from typing import Literal
 import pandas as pd
 
 from segmentation import columns as c
-from segmentation import rulebook
-from segmentation.clean import pounds
-from segmentation.rulebook import PRODUCT_CODE_PATTERN
+from segmentation.rules import rulebook
+from segmentation.rules.clean import pounds
+from segmentation.rules.rulebook import PRODUCT_CODE_PATTERN
 
 __all__ = ["PRODUCT_CODE_PATTERN", "build_customer_features", "describe_stock_codes", "is_product", "match_returns"]
 

@@ -2,7 +2,7 @@
 
 A leaf of the package, so every stage that names or colours a spend segment
 imports the rule from here and no two stages import each other. RFM segments
-are named by the segment map of :mod:`segmentation.rfm`.
+are named by the segment map of :mod:`segmentation.analysis.rfm`.
 """
 
 from __future__ import annotations
