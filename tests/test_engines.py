@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from segmentation import columns as c
 from segmentation.engines.runners import DaskEngine, DuckDBEngine
 from segmentation.errors import InvoiceDataError
+from segmentation.rules import rulebook
 
 # Same convention as test_properties.py: fixed examples; PROPERTY_EXAMPLES=1000 searches wider.
 # Fewer by default here, as each example runs a Dask graph.
@@ -101,3 +102,10 @@ def assert_engine_matches_duckdb(engine, rows: list[tuple], n_files: int, spend:
     assert result.returns_matched == pytest.approx(expected.returns_matched, abs=1e-6)
     assert result.returns_unmatched == pytest.approx(expected.returns_unmatched, abs=1e-6)
     assert result.return_only_customers == expected.return_only_customers
+
+
+def test_duckdb_draws_no_progress_bar_on_standard_output():
+    """DuckDB's own bar (on by default, for statements over two seconds) writes to standard output even
+    when it is a file, where the run's summary goes."""
+    with rulebook.connection(threads=1) as db:
+        assert db.execute("SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]

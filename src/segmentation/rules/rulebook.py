@@ -250,6 +250,8 @@ def connect(*, threads: int | None = None, memory_limit: str | None = None,
 
     connection = duckdb.connect(config={"preserve_insertion_order": False})
     _OPENED.add(connection)
+    # DuckDB's own progress bar writes to standard output, a terminal or not, where the run's summary goes
+    connection.execute("SET enable_progress_bar = false")
     if threads is not None:
         connection.execute(f"SET threads = {int(threads)}")
     if memory_limit is not None:
