@@ -115,17 +115,19 @@ def test_the_targets_are_judged_met_or_missed_on_the_numbers(bench: ModuleType, 
         _row(bench, "real 2009-2010", 500_000, "features", Engine("naive"), 6.0, 300.0),
     ]
     verdicts = [target.met for target in bench.targets(result)]
-    # Parquet: slower, under 1 GB; CSV: faster, over 1 GB; 100M, make run and Spark not measured
-    assert verdicts == [False, True, True, False, None, None, None, None, True, True]
+    # Parquet: slower, under 1 GB; CSV: faster, over 1 GB; the command at scale, 100M, make run and Spark not measured
+    assert verdicts == [False, True, True, False, None, None, None, None, None, True, True]
     result.commands = {"command line": [2.5, 2.4, 2.6], "notebook": [6.0, 7.0, 6.5]}
+    result.at_scale = [12.0, 11.0, 13.0]  # 12 s: 1.5 x the DuckDB query's 8 s, just met
     result.rows += [_row(bench, "real 2009-2010", 500_000, "pipeline", Engine("segmentation"), 1.5, 600.0),
                     _row(bench, "real 2009-2010", 500_000, "pipeline", Engine(bench.SPARK), 30.0, 1_700.0)]
     verdicts = [target.met for target in bench.targets(result)]
-    assert verdicts == [False, True, True, False, None, False, True, True, True, True]
+    assert verdicts == [False, True, True, False, True, None, False, True, True, True, True]
     report = bench.report(result)
     assert "| missed" in report and "| met" in report and "9.00 s vs 8.00 s (1.12×)" in report
     assert "10.00 s vs 12.00 s (0.83×)" in report and "1,500 MB (limit 1,000 MB)" in report
+    assert "12.00 s vs 8.00 s (1.50×)" in report and "median 12.00 s (11.00–13.00)" in report
     assert "2.50 s + 6.50 s = 9.00 s" in report and "equal; 30.00 s vs 1.50 s, peak RSS 1,700 MB with Java" in report
     result.rows[-1].runs.clear()
     result.rows[-1].problem = "differs from segmentation: values differ"
-    assert [target.met for target in bench.targets(result)][7] is False
+    assert [target.met for target in bench.targets(result)][8] is False
