@@ -15,8 +15,7 @@ and country, per StockCode and description) that add up across batches — the
 only step whose cost grows with the number of lines; :func:`summarise_lines`
 is it for lines in memory. :func:`customer_pieces` reduces the added-up sums to
 what each customer needs, and :func:`features_from_pieces` makes the features.
-Both engines run the same functions on their batches and add the sums up in
-:class:`segmentation.stream.SumStore`. All money is summed in whole
+The sums of several batches add up in :func:`summaries_from_sums`. All money is summed in whole
 micro-pounds, nothing runs a Python function per group, and no tie is broken
 by file order.
 """
@@ -119,9 +118,7 @@ _NS_PER_DAY = 86_400 * 10**9
 class LineSums:
     """What a batch of clean lines adds to :class:`LineSummaries`, in tables that add up across batches.
 
-    The batch step of both engines returns this; :func:`summaries_from_sums` (or
-    :class:`segmentation.stream.SumStore`, for more lines than fit in memory)
-    adds the sums of many batches up, in any order and whatever lines each holds.
+    :func:`summaries_from_sums` adds the sums of many batches up, in any order and whatever lines each holds.
     Text keys are integer codes into the batch's own sorted vocabularies
     (``stock_codes``, ``country_names``, ``description_texts``); dates are int64
     nanoseconds. Tables (plain columns, one row per key):
