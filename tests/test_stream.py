@@ -279,6 +279,69 @@ def test_the_engine_reads_each_distinct_cell_of_a_file_as_the_whole_file_is_read
         same_or_refused_alike(path)
 
 
+#: Cells of each invoice column, some with a separator, a quote or a line break inside.
+CSV_CELLS = (["536001", "C536002", "536003"], ["85123A", "22423", "POST"],
+             ["HEART", "A, B", '12" RULER', "TWO\nLINES", ""], ["6", "-2", "1"],
+             ["2010-12-01 08:26", "2010-12-02 09:00"], ["2.55", "1.25"], ["12346", "12347", ""],
+             ["France", "United Kingdom"])
+
+
+def csv_cell(text: str, how: str) -> str:
+    """``text`` as an export may write it: quoted as the CSV rules ask, padded, quoted after a space, as it
+    is (a separator or quote unquoted), or with a quote after it (inches)."""
+    quoted = '"' + text.replace('"', '""') + '"'
+    needs_quotes = any(mark in text for mark in ',"\n')
+    return {"plain": quoted if needs_quotes else text, "quoted": quoted, "padded": f" {text} ",
+            "space before quote": f" {quoted}", "as it is": text, "quote after": f"{text}\""}[how]
+
+
+@st.composite
+def csv_texts(draw) -> bytes:
+    """The bytes of a CSV export with what tells CSV readers apart: quoted separators, quotes and line
+    breaks, padding, a space before a quote, blank and whitespace-only lines, ragged rows, CRLF, a BOM."""
+    messy = draw(st.booleans())  # else only what CSV readers agree on, so that DuckDB's reader is tried and kept
+    ways = ["plain", "plain", "quoted", "padded", *(["space before quote", "as it is", "quote after"] if messy else [])]
+    rows = draw(st.lists(st.tuples(*(st.tuples(st.sampled_from([text for text in cells if messy or "\n" not in text]),
+                                               st.sampled_from(ways)) for cells in CSV_CELLS)), min_size=1, max_size=8))
+    lines = [",".join(csv_cell(text, how) for text, how in row) for row in rows]
+    extras = draw(st.lists(st.tuples(st.integers(0, len(lines)), st.sampled_from(["", "   ", "ragged", "extra"])),
+                           max_size=2 if messy else 0))
+    for position, extra in extras:
+        line = lines[min(position, len(lines) - 1)]
+        lines.insert(position, {"ragged": line.rsplit(",", 1)[0], "extra": line + ",x"}.get(extra, extra))
+    header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+    ending = draw(st.sampled_from(["\n", "\r\n"]))
+    text = ending.join([header, *lines]) + draw(st.sampled_from([ending, ""]))
+    return (draw(st.sampled_from(["", "\ufeff"])) + text).encode("utf-8")
+
+
+@PROPERTY_SETTINGS
+@given(csv_texts())
+def test_duckdbs_csv_reader_gives_what_the_loaders_parser_gives_or_is_not_used(text):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "lines.csv"
+        path.write_bytes(text)
+        same_or_refused_alike(path)
+
+
+def test_a_plain_csv_is_parsed_by_duckdbs_reader_and_one_it_reads_otherwise_by_the_loader(tmp_path, monkeypatch):
+    rows = [("536001", "85123A", "A, B", "6", "2010-12-01 08:26", "2.55", "12346", "France"),
+            ("536002", "22423", 'TWO\nLINES', "2", "2010-12-02 08:26", "12.75", "12347", "France")]
+    plain = write_text_table(rows[:1] * 3, tmp_path / "plain.csv")
+    joined = write_text_table(rows, tmp_path / "joined.csv")  # a quoted line break: two lines, one row
+    parsed = []
+    raw_cells = load.raw_cells
+    monkeypatch.setattr(load, "raw_cells", lambda table, **options: parsed.append(table.path) or raw_cells(
+        table, **options))
+    spaced = tmp_path / "spaced.csv"  # a quote after a space is text to the loader's parser, a quote to DuckDB's
+    spaced.write_text(plain.read_text(encoding="utf-8").replace(',"A, B",6,', ',HEART, "6",'), encoding="utf-8")
+    for path in (plain, joined, spaced):
+        same_or_refused_alike(path)
+    assert parsed == [joined, spaced]
+    with pytest.raises(InvoiceDataError, match=r"column Quantity has 3 value\(s\) that are not numbers"):
+        DuckDBEngine(progress=False).customer_table(spaced)
+
+
 def test_typed_parquet_columns_are_read_cell_by_distinct_cell_and_others_in_batches(tmp_path):
     lines = invoice_lines([("536001", "85123A", " HEART ", 6, "2010-12-01 08:26", 2.55, 12346, "France"),
                            ("C536002", "85123A", "HEART", -2, "2010-12-02 09:00", 2.55, 12346, "France"),

@@ -336,11 +336,10 @@ class DuckDBEngine:
 
         with self._connection() as db:
             try:
-                # stored, as the loader's batches were: DuckDB spills a stored table above its memory limit
-                db.execute("CREATE TEMP TABLE lines AS SELECT * FROM "
-                           + _lines_of_cells(db, table, text_cells(), date_format=date_format))
-                progress.close()
-                db.execute(f"DROP {'VIEW' if table.kind == load.PARQUET else 'TABLE'} cells")  # each one read
+                if not _lines_of_plain_csv(db, table, date_format=date_format):
+                    _cells_of_file(db, table, text_cells())
+                    progress.close()
+                    _store_lines(db, table, date_format=date_format)
                 summary = summarise(db, "lines", window=window)
                 largest, count = db.sql("SELECT max(abs(CAST(Quantity AS DOUBLE) * UnitPrice)), sum(copies) "
                                         "FROM classified").fetchall()[0]
@@ -376,22 +375,61 @@ class DuckDBEngine:
         return combine([summarise_lines(invoices, window=window)], source=Path(source), spend=spend, window=window)
 
 
-def _lines_of_cells(db: duckdb.DuckDBPyConnection, table: load.TableFormat, text_cells: Iterator[pa.RecordBatch], *,
-                    date_format: str | None) -> str:
-    """A relation of the lines of the file of ``table`` in canonical columns, on ``db``: the file's cells (a
-    Parquet file's as DuckDB reads them, a text file's from ``text_cells``, :func:`load.raw_cells`), the
-    distinct cells of each column read by :func:`load.read_cells`, and those readings joined to every line
-    that holds them."""
+def _cells_of_file(db: duckdb.DuckDBPyConnection, table: load.TableFormat,
+                   text_cells: Iterator[pa.RecordBatch]) -> None:
+    """The relation ``cells`` on ``db``: the file's cells in canonical columns, a Parquet file's as DuckDB
+    reads them (a view), a text file's as ``text_cells`` (:func:`load.raw_cells`) gives them (a table)."""
     if table.kind == load.PARQUET:
         by_canonical = {canonical: name for name, canonical in table.renames.items()}
-        file = str(table.path).replace("'", "''")
         named = ", ".join('"' + by_canonical[column].replace('"', '""') + f'" AS {column}'
                           for column in c.INVOICE_COLUMNS)
-        db.execute(f"CREATE TEMP VIEW cells AS SELECT {named} FROM read_parquet('{file}')")
+        db.execute(f"CREATE TEMP VIEW cells AS SELECT {named} FROM read_parquet({_literal(table.path)})")
     else:
         db.register("incoming_cells", pa.RecordBatchReader.from_batches(load.RAW_TEXT_SCHEMA, text_cells))
         db.execute("CREATE TEMP TABLE cells AS SELECT * FROM incoming_cells")
         db.unregister("incoming_cells")
+
+
+def _lines_of_plain_csv(db: duckdb.DuckDBPyConnection, table: load.TableFormat, *, date_format: str | None) -> bool:
+    """Where :func:`load.plain_csv` allows, the table ``lines`` on ``db`` from the cells DuckDB's own CSV
+    reader parses (on every core), and True; False, with nothing made, where it does not allow, where
+    DuckDB's reader fails or gives other than one row per line, or where a cell is refused (DuckDB kept a
+    blank line as a row, say): the loader's parser then reads the file, as :func:`load.raw_cells`."""
+    import duckdb
+
+    plain = load.plain_csv(table)
+    if plain is None:
+        return False
+    positions, lines = plain
+    types = ", ".join(f"'c{number}': 'VARCHAR'" for number in range(len(table.columns)))
+    named = ", ".join(f"c{position} AS {column}"
+                      for position, column in zip(positions, c.INVOICE_COLUMNS, strict=True))
+    options = (f"columns = {{{types}}}, header = false, skip = 1, delim = {_literal(table.delimiter)}, "
+               "quote = '\"', escape = '\"', auto_detect = false, strict_mode = true, null_padding = true, "
+               f"nullstr = '', allow_quoted_nulls = true, encoding = 'utf-8', "
+               f"compression = '{table.compression or 'none'}'")
+    try:
+        db.execute(f"CREATE TEMP TABLE cells AS SELECT {named} FROM read_csv({_literal(table.path)}, {options})")
+        if db.sql("SELECT count(*) FROM cells").fetchall()[0][0] == lines:
+            _store_lines(db, table, date_format=date_format)
+            return True
+    except duckdb.InterruptException:
+        raise
+    except (duckdb.Error, InvoiceDataError):
+        pass
+    db.execute("DROP TABLE IF EXISTS cells; DROP TABLE IF EXISTS lines")
+    return False
+
+
+def _literal(text: object) -> str:
+    """``text`` as a SQL string literal."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _store_lines(db: duckdb.DuckDBPyConnection, table: load.TableFormat, *, date_format: str | None) -> None:
+    """The table ``lines`` on ``db``, in canonical columns, from the relation ``cells`` (dropped once read):
+    the distinct cells of each column read by :func:`load.read_cells`, and those readings joined to every
+    line that holds them. Stored, so that DuckDB spills it above its memory limit."""
     columns, joins = [], []
     for number, column in enumerate(c.INVOICE_COLUMNS):
         counted = db.sql(f"SELECT {column} AS cell, count(*) AS lines FROM cells GROUP BY ALL").to_arrow_table()
@@ -404,7 +442,8 @@ def _lines_of_cells(db: duckdb.DuckDBPyConnection, table: load.TableFormat, text
         db.register(f"reading_{number}", pa.table({"cell": cells, "value": readings}))
         columns.append(f"reading_{number}.value AS {column}")
         joins.append(f"LEFT JOIN reading_{number} ON cells.{column} IS NOT DISTINCT FROM reading_{number}.cell")
-    return f"(SELECT {', '.join(columns)} FROM cells {' '.join(joins)})"
+    db.execute(f"CREATE TEMP TABLE lines AS SELECT {', '.join(columns)} FROM cells {' '.join(joins)}")
+    db.execute(f"DROP {'VIEW' if table.kind == load.PARQUET else 'TABLE'} cells")
 
 
 class Progress:

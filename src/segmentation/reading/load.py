@@ -225,6 +225,27 @@ def raw_cells(table: TableFormat, *, batch_lines: int = config.BATCH_LINES) -> I
         yield from pa.Table.from_pandas(chunk, schema=RAW_TEXT_SCHEMA, preserve_index=False).to_batches()
 
 
+def plain_csv(table: TableFormat) -> tuple[tuple[int, ...], int] | None:
+    """For a text file that a plain CSV reader can parse as :func:`raw_cells` does, the position of
+    each invoice column in its header (canonical order) and its number of data lines; else None.
+
+    Plain means UTF-8, plain or gzip-compressed, the header on the first line, lines ended by
+    ``\\n`` or ``\\r\\n`` (no lone ``\\r``), and every quote at the start or end of a field or doubled
+    (``"A, B"``, ``"12"" RULER"``): a quote after a space (`` "6"``) or inside a field (``12"``) is
+    where CSV readers differ. Such a reader must also give exactly one row per line after the header
+    (no quoted line break joined two lines, no blank line was skipped); a file where it does not is
+    read by :func:`raw_cells`.
+    """
+    if table.kind != TEXT or table.encoding != "utf-8-sig" or table.compression not in (None, "gzip") \
+            or table.header_row or table.header_line != 1:
+        return None
+    lines = _plain_lines(table)
+    if lines is None:
+        return None
+    by_canonical = {canonical: name for name, canonical in table.renames.items()}
+    return tuple(table.columns.index(by_canonical[column]) for column in c.INVOICE_COLUMNS), lines - 1
+
+
 #: The schema of :func:`raw_cells`.
 RAW_TEXT_SCHEMA = pa.schema([(name, pa.string()) for name in c.INVOICE_COLUMNS])
 
@@ -1030,6 +1051,24 @@ def _line_numbers(table: TableFormat, rows: int) -> pd.Index:
         log.info("%s: row numbers in messages count data rows, not lines", table.path.name)
         return pd.RangeIndex(first, first + rows)
     return pd.Index(lines)
+
+
+def _plain_lines(table: TableFormat) -> int | None:
+    """Lines of a text file, as :func:`_line_count`; None also where a quote is neither at a field's start
+    or end nor doubled (see :func:`plain_csv`)."""
+    boundaries = np.frombuffer(table.delimiter.encode() + b'\r\n"', dtype=np.uint8)
+    count, last = 0, b"\n"
+    with _open_text_bytes(table.path, table.compression) as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            if block.count(b"\r") != block.count(b"\r\n"):
+                return None
+            if b'"' in block:  # each quote with the bytes either side of it, the blocks' ends included
+                data = np.frombuffer(last + block + (stream.peek(1)[:1] or b"\n"), dtype=np.uint8)
+                quotes = np.flatnonzero(data[1:-1] == ord('"')) + 1
+                if (~np.isin(data[quotes - 1], boundaries) & ~np.isin(data[quotes + 1], boundaries)).any():
+                    return None
+            count, last = count + block.count(b"\n"), block[-1:]
+    return count + (last != b"\n")
 
 
 def _line_count(table: TableFormat) -> int | None:

@@ -251,7 +251,10 @@ def connect(*, threads: int | None = None, memory_limit: str | None = None,
     connection = duckdb.connect(config={"preserve_insertion_order": False})
     _OPENED.add(connection)
     # DuckDB's own progress bar writes to standard output, a terminal or not, where the run's summary goes
-    connection.execute("SET enable_progress_bar = false")
+    try:
+        connection.execute("SET enable_progress_bar = false")
+    except duckdb.InvalidInputException:  # a Jupyter kernel without ipywidgets: DuckDB draws no bar there
+        pass
     if threads is not None:
         connection.execute(f"SET threads = {int(threads)}")
     if memory_limit is not None:
