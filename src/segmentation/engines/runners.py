@@ -285,17 +285,14 @@ class DuckDBEngine:
         progress = Progress("lines", total=source.lines, shown=self.progress, logged=report)
         failure: list[BaseException] = []
 
-        def batches() -> Iterator[pa.RecordBatch]:
-            try:
-                for invoices in source:
-                    yield from rulebook.arrow_lines(invoices).to_batches()
-                    progress.advance(len(invoices))
-            except BaseException as error:  # DuckDB would wrap it: kept to be raised as it is
-                failure.append(error)
-                raise
+        def arrow_batches() -> Iterator[pa.RecordBatch]:  # the file is read only as DuckDB pulls them
+            for invoices in source:
+                yield from rulebook.arrow_lines(invoices).to_batches()
+
+        batches = _pulled(arrow_batches(), progress, failure)
 
         with self._connection() as db:
-            db.register("incoming", pa.RecordBatchReader.from_batches(rulebook.ARROW_SCHEMA, batches()))
+            db.register("incoming", pa.RecordBatchReader.from_batches(rulebook.ARROW_SCHEMA, batches))
             try:
                 # stored first, as it streams in: the rules then run on every core (a query on the stream
                 # itself runs at the pace of its one reading thread); DuckDB spills the table if it must
@@ -325,19 +322,11 @@ class DuckDBEngine:
         progress = Progress("lines", total=None, shown=self.progress and table.kind == load.TEXT, logged=report)
         failure: list[BaseException] = []
 
-        def text_cells() -> Iterator[pa.RecordBatch]:
-            try:
-                for batch in load.raw_cells(table, batch_lines=self.batch_lines):
-                    yield batch
-                    progress.advance(batch.num_rows)
-            except BaseException as error:  # DuckDB would wrap it: kept to be raised as it is
-                failure.append(error)
-                raise
-
         with self._connection() as db:
             try:
                 if not _lines_of_plain_csv(db, table, date_format=date_format):
-                    _cells_of_file(db, table, text_cells())
+                    _cells_of_file(db, table, _pulled(load.raw_cells(table, batch_lines=self.batch_lines),
+                                                      progress, failure))
                     progress.close()
                     _store_lines(db, table, date_format=date_format)
                 summary = summarise(db, "lines", window=window)
@@ -373,6 +362,19 @@ class DuckDBEngine:
     ) -> CustomerTable:
         """:meth:`customer_table` of invoice lines already loaded from ``source`` (canonical columns)."""
         return combine([summarise_lines(invoices, window=window)], source=Path(source), spend=spend, window=window)
+
+
+def _pulled(batches: Iterable[pa.RecordBatch], progress: Progress,
+            failure: list[BaseException]) -> Iterator[pa.RecordBatch]:
+    """``batches`` as DuckDB pulls them, counted by ``progress``; an error raised while making one is kept in
+    ``failure`` as well, to be raised as it is (DuckDB, which pulls them, would wrap it)."""
+    try:
+        for batch in batches:
+            yield batch
+            progress.advance(batch.num_rows)
+    except BaseException as error:
+        failure.append(error)
+        raise
 
 
 def _cells_of_file(db: duckdb.DuckDBPyConnection, table: load.TableFormat,

@@ -239,7 +239,7 @@ def plain_csv(table: TableFormat) -> tuple[tuple[int, ...], int] | None:
     if table.kind != TEXT or table.encoding != "utf-8-sig" or table.compression not in (None, "gzip") \
             or table.header_row or table.header_line != 1:
         return None
-    lines = _plain_lines(table)
+    lines = _line_count(table, quotes_at_field_ends=True)
     if lines is None:
         return None
     by_canonical = {canonical: name for name, canonical in table.renames.items()}
@@ -1053,31 +1053,21 @@ def _line_numbers(table: TableFormat, rows: int) -> pd.Index:
     return pd.Index(lines)
 
 
-def _plain_lines(table: TableFormat) -> int | None:
-    """Lines of a text file, as :func:`_line_count`; None also where a quote is neither at a field's start
-    or end nor doubled (see :func:`plain_csv`)."""
+def _line_count(table: TableFormat, *, quotes_at_field_ends: bool = False) -> int | None:
+    """Lines of a text file (a last line without a line break included); None if a line ends in a lone ``\\r``,
+    or, with ``quotes_at_field_ends``, where a quote is neither at a field's start or end nor doubled (see
+    :func:`plain_csv`)."""
     boundaries = np.frombuffer(table.delimiter.encode() + b'\r\n"', dtype=np.uint8)
-    count, last = 0, b"\n"
-    with _open_text_bytes(table.path, table.compression) as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            if block.count(b"\r") != block.count(b"\r\n"):
-                return None
-            if b'"' in block:  # each quote with the bytes either side of it, the blocks' ends included
-                data = np.frombuffer(last + block + (stream.peek(1)[:1] or b"\n"), dtype=np.uint8)
-                quotes = np.flatnonzero(data[1:-1] == ord('"')) + 1
-                if (~np.isin(data[quotes - 1], boundaries) & ~np.isin(data[quotes + 1], boundaries)).any():
-                    return None
-            count, last = count + block.count(b"\n"), block[-1:]
-    return count + (last != b"\n")
-
-
-def _line_count(table: TableFormat) -> int | None:
-    """Lines of a text file (a last line without a line break included); None if a line ends in a lone ``\\r``."""
     count, last = 0, b"\n"
     with _open_text_bytes(table.path, table.compression) as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
             if block.count(b"\r") != block.count(b"\r\n"):  # also a \r\n cut by the block end: count records
                 return None
+            if quotes_at_field_ends and b'"' in block:  # each quote with the bytes either side, across blocks
+                data = np.frombuffer(last + block + (stream.peek(1)[:1] or b"\n"), dtype=np.uint8)
+                quotes = np.flatnonzero(data[1:-1] == ord('"')) + 1
+                if (~np.isin(data[quotes - 1], boundaries) & ~np.isin(data[quotes + 1], boundaries)).any():
+                    return None
             count, last = count + block.count(b"\n"), block[-1:]
     return count + (last != b"\n")
 
